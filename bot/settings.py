@@ -1,0 +1,34 @@
+"""Typed settings from the environment (and an optional .env file). Secrets are SecretStr and never logged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AUDIENSI_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///audiensi.db",
+        validation_alias=AliasChoices("DATABASE_URL", "AUDIENSI_DATABASE_URL"),
+        description="SQLite file by default; postgres:// or postgresql:// for PostgreSQL.",
+    )
+    config_file: Path = Field(default=PROJECT_ROOT / "config" / "kota.toml", description="The city's officials and staff.")
+    locales_dir: Path = PROJECT_ROOT / "locales"
+    log_level: str = "INFO"
+
+    telegram_token: SecretStr | None = None
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    telegram_file_base_url: str = "https://api.telegram.org/file/bot"
+    telegram_staff_chat_id: int | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_webhook_url: str | None = None
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_token is not None and bool(self.telegram_token.get_secret_value())

@@ -1,0 +1,420 @@
+"""The conversation engine: ``(state, inbound) -> (state, outbound messages, effects)``.
+
+Pure: no storage, no network, no clock of its own. The service loads the state, gives the engine a
+:class:`StepContext` factory, runs the returned effects through use cases, and saves the new state in the
+same transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from handlers.conversation.flow import EDIT_MENU, SUMMARY, Flow, FlowEnv, Step, StepContext
+from handlers.conversation.state import ConversationState, Frame
+from handlers.i18n import Translator
+from handlers.messages import Choice, Inbound, Option, Outbound, PressIn, Prompt, Text, TextIn
+from handlers.validators import Invalid
+
+GLOBAL = "g:"  # keys valid at any time (menu entries, buttons on notifications); checked by the service
+SKIP, DONE, SEND, EDIT, CANCEL, RESUME, YES, NO = "f:skip", "f:done", "f:send", "f:edit", "f:cancel", \
+    "f:resume", "f:yes", "f:no"  # fmt: skip
+SKIP_WORDS = frozenset({"lewati", "skip", "-", "tidak ada", "tidak", "kosong"})
+
+
+@dataclass(frozen=True)
+class FlowCompleted:
+    flow: str
+    answers: Mapping[str, Any]
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class GlobalAction:
+    key: str  # without the "g:" prefix, e.g. "status", "open:12"
+
+
+Effect = FlowCompleted | GlobalAction
+
+
+@dataclass(frozen=True)
+class Turn:
+    state: ConversationState
+    messages: tuple[Outbound, ...] = ()
+    effects: tuple[Effect, ...] = ()
+
+
+@dataclass(frozen=True)
+class Persona:
+    """Who is talking to the bot: a representative or staff. Their menu, commands and help differ."""
+
+    name: str
+    welcome: Callable[[Translator], str]
+    help: Callable[[Translator], str]
+    menu: Callable[[Translator], Sequence[Option]]
+    # Command word -> what it does: "flow:<name>" starts a flow, anything else becomes a GlobalAction.
+    commands: Mapping[str, str] = field(default_factory=dict)
+
+
+ContextFactory = Callable[[Frame | None], StepContext]
+
+
+class Engine:
+    def __init__(self, flows: Mapping[str, Flow], persona: Persona) -> None:
+        self.flows = flows
+        self.persona = persona
+
+    # ---- entry point -------------------------------------------------------------------------------------
+
+    def handle(self, state: ConversationState, inbound: Inbound, context: ContextFactory) -> Turn:
+        inbound = self._recognise_choice(state, inbound)
+        t = context(state.frame).t
+        if isinstance(inbound, TextIn) and inbound.text.strip().startswith("/"):
+            return self._command(state, inbound.text.strip(), context)
+        if isinstance(inbound, PressIn) and inbound.key.startswith(GLOBAL):
+            return self._global(state, inbound.key[len(GLOBAL) :], context)
+        if state.confirming:
+            return self._confirm_abandon(state, inbound, context)
+        frame = state.frame
+        if isinstance(inbound, PressIn) and not any(o.key == inbound.key for o in state.offered):
+            return self._stale(state, context)
+        if frame is None:
+            return self._idle(state, t)
+        if frame.step == SUMMARY:
+            return self._summary_answer(state, frame, inbound, context)
+        if frame.step == EDIT_MENU:
+            return self._edit_answer(state, frame, inbound, context)
+        return self._answer(state, frame, inbound, context)
+
+    def start_flow(
+        self, state: ConversationState, flow_name: str, context: ContextFactory, data: Mapping[str, Any] | None
+    ) -> Turn:
+        """Begin a flow on top of whatever is in progress (which resumes when this one ends)."""
+        flow = self.flows[flow_name]
+        seed = dict(data or {})
+        frame = Frame(flow=flow.name, step=flow.steps[0].key, answers=flow.initial_answers(seed), data=seed)
+        first = self._first_applicable(flow, frame, 0, context)
+        frame = replace(frame, step=first.key if first else SUMMARY)
+        state = replace(state.push(frame), confirming=None)
+        return self._prompt(state, context)
+
+    def reprompt(self, state: ConversationState, context: ContextFactory) -> Turn:
+        if state.frame is None:
+            return self._menu(state, context(None).t)
+        return self._prompt(state, context)
+
+    # ---- input recognition -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _recognise_choice(state: ConversationState, inbound: Inbound) -> Inbound:
+        """A typed option number or option label counts as pressing that option (numbered-text fallback)."""
+        if not isinstance(inbound, TextIn) or not state.offered:
+            return inbound
+        typed = inbound.text.strip()
+        if re.fullmatch(r"\d{1,2}", typed):
+            index = int(typed) - 1
+            if 0 <= index < len(state.offered):
+                return PressIn(state.offered[index].key)
+            return inbound
+        folded = typed.casefold()
+        for option in state.offered:
+            if option.label.casefold() == folded:
+                return PressIn(option.key)
+        return inbound
+
+    # ---- commands and global actions ---------------------------------------------------------------------
+
+    def _command(self, state: ConversationState, text: str, context: ContextFactory) -> Turn:
+        word = text[1:].split()[0].split("@")[0].lower() if len(text) > 1 else ""
+        payload = text.split(maxsplit=1)[1].strip() if len(text.split(maxsplit=1)) > 1 else ""
+        t = context(state.frame).t
+        if word in ("start", "mulai"):
+            return self._welcome(state, context, payload)
+        if word == "kembali":
+            return self._back(state, context)
+        if word == "batal":
+            return self._ask_abandon(state, context)
+        if word == "bantuan":
+            return self._help(state, context)
+        action = self.persona.commands.get(word)
+        if action is None:
+            turn = self.reprompt(replace(state, confirming=None), context)
+            note = Text(t("I do not know the command /{command}. Type /bantuan to see what you can do.",
+                          command=word))  # fmt: skip
+            return replace(turn, messages=(note, *turn.messages))
+        if action.startswith("flow:"):
+            return self.start_flow(replace(state, confirming=None), action[5:], context, None)
+        return Turn(replace(state, confirming=None), effects=(GlobalAction(action),))
+
+    def _global(self, state: ConversationState, key: str, context: ContextFactory) -> Turn:
+        action = self.persona.commands.get(key, key)
+        if action == "help":
+            return self._help(state, context)
+        if action.startswith("flow:"):
+            return self.start_flow(replace(state, confirming=None), action[5:], context, None)
+        return Turn(state, effects=(GlobalAction(action),))
+
+    def _welcome(self, state: ConversationState, context: ContextFactory, payload: str) -> Turn:
+        t = context(state.frame).t
+        welcome = Text(self.persona.welcome(t))
+        if state.frame is not None:
+            note = Text(t("You have a form in progress; we continue where you left off. Type /batal to abandon it."))
+            turn = self._prompt(replace(state, confirming=None), context)
+            return replace(turn, messages=(welcome, note, *turn.messages))
+        effects: tuple[Effect, ...] = (GlobalAction(f"start:{payload}"),) if payload else ()
+        turn = self._menu(state, t)
+        return replace(turn, messages=(welcome, *turn.messages), effects=effects)
+
+    def _help(self, state: ConversationState, context: ContextFactory) -> Turn:
+        t = context(state.frame).t
+        turn = self.reprompt(replace(state, confirming=None), context)
+        return replace(turn, messages=(Text(self.persona.help(t)), *turn.messages))
+
+    def _idle(self, state: ConversationState, t: Translator) -> Turn:
+        turn = self._menu(state, t)
+        return replace(turn, messages=(Text(t("Please choose from the menu below.")), *turn.messages))
+
+    def _menu(self, state: ConversationState, t: Translator) -> Turn:
+        options = tuple(self.persona.menu(t))
+        return Turn(replace(state, offered=options), (Choice(t("What would you like to do?"), options),))
+
+    def _stale(self, state: ConversationState, context: ContextFactory) -> Turn:
+        t = context(state.frame).t
+        turn = self.reprompt(state, context)
+        note = Text(t("That button belongs to an earlier question and no longer applies. Here is the current one."))
+        return replace(turn, messages=(note, *turn.messages))
+
+    # ---- abandoning and going back -----------------------------------------------------------------------
+
+    def _ask_abandon(self, state: ConversationState, context: ContextFactory) -> Turn:
+        frame = state.frame
+        t = context(frame).t
+        if frame is None:
+            turn = self._menu(state, t)
+            return replace(turn, messages=(Text(t("There is no form in progress.")), *turn.messages))
+        flow = self.flows[frame.flow]
+        options = (Option(YES, t("Yes, abandon it")), Option(NO, t("No, continue")))
+        question = t("Abandon “{title}”? The answers you gave in it will be deleted.", title=t(flow.title))
+        return Turn(replace(state, confirming="abandon", offered=options), (Choice(question, options),))
+
+    def _confirm_abandon(self, state: ConversationState, inbound: Inbound, context: ContextFactory) -> Turn:
+        t = context(state.frame).t
+        if isinstance(inbound, PressIn) and inbound.key == YES and state.frame is not None:
+            resumed = replace(state.pop(), confirming=None)
+            done = Text(t("The form has been abandoned. Nothing was sent."))
+            turn = self.reprompt(resumed, context)
+            return replace(turn, messages=(done, *turn.messages))
+        if isinstance(inbound, PressIn) and inbound.key == NO:
+            return self._prompt(replace(state, confirming=None), context)
+        turn = self._ask_abandon(state, context)
+        hint = Text(t("Please answer with one of the options: 1 to abandon, 2 to continue."))
+        return replace(turn, messages=(hint, *turn.messages))
+
+    def _back(self, state: ConversationState, context: ContextFactory) -> Turn:
+        frame = state.frame
+        t = context(frame).t
+        if frame is None:
+            turn = self._menu(state, t)
+            return replace(turn, messages=(Text(t("There is no previous step.")), *turn.messages))
+        state = replace(state, confirming=None)
+        if frame.editing or frame.step == EDIT_MENU:
+            return self._prompt(state.with_frame(replace(frame, step=SUMMARY, editing=None)), context)
+        if not frame.history:
+            turn = self._prompt(state, context)
+            return replace(turn, messages=(Text(t("This is the first step.")), *turn.messages))
+        previous = frame.history[-1]
+        answers = dict(frame.answers)
+        flow = self.flows[frame.flow]
+        if previous != SUMMARY and flow.step(previous).collect > 1:
+            answers.pop(previous, None)  # a list is collected again from the start
+        moved = replace(frame, step=previous, history=frame.history[:-1], answers=answers)
+        return self._prompt(state.with_frame(moved), context)
+
+    # ---- answering a step --------------------------------------------------------------------------------
+
+    def _answer(self, state: ConversationState, frame: Frame, inbound: Inbound, context: ContextFactory) -> Turn:
+        flow = self.flows[frame.flow]
+        step = flow.step(frame.step)
+        ctx = context(frame)
+        t = ctx.t
+        if step.collect > 1 and isinstance(inbound, PressIn) and inbound.key == DONE:
+            if frame.answers.get(step.key):
+                return self._advance(state, flow, frame, context)
+        if step.skippable and self._is_skip(inbound):
+            value: Any = None
+        else:
+            try:
+                value = step.parse(inbound, ctx)
+            except Invalid as invalid:
+                error = Text(t(invalid.msgid, **invalid.params))
+                turn = self._prompt(state, context)
+                return replace(turn, messages=(error, *turn.messages))
+        acknowledged: tuple[Outbound, ...] = ()
+        if step.acknowledge is not None and value is not None:
+            acknowledged = (Text(step.acknowledge(value, ctx)),)
+        answers = dict(frame.answers)
+        if step.collect > 1:
+            collected = list(answers.get(step.key) or [])
+            if value in collected:
+                turn = self._prompt(state, context)
+                return replace(turn, messages=(Text(t("You already chose that one.")), *turn.messages))
+            collected.append(value)
+            answers[step.key] = collected
+            frame = replace(frame, answers=answers)
+            if len(collected) < step.collect:
+                turn = self._prompt(state.with_frame(frame), context)
+                return replace(turn, messages=(*acknowledged, *turn.messages))
+        else:
+            answers[step.key] = value
+            frame = replace(frame, answers=answers)
+        turn = self._advance(state, flow, frame, context)
+        return replace(turn, messages=(*acknowledged, *turn.messages))
+
+    @staticmethod
+    def _is_skip(inbound: Inbound) -> bool:
+        if isinstance(inbound, PressIn):
+            return inbound.key == SKIP
+        return isinstance(inbound, TextIn) and inbound.text.strip().casefold() in SKIP_WORDS
+
+    def _advance(self, state: ConversationState, flow: Flow, frame: Frame, context: ContextFactory) -> Turn:
+        current = flow.step(frame.step)
+        history = (*frame.history, frame.step)
+        if frame.editing:
+            section = [s.key for s in flow.section_steps(frame.editing)]
+            later = section[section.index(current.key) + 1 :]
+            upcoming = next((flow.step(k) for k in later if flow.step(k).applies(context(frame))), None)
+            if upcoming is None:
+                moved = replace(frame, step=SUMMARY, editing=None, history=history)
+                return self._prompt(state.with_frame(moved), context)
+            return self._prompt(state.with_frame(replace(frame, step=upcoming.key, history=history)), context)
+        upcoming = self._first_applicable(flow, frame, flow.index(current.key) + 1, context)
+        if upcoming is not None:
+            return self._prompt(state.with_frame(replace(frame, step=upcoming.key, history=history)), context)
+        moved = replace(frame, step=SUMMARY, history=history)
+        if flow.summary_intro is None:
+            return self._finish(state.with_frame(moved), moved, context)
+        return self._prompt(state.with_frame(moved), context)
+
+    @staticmethod
+    def _first_applicable(flow: Flow, frame: Frame, start: int, context: ContextFactory) -> Step | None:
+        for step in flow.steps[start:]:
+            if step.applies(context(frame)):
+                return step
+        return None
+
+    # ---- the summary: send, change a section, or abandon ------------------------------------------------
+
+    def _summary_answer(
+        self, state: ConversationState, frame: Frame, inbound: Inbound, context: ContextFactory
+    ) -> Turn:
+        if isinstance(inbound, PressIn) and inbound.key == SEND:
+            return self._finish(state, frame, context)
+        if isinstance(inbound, PressIn) and inbound.key == EDIT:
+            return self._prompt(state.with_frame(replace(frame, step=EDIT_MENU)), context)
+        if isinstance(inbound, PressIn) and inbound.key == CANCEL:
+            return self._ask_abandon(state, context)
+        t = context(frame).t
+        turn = self._prompt(state, context)
+        return replace(turn, messages=(Text(t("Please choose one of the options below.")), *turn.messages))
+
+    def _edit_answer(self, state: ConversationState, frame: Frame, inbound: Inbound, context: ContextFactory) -> Turn:
+        flow = self.flows[frame.flow]
+        if isinstance(inbound, PressIn) and inbound.key == RESUME:
+            return self._prompt(state.with_frame(replace(frame, step=SUMMARY)), context)
+        if isinstance(inbound, PressIn) and inbound.key.startswith("f:section:"):
+            section = inbound.key.removeprefix("f:section:")
+            steps = [s for s in flow.section_steps(section) if s.applies(context(frame))]
+            if steps:
+                answers = dict(frame.answers)
+                for step in steps:
+                    if step.collect > 1:
+                        answers.pop(step.key, None)
+                moved = replace(frame, step=steps[0].key, editing=section, answers=answers)
+                return self._prompt(state.with_frame(moved), context)
+        t = context(frame).t
+        turn = self._prompt(state, context)
+        return replace(turn, messages=(Text(t("Please choose one of the options below.")), *turn.messages))
+
+    def _finish(self, state: ConversationState, frame: Frame, context: ContextFactory) -> Turn:
+        completed = FlowCompleted(frame.flow, dict(frame.answers), dict(frame.data))
+        return Turn(replace(state.pop(), offered=(), confirming=None), effects=(completed,))
+
+    # ---- prompts -----------------------------------------------------------------------------------------
+
+    def _prompt(self, state: ConversationState, context: ContextFactory) -> Turn:
+        frame = state.frame
+        if frame is None:
+            return self._menu(state, context(None).t)
+        ctx = context(frame)
+        t = ctx.t
+        flow = self.flows[frame.flow]
+        if frame.step == SUMMARY:
+            options = (
+                Option(SEND, t(flow.submit_label)),
+                Option(EDIT, t("Change an answer")),
+                Option(CANCEL, t("Abandon")),
+            )
+            body = f"{t(flow.summary_intro or '')}\n\n{self.summary(flow, frame, ctx)}"
+            return Turn(replace(state, offered=options), (Choice(body, options),))
+        if frame.step == EDIT_MENU:
+            sections = [s for s in flow.sections if any(st.applies(ctx) for st in flow.section_steps(s.key))]
+            options = (
+                *(Option(f"f:section:{s.key}", t(s.label)) for s in sections),
+                Option(RESUME, t("Back to the summary")),
+            )
+            return Turn(replace(state, offered=options), (Choice(t("Which part would you like to change?"), options),))
+        step = flow.step(frame.step)
+        params = dict(step.prompt_params(ctx)) if step.prompt_params else {}
+        body = t(step.prompt, **params)
+        current = frame.answers.get(step.key)
+        if step.collect > 1 and current:
+            chosen = "\n".join(f"• {step.show(v, ctx)}" for v in current)
+            body = t("{question}\n\nChosen so far:\n{chosen}", question=body, chosen=chosen)
+        elif current is not None and step.collect == 1:
+            body = t("{question}\n\n(Current answer: {answer})", question=body, answer=step.show(current, ctx))
+        options = list(step.options(ctx))
+        if step.collect > 1 and current:
+            options.append(Option(DONE, t("Done")))
+        if step.skippable:
+            options.append(Option(SKIP, t("Skip")))
+        offered = tuple(options)
+        if offered:
+            return Turn(replace(state, offered=offered), (Choice(body, offered, step.hint),))
+        return Turn(replace(state, offered=()), (Prompt(body, step.hint),))
+
+    def summary(self, flow: Flow, frame: Frame, ctx: StepContext) -> str:
+        t = ctx.t
+        lines: list[str] = []
+        for section in flow.sections or ():
+            steps = [s for s in flow.section_steps(section.key) if s.applies(ctx)]
+            if not steps:
+                continue
+            lines.append(t(section.label))
+            for step in steps:
+                value = frame.answers.get(step.key)
+                if value is None or value == []:
+                    shown = t("—")
+                elif step.collect > 1:
+                    shown = "; ".join(step.show(v, ctx) for v in value)
+                else:
+                    shown = step.show(value, ctx)
+                lines.append(f"  • {t(step.label)}: {shown}")
+        return "\n".join(lines)
+
+
+def make_context_factory(
+    t: Translator, now: Any, env: FlowEnv
+) -> ContextFactory:
+    def factory(frame: Frame | None) -> StepContext:
+        return StepContext(t=t, now=now, answers=frame.answers if frame else {}, data=frame.data if frame else {},
+                           env=env)  # fmt: skip
+
+    return factory
+
+
+__all__ = [
+    "CANCEL", "DONE", "EDIT", "GLOBAL", "NO", "RESUME", "SEND", "SKIP", "YES", "ContextFactory", "Effect",
+    "Engine", "FlowCompleted", "GlobalAction", "Persona", "Turn", "make_context_factory",
+]  # fmt: skip

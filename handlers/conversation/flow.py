@@ -1,0 +1,96 @@
+"""What a flow is: data. An ordered list of steps, each a prompt, a parser and the choices to offer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from handlers.domain.model import Official
+from handlers.i18n import Translator
+from handlers.messages import Inbound, InputHint, Option
+
+
+@dataclass(frozen=True)
+class FlowEnv:
+    """What the service knows that steps may need; built fresh for every inbound message."""
+
+    officials: Sequence[Official] = ()
+    max_attendees: int = 50
+    supports_files: bool = False
+    max_file_bytes: int = 10 * 1024 * 1024
+    # Offered times for an official (the availability module supplies real free times).
+    suggest_times: Callable[[str], Sequence[datetime]] = lambda _official: ()
+
+
+@dataclass(frozen=True)
+class StepContext:
+    t: Translator
+    now: datetime
+    answers: Mapping[str, Any]
+    data: Mapping[str, Any]
+    env: FlowEnv
+
+
+def _always(_ctx: StepContext) -> bool:
+    return True
+
+
+def _no_options(_ctx: StepContext) -> Sequence[Option]:
+    return ()
+
+
+def _show_plain(value: Any, _ctx: StepContext) -> str:
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    section: str
+    prompt: str  # a message id, translated when shown; may use {placeholders} filled by prompt_params
+    parse: Callable[[Inbound, StepContext], Any]  # returns a JSON-able value or raises validators.Invalid
+    label: str = ""  # how the answer is named in the summary
+    options: Callable[[StepContext], Sequence[Option]] = _no_options
+    prompt_params: Callable[[StepContext], Mapping[str, object]] | None = None
+    skippable: bool = False
+    applies: Callable[[StepContext], bool] = _always
+    collect: int = 1  # more than one: the answer is a list of up to `collect` values
+    show: Callable[[Any, StepContext], str] = _show_plain
+    hint: InputHint = InputHint.TEXT
+    acknowledge: Callable[[Any, StepContext], str] | None = None  # echo what was understood
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    title: str
+    steps: tuple[Step, ...]
+    sections: tuple[Section, ...] = ()
+    # A flow with a summary shows every answer and waits for "send"; sections can be changed one at a time.
+    summary_intro: str | None = None
+    submit_label: str = ""
+    initial_answers: Callable[[Mapping[str, Any]], dict[str, Any]] = field(default=lambda _data: {})
+
+    def step(self, key: str) -> Step:
+        for step in self.steps:
+            if step.key == key:
+                return step
+        raise KeyError(key)
+
+    def index(self, key: str) -> int:
+        return next(i for i, step in enumerate(self.steps) if step.key == key)
+
+    def section_steps(self, section: str) -> list[Step]:
+        return [s for s in self.steps if s.section == section]
+
+
+SUMMARY = "__summary__"
+EDIT_MENU = "__edit__"

@@ -1,0 +1,242 @@
+"""Flow: a representative requests an audience. Diagram: request_audience.mmd beside this file."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from handlers import validators
+from handlers.conversation.flow import Flow, Section, Step, StepContext
+from handlers.domain.model import FileRef, OrganizationType
+from handlers.i18n import N_
+from handlers.messages import ContactIn, FileIn, Inbound, InputHint, Option, PressIn, TextIn
+from handlers.validators import Invalid
+
+ORGANIZATION_TYPE_LABELS: dict[OrganizationType, str] = {
+    OrganizationType.ORMAS: N_("Ormas (community organization)"),
+    OrganizationType.LSM: N_("LSM (non-governmental organization)"),
+    OrganizationType.YAYASAN: N_("Yayasan (foundation)"),
+    OrganizationType.KARANG_TARUNA: N_("Karang Taruna"),
+    OrganizationType.PILAR_SOSIAL: N_("Pilar Sosial (TKSK/PSM/Tagana/PKH)"),
+    OrganizationType.DPRD: N_("DPRD / legislature"),
+    OrganizationType.INSTANSI: N_("Government agency"),
+    OrganizationType.LAINNYA: N_("Other"),
+}
+
+ACCEPTED_LETTER_TYPES = {"application/pdf": "PDF", "image/jpeg": "JPEG", "image/png": "PNG"}
+
+
+def _text(inbound: Inbound) -> str:
+    if isinstance(inbound, TextIn):
+        return inbound.text
+    raise Invalid(N_("Please type your answer as text."))
+
+
+def _choice(inbound: Inbound, ctx: StepContext, options: Sequence[Option]) -> str:
+    if isinstance(inbound, PressIn) and any(o.key == inbound.key for o in options):
+        return inbound.key
+    raise Invalid(N_("Please choose one of the options by pressing a button or typing its number."))
+
+
+# ---- organization --------------------------------------------------------------------------------------
+
+
+def parse_org_name(inbound: Inbound, _ctx: StepContext) -> str:
+    return validators.free_text(_text(inbound), min_length=3, max_length=150, example="Karang Taruna Kelurahan Maccini")
+
+
+def org_type_options(ctx: StepContext) -> list[Option]:
+    return [Option(kind.value, ctx.t(label)) for kind, label in ORGANIZATION_TYPE_LABELS.items()]
+
+
+def parse_org_type(inbound: Inbound, ctx: StepContext) -> str:
+    return _choice(inbound, ctx, org_type_options(ctx))
+
+
+def show_org_type(value: str, ctx: StepContext) -> str:
+    return ctx.t(ORGANIZATION_TYPE_LABELS[OrganizationType(value)])
+
+
+def parse_registration(inbound: Inbound, _ctx: StepContext) -> str:
+    return validators.registration_number(_text(inbound))
+
+
+# ---- representative ------------------------------------------------------------------------------------
+
+
+def parse_rep_name(inbound: Inbound, _ctx: StepContext) -> str:
+    return validators.person_name(_text(inbound))
+
+
+def parse_position(inbound: Inbound, _ctx: StepContext) -> str:
+    return validators.free_text(_text(inbound), min_length=3, max_length=80, example="Ketua")
+
+
+def parse_phone(inbound: Inbound, _ctx: StepContext) -> str:
+    if isinstance(inbound, ContactIn):
+        return validators.phone_number(inbound.phone)
+    return validators.phone_number(_text(inbound))
+
+
+# ---- official, subject, attendees ---------------------------------------------------------------------
+
+
+def official_options(ctx: StepContext) -> list[Option]:
+    return [Option(o.key, o.title, o.name) for o in ctx.env.officials if o.active]
+
+
+def parse_official(inbound: Inbound, ctx: StepContext) -> str:
+    return _choice(inbound, ctx, official_options(ctx))
+
+
+def show_official(value: str, ctx: StepContext) -> str:
+    official = next((o for o in ctx.env.officials if o.key == value), None)
+    return official.display if official else value
+
+
+def parse_subject(inbound: Inbound, _ctx: StepContext) -> str:
+    example = "Silaturahmi dan pelaporan pelantikan pengurus periode 2026–2031"
+    return validators.free_text(_text(inbound), min_length=10, max_length=200, min_words=3, example=example)
+
+
+def parse_description(inbound: Inbound, _ctx: StepContext) -> str:
+    example = "Kami ingin melaporkan susunan pengurus baru dan menjajaki kerja sama program kepemudaan."
+    return validators.free_text(
+        _text(inbound), min_length=20, max_length=1500, min_words=4, multiline=True, example=example
+    )
+
+
+def parse_attendees(inbound: Inbound, ctx: StepContext) -> int:
+    return validators.attendee_count(_text(inbound), ctx.env.max_attendees)
+
+
+def attendees_params(ctx: StepContext) -> dict[str, object]:
+    return {"max": ctx.env.max_attendees}
+
+
+def show_attendees(value: int, ctx: StepContext) -> str:
+    return ctx.t.plural("{n} person", "{n} people", value)
+
+
+# ---- preferred times ----------------------------------------------------------------------------------
+# The time step is its own small unit so the availability module can replace how times are offered and read.
+
+
+def time_options(ctx: StepContext) -> list[Option]:
+    chosen = set(ctx.answers.get("preferred_times") or [])
+    official = ctx.answers.get("official")
+    suggestions = ctx.env.suggest_times(official) if official else ()
+    return [
+        Option(moment.isoformat(), ctx.t.datetime(moment))
+        for moment in suggestions
+        if moment.isoformat() not in chosen
+    ][:6]
+
+
+def parse_time(inbound: Inbound, ctx: StepContext) -> str:
+    if isinstance(inbound, PressIn):
+        return _choice(inbound, ctx, time_options(ctx))
+    moment = validators.typed_datetime(_text(inbound), ctx.t.tz, ctx.now)
+    return moment.isoformat()
+
+
+def show_time(value: str, ctx: StepContext) -> str:
+    return ctx.t.datetime(datetime.fromisoformat(value))
+
+
+def acknowledge_time(value: str, ctx: StepContext) -> str:
+    return ctx.t("Noted: {when}.", when=show_time(value, ctx))
+
+
+# ---- request letter -----------------------------------------------------------------------------------
+
+
+def parse_letter_number(inbound: Inbound, _ctx: StepContext) -> str:
+    return validators.letter_number(_text(inbound))
+
+
+def letter_file_applies(ctx: StepContext) -> bool:
+    return ctx.env.supports_files
+
+
+def parse_letter_file(inbound: Inbound, ctx: StepContext) -> dict[str, Any]:
+    if not isinstance(inbound, FileIn):
+        raise Invalid(N_("Please send the letter as a PDF or a photo, or choose Skip."))
+    file: FileRef = inbound.file
+    if file.mime_type not in ACCEPTED_LETTER_TYPES:
+        raise Invalid(N_("Only PDF, JPEG or PNG files are accepted. Please send the letter in one of those forms."))
+    limit_mb = ctx.env.max_file_bytes // (1024 * 1024)
+    if file.size > ctx.env.max_file_bytes:
+        raise Invalid(N_("The file is larger than {max} MB. Please send a smaller file."), {"max": limit_mb})
+    return {"channel": file.channel, "file_id": file.file_id, "name": file.name, "mime_type": file.mime_type,
+            "size": file.size}  # fmt: skip
+
+
+def show_letter_file(value: dict[str, Any], ctx: StepContext) -> str:
+    kind = ACCEPTED_LETTER_TYPES.get(value["mime_type"], value["mime_type"])
+    return ctx.t("{name} ({kind}, {size} KB)", name=value["name"], kind=kind, size=max(1, value["size"] // 1024))
+
+
+def _show_text(value: Any, _ctx: StepContext) -> str:
+    return str(value)
+
+
+REQUEST_AUDIENCE = Flow(
+    name="request_audience",
+    title=N_("Audience request"),
+    summary_intro=N_("Please check your request. If everything is correct, choose “Send”."),
+    submit_label=N_("Send"),
+    sections=(
+        Section("organization", N_("Organization")),
+        Section("representative", N_("Representative")),
+        Section("official", N_("Official")),
+        Section("subject", N_("Subject and description")),
+        Section("attendees", N_("Number of attendees")),
+        Section("times", N_("Preferred times")),
+        Section("letter", N_("Request letter")),
+    ),
+    steps=(
+        Step("org_name", "organization", N_("What is the name of your organization?\nExample: Karang Taruna Kelurahan Maccini"),
+             parse_org_name, label=N_("Name")),
+        Step("org_type", "organization", N_("What type of organization is it?"), parse_org_type,
+             label=N_("Type"), options=org_type_options, show=show_org_type),
+        Step("org_registration", "organization",
+             N_("What is the organization's registration number with Kesbangpol or AHU (Kemenkumham)?\n"
+                "Example: AHU-0012345.AH.01.07.2024. Type “lewati” if it has none."),
+             parse_registration, label=N_("Registration number"), skippable=True),
+        Step("rep_name", "representative", N_("What is your full name, Bapak/Ibu?\nExample: Andi Rahmat Hidayat"),
+             parse_rep_name, label=N_("Full name")),
+        Step("rep_position", "representative",
+             N_("What is your position in the organization?\nExample: Ketua, Sekretaris, Bendahara"),
+             parse_position, label=N_("Position")),
+        Step("rep_phone", "representative",
+             N_("What phone number can staff reach you on?\nExample: 0812-3456-7890"),
+             parse_phone, label=N_("Phone"), hint=InputHint.PHONE),
+        Step("official", "official", N_("Which official would you like to meet?"), parse_official,
+             label=N_("Official"), options=official_options, show=show_official),
+        Step("subject", "subject",
+             N_("What is the subject (perihal) of the audience? Please write at least one sentence.\n"
+                "Example: Silaturahmi dan pelaporan pelantikan pengurus periode 2026–2031"),
+             parse_subject, label=N_("Subject")),
+        Step("description", "subject",
+             N_("Please describe briefly what your organization would like to discuss."),
+             parse_description, label=N_("Description")),
+        Step("attendees", "attendees",
+             N_("How many people will attend, including you? (1 to {max})"), parse_attendees,
+             label=N_("Attendees"), prompt_params=attendees_params, show=show_attendees),
+        Step("preferred_times", "times",
+             N_("Please choose up to three preferred times, one at a time, or type a date and time as "
+                "DD/MM/YYYY HH:MM.\nExample: 07/07/2026 10:00"),
+             parse_time, label=N_("Preferred times"), options=time_options, collect=3, show=show_time,
+             acknowledge=acknowledge_time),
+        Step("letter_number", "letter",
+             N_("What is the number of your request letter (surat permohonan)?\n"
+                "Example: 005/12/KT-MKS/VII/2026. Type “lewati” if there is none."),
+             parse_letter_number, label=N_("Letter number"), skippable=True),
+        Step("letter_file", "letter",
+             N_("Please send the request letter as a PDF or a photo (at most 10 MB), or choose Skip."),
+             parse_letter_file, label=N_("Letter file"), skippable=True, applies=letter_file_applies,
+             show=show_letter_file, hint=InputHint.FILE),
+    ),
+)  # fmt: skip

@@ -1,0 +1,109 @@
+"""Channel-neutral messages. Channels render these as well as they can and degrade to numbered text."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from handlers.domain.model import FileRef
+
+
+class InputHint(enum.StrEnum):
+    """What the bot expects next, so a channel can offer the right control (e.g. Telegram's contact button)."""
+
+    TEXT = "text"
+    PHONE = "phone"
+    FILE = "file"
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str
+    label: str
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Text:
+    body: str
+
+
+@dataclass(frozen=True)
+class Choice:
+    body: str
+    options: tuple[Option, ...]
+    hint: InputHint = InputHint.TEXT
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A question with no buttons that still tells the channel what input is expected."""
+
+    body: str
+    hint: InputHint = InputHint.TEXT
+
+
+Outbound = Text | Choice | Prompt
+
+
+@dataclass(frozen=True)
+class TextIn:
+    text: str
+
+
+@dataclass(frozen=True)
+class PressIn:
+    """A button press (or a typed number/label the engine recognised as one)."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class FileIn:
+    file: FileRef
+
+
+@dataclass(frozen=True)
+class ContactIn:
+    phone: str
+
+
+Inbound = TextIn | PressIn | FileIn | ContactIn
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A message the bot starts, addressed to someone other than (or later than) the current exchange."""
+
+    channel: str
+    external_id: str
+    kind: str
+    messages: tuple[Outbound, ...]
+    request_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+def outbound_to_dict(message: Outbound) -> dict[str, Any]:
+    if isinstance(message, Choice):
+        return {
+            "type": "choice",
+            "body": message.body,
+            "hint": message.hint.value,
+            "options": [
+                {"key": o.key, "label": o.label, "description": o.description} for o in message.options
+            ],
+        }
+    if isinstance(message, Prompt):
+        return {"type": "prompt", "body": message.body, "hint": message.hint.value}
+    return {"type": "text", "body": message.body}
+
+
+def outbound_from_dict(data: dict[str, Any]) -> Outbound:
+    kind = data.get("type")
+    if kind == "choice":
+        options = tuple(Option(o["key"], o["label"], o.get("description")) for o in data["options"])
+        return Choice(data["body"], options, InputHint(data.get("hint", "text")))
+    if kind == "prompt":
+        return Prompt(data["body"], InputHint(data.get("hint", "text")))
+    return Text(data["body"])

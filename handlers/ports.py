@@ -1,0 +1,122 @@
+"""The interfaces handlers/ needs from the world. storage/ and bot/ implement them; tests use fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from handlers.conversation.state import ConversationState
+from handlers.domain.model import (
+    Address,
+    AudienceRequest,
+    AuditEvent,
+    Official,
+    Organization,
+    Representative,
+    RequestStatus,
+    StaffMember,
+)
+from handlers.messages import Notification
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, timezone-aware (UTC)."""
+        ...
+
+
+class ConcurrencyConflict(Exception):
+    """Another transaction changed the same data first; the use case reloads and decides again."""
+
+
+class RequestRepository(Protocol):
+    async def add(self, request: AudienceRequest) -> AudienceRequest: ...
+    async def get(self, request_id: int) -> AudienceRequest | None: ...
+    async def get_by_reference(self, reference: str) -> AudienceRequest | None: ...
+
+    async def save_transition(self, request: AudienceRequest, expected_version: int) -> AudienceRequest:
+        """Store a changed request only if nobody changed it since `expected_version` was read.
+
+        Raises ConcurrencyConflict otherwise, so exactly one of two simultaneous decisions wins.
+        """
+        ...
+
+    async def list_by_status(
+        self, statuses: Sequence[RequestStatus], limit: int = 50
+    ) -> list[AudienceRequest]: ...
+    async def list_for_contact(self, contact: Address, limit: int = 20) -> list[AudienceRequest]: ...
+
+
+class OrganizationRepository(Protocol):
+    async def find_or_add(self, organization: Organization) -> Organization: ...
+
+
+class RepresentativeRepository(Protocol):
+    async def find_or_add(
+        self, contact: Address, full_name: str, phone: str, organization: Organization, position: str
+    ) -> Representative:
+        """The person behind `contact`, created or updated, linked to the organization they represent now."""
+        ...
+
+
+class ConversationRepository(Protocol):
+    async def load(self, address: Address) -> ConversationState | None: ...
+    async def save(self, address: Address, state: ConversationState) -> None: ...
+
+
+class AuditRepository(Protocol):
+    async def add(self, event: AuditEvent) -> None: ...
+    async def for_request(self, request_id: int) -> list[AuditEvent]: ...
+
+
+class ReferenceSequence(Protocol):
+    async def next_value(self, year: int) -> int:
+        """The next number for `year`; never returns the same number twice, even after a rollback elsewhere."""
+        ...
+
+
+class Outbox(Protocol):
+    async def enqueue(self, notification: Notification, due_at: datetime) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    requests: RequestRepository
+    organizations: OrganizationRepository
+    representatives: RepresentativeRepository
+    conversations: ConversationRepository
+    audit: AuditRepository
+    references: ReferenceSequence
+    outbox: Outbox
+
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    async def commit(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+class Directory(Protocol):
+    """The officials and staff the city configured."""
+
+    def officials(self) -> Sequence[Official]: ...
+    def official(self, key: str) -> Official | None: ...
+    def staff_by_key(self, key: str) -> StaffMember | None: ...
+    def staff_for(self, address: Address) -> StaffMember | None: ...
+    def staff_addresses(self) -> Sequence[Address]: ...
+
+
+class SlotSuggester(Protocol):
+    """Offers times a representative can pick; the availability module replaces the simple default."""
+
+    def suggest(self, official_key: str, now: datetime, limit: int) -> Sequence[datetime]: ...
+
+
+JSON = dict[str, Any]

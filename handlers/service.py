@@ -1,0 +1,392 @@
+"""The conversation service: one inbound message in, the replies out, everything stored in one transaction.
+
+Channels call :meth:`ConversationService.handle`. It loads the person's conversation, runs the engine, carries
+out the effects through use cases, queues notifications for other people in the outbox, and saves — all in one
+unit of work, retried from scratch when a concurrent change wins first.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from handlers.conversation.engine import ContextFactory, Effect, Engine, FlowCompleted, GlobalAction, Turn
+from handlers.conversation.flow import FlowEnv, StepContext
+from handlers.conversation.state import ConversationState, Frame
+from handlers.domain.model import Action, Address, AudienceRequest, DomainError, NotAuthorized, RequestStatus, StaffMember
+from handlers.flows.decisions import APPROVE, PROVIDE_INFO, REJECT, REQUEST_INFO
+from handlers.flows.personas import representative_persona, staff_persona
+from handlers.flows.request_audience import REQUEST_AUDIENCE
+from handlers.i18n import Catalogs, Translator
+from handlers.messages import Choice, Inbound, Notification, Option, Outbound, Text
+from handlers.ports import Clock, ConcurrencyConflict, Directory, SlotSuggester, UnitOfWork, UnitOfWorkFactory
+from handlers.presenters import card_actions, request_card, status_label, status_line
+from handlers.usecases import requests as usecases
+
+log = logging.getLogger(__name__)
+
+REPRESENTATIVE = "representative"
+STAFF = "staff"
+DECISION_FLOWS = {"approve": Action.APPROVE, "reject": Action.REJECT, "info": Action.REQUEST_INFO}
+FLOW_OF_ACTION = {Action.APPROVE: APPROVE, Action.REJECT: REJECT, Action.REQUEST_INFO: REQUEST_INFO}
+MAX_ATTEMPTS = 4
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    city: str
+    tz: ZoneInfo
+    max_attendees: int = 50
+    max_file_bytes: int = 10 * 1024 * 1024
+
+
+@dataclass
+class _Exchange:
+    """What one inbound message is handled with; lives for one attempt."""
+
+    uow: UnitOfWork
+    conversation: Address
+    persona: str
+    engine: Engine
+    context: ContextFactory
+    t: Translator
+    now: datetime
+    staff: StaffMember | None
+
+
+class ConversationService:
+    def __init__(
+        self,
+        *,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        catalogs: Catalogs,
+        directory: Directory,
+        config: ServiceConfig,
+        suggester: SlotSuggester | None = None,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._catalogs = catalogs
+        self._directory = directory
+        self._config = config
+        self._suggester = suggester
+        rep_flows = {f.name: f for f in (REQUEST_AUDIENCE, PROVIDE_INFO)}
+        staff_flows = {f.name: f for f in (APPROVE, REJECT, REQUEST_INFO)}
+        self.engines = {
+            REPRESENTATIVE: Engine(rep_flows, representative_persona(config.city)),
+            STAFF: Engine(staff_flows, staff_persona(config.city)),
+        }
+
+    # ---- public API --------------------------------------------------------------------------------------
+
+    async def handle(
+        self,
+        conversation: Address,
+        inbound: Inbound,
+        *,
+        persona: str = REPRESENTATIVE,
+        sender: Address | None = None,
+        supports_files: bool = False,
+    ) -> list[Outbound]:
+        """Handle one message; returns what to show the sender right away."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                async with self._uow_factory() as uow:
+                    exchange = await self._exchange(uow, conversation, persona, sender, supports_files)
+                    if persona == STAFF and exchange.staff is None:
+                        return [Text(exchange.t("Only registered staff can use this. Please contact the "
+                                                "administrator if you should have access."))]  # fmt: skip
+                    state = await uow.conversations.load(conversation) or ConversationState()
+                    turn = exchange.engine.handle(state, inbound, exchange.context)
+                    messages, state = await self._carry_out(exchange, turn)
+                    await uow.conversations.save(conversation, state)
+                    await uow.commit()
+                    return messages
+            except ConcurrencyConflict:
+                log.info("concurrent change; retrying (attempt %s)", attempt)
+        raise ConcurrencyConflict("gave up after repeated conflicts")
+
+    def translator(self, language: str | None = None) -> Translator:
+        return self._catalogs.translator(language, self._config.tz)
+
+    # ---- internals ---------------------------------------------------------------------------------------
+
+    async def _exchange(
+        self, uow: UnitOfWork, conversation: Address, persona: str, sender: Address | None, files: bool
+    ) -> _Exchange:
+        now = self._clock.now()
+        stored = await uow.conversations.load(conversation)
+        t = self.translator(stored.language if stored else None)
+        env = FlowEnv(
+            officials=self._directory.officials(),
+            max_attendees=self._config.max_attendees,
+            supports_files=files,
+            max_file_bytes=self._config.max_file_bytes,
+            suggest_times=self._suggest,
+        )
+
+        def context(frame: Frame | None) -> StepContext:
+            return StepContext(t=t, now=now, answers=frame.answers if frame else {},
+                               data=frame.data if frame else {}, env=env)  # fmt: skip
+
+        staff = self._directory.staff_for(sender or conversation) if persona == STAFF else None
+        return _Exchange(uow, conversation, persona, self.engines[persona], context, t, now, staff)
+
+    def _suggest(self, official_key: str) -> Sequence[datetime]:
+        if self._suggester is None:
+            return ()
+        return self._suggester.suggest(official_key, self._clock.now(), 6)
+
+    async def _carry_out(self, ex: _Exchange, turn: Turn) -> tuple[list[Outbound], ConversationState]:
+        messages = list(turn.messages)
+        state = turn.state
+        for effect in turn.effects:
+            try:
+                more, state = await self._effect(ex, state, effect)
+            except usecases.AlreadyDecided as decided:
+                more = [Text(self._already_decided(decided.request, ex.t))]
+                state = replace(state, offered=())
+                more += list(ex.engine.reprompt(state, ex.context).messages)
+            except NotAuthorized:
+                more = [Text(ex.t("You are not authorized to do that for this request."))]
+            except usecases.RequestNotFound:
+                more = [Text(ex.t("That request was not found."))]
+            messages += more
+        return messages, state
+
+    async def _effect(
+        self, ex: _Exchange, state: ConversationState, effect: Effect
+    ) -> tuple[list[Outbound], ConversationState]:
+        if isinstance(effect, FlowCompleted):
+            return await self._completed(ex, state, effect)
+        return await self._global(ex, state, effect)
+
+    async def _global(
+        self, ex: _Exchange, state: ConversationState, effect: GlobalAction
+    ) -> tuple[list[Outbound], ConversationState]:
+        name, _, argument = effect.key.partition(":")
+        handlers: dict[str, Callable[[_Exchange, ConversationState, str], object]] = {
+            "status": self._status,
+            "answers": self._status,
+            "answer": self._start_answer,
+            "queue": self._queue,
+            "open": self._open,
+            "start": self._deep_link,
+            **{key: self._start_decision for key in DECISION_FLOWS},
+        }
+        handler = handlers.get(name)
+        allowed = (REPRESENTATIVE, ("status", "answers", "answer", "start")), (STAFF, ("queue", "open", *DECISION_FLOWS))
+        permitted = dict(allowed).get(ex.persona, ())
+        if handler is None or name not in permitted:
+            turn = ex.engine.reprompt(state, ex.context)
+            return [Text(ex.t("That option is not available here.")), *turn.messages], turn.state
+        if name in DECISION_FLOWS:
+            return await self._start_decision(ex, state, f"{name}:{argument}")
+        result = handler(ex, state, argument)
+        return await result  # type: ignore[no-any-return,misc]
+
+    # ---- representative actions ----------------------------------------------------------------------------
+
+    async def _status(
+        self, ex: _Exchange, state: ConversationState, _arg: str
+    ) -> tuple[list[Outbound], ConversationState]:
+        requests = await ex.uow.requests.list_for_contact(ex.conversation)
+        if not requests:
+            body = ex.t("You have no audience requests yet. Choose “Request an audience” to make one.")
+            turn = ex.engine.reprompt(state, ex.context)
+            return [Text(body), *turn.messages], turn.state
+        lines = [status_line(r, self._directory.official(r.official_key), ex.t) for r in requests]
+        body = ex.t("Your audience requests:") + "\n\n" + "\n\n".join(lines)
+        waiting = [r for r in requests if r.status is RequestStatus.INFO_REQUESTED]
+        if waiting:
+            options = tuple(
+                Option(f"g:answer:{r.id}", ex.t("Answer the question on {reference}", reference=r.reference))
+                for r in waiting
+            )
+            return [Choice(body, options)], replace(state, offered=options)
+        turn = ex.engine.reprompt(state, ex.context)
+        return [Text(body), *turn.messages], turn.state
+
+    async def _start_answer(
+        self, ex: _Exchange, state: ConversationState, argument: str
+    ) -> tuple[list[Outbound], ConversationState]:
+        request = await usecases.owned_request(ex.uow, ex.conversation, _request_id(argument))
+        if request.status is not RequestStatus.INFO_REQUESTED:
+            raise usecases.AlreadyDecided(request)
+        data = {"request_id": request.id, "reference": request.reference, "question": request.info_question}
+        turn = ex.engine.start_flow(state, PROVIDE_INFO.name, ex.context, data)
+        return list(turn.messages), turn.state
+
+    async def _deep_link(
+        self, ex: _Exchange, state: ConversationState, payload: str
+    ) -> tuple[list[Outbound], ConversationState]:
+        official = self._directory.official(payload)
+        if official is None:
+            return [], state
+        turn = ex.engine.start_flow(state, REQUEST_AUDIENCE.name, ex.context, None)
+        note = Text(ex.t("You are requesting an audience with {official}.", official=official.display))
+        return [note, *turn.messages], turn.state
+
+    # ---- staff actions -----------------------------------------------------------------------------------
+
+    async def _queue(
+        self, ex: _Exchange, state: ConversationState, _arg: str
+    ) -> tuple[list[Outbound], ConversationState]:
+        pending = await ex.uow.requests.list_by_status([RequestStatus.SUBMITTED])
+        if not pending:
+            turn = ex.engine.reprompt(state, ex.context)
+            return [Text(ex.t("No requests are awaiting a decision.")), *turn.messages], turn.state
+        options = tuple(
+            Option(f"g:open:{r.id}", f"{r.reference} — {r.organization.name}", r.subject[:72]) for r in pending
+        )
+        body = ex.t("Requests awaiting a decision, oldest first:")
+        return [Choice(body, options)], replace(state, offered=options)
+
+    async def _open(
+        self, ex: _Exchange, state: ConversationState, argument: str
+    ) -> tuple[list[Outbound], ConversationState]:
+        request = await usecases.load(ex.uow, _request_id(argument))
+        return [self.card(request, ex.t)], replace(state, offered=card_actions(request, ex.t))
+
+    def card(self, request: AudienceRequest, t: Translator) -> Outbound:
+        body = request_card(request, self._directory.official(request.official_key), t)
+        actions = card_actions(request, t)
+        return Choice(body, actions) if actions else Text(body)
+
+    async def _start_decision(
+        self, ex: _Exchange, state: ConversationState, key: str
+    ) -> tuple[list[Outbound], ConversationState]:
+        name, _, argument = key.partition(":")
+        action = DECISION_FLOWS[name]
+        assert ex.staff is not None
+        request = await usecases.check_decidable(ex.uow, ex.staff, _request_id(argument), action)
+        official = self._directory.official(request.official_key)
+        data = {
+            "request_id": request.id,
+            "reference": request.reference,
+            "preferred": [m.isoformat() for m in request.preferred_times],
+            "room": official.room if official else "",
+        }
+        base = replace(state, frames=()) if state.frame and state.frame.flow in {f.name for f in FLOW_OF_ACTION.values()} else state
+        turn = ex.engine.start_flow(base, FLOW_OF_ACTION[action].name, ex.context, data)
+        return list(turn.messages), turn.state
+
+    # ---- completed flows ---------------------------------------------------------------------------------
+
+    async def _completed(
+        self, ex: _Exchange, state: ConversationState, done: FlowCompleted
+    ) -> tuple[list[Outbound], ConversationState]:
+        if done.flow == REQUEST_AUDIENCE.name:
+            request = await usecases.submit_request(
+                ex.uow, contact=ex.conversation, answers=done.answers, now=ex.now, tz=self._config.tz
+            )
+            log.info("request submitted: %s", request.reference)
+            await self._notify_staff(ex, request, "new_request")
+            thanks = Text(ex.t(
+                "Thank you. Your request has been received with reference code {reference}.\n"
+                "Staff will review it; you will be told of the decision here. Type /status at any time to see "
+                "its progress.", reference=request.reference))  # fmt: skip
+            turn = ex.engine.reprompt(state, ex.context)
+            return [thanks, *turn.messages], turn.state
+        if done.flow == PROVIDE_INFO.name:
+            request = await usecases.provide_info(
+                ex.uow, contact=ex.conversation, request_id=int(done.data["request_id"]),
+                answer=done.answers["answer"], now=ex.now)  # fmt: skip
+            await self._notify_staff(ex, request, "info_provided", answer=done.answers["answer"])
+            sent = Text(ex.t("Thank you. Your answer has been passed on to staff for {reference}.",
+                             reference=request.reference))  # fmt: skip
+            turn = ex.engine.reprompt(state, ex.context)
+            return [sent, *turn.messages], turn.state
+        action = next(a for a, flow in FLOW_OF_ACTION.items() if flow.name == done.flow)
+        assert ex.staff is not None
+        request = await usecases.decide(
+            ex.uow, staff=ex.staff, request_id=int(done.data["request_id"]), action=action, now=ex.now,
+            answers=done.answers)  # fmt: skip
+        log.info("request %s: %s by staff %s", request.reference, action.value, ex.staff.key)
+        await self._notify_representative(ex, request)
+        await self._notify_staff(ex, request, "decided", exclude=ex.conversation)
+        saved = Text(ex.t("Decision saved: {reference} is now “{status}”.", reference=request.reference,
+                          status=status_label(request.status, ex.t)))  # fmt: skip
+        turn = ex.engine.reprompt(state, ex.context)
+        return [saved, self.card(request, ex.t), *turn.messages], turn.state
+
+    # ---- notifications -------------------------------------------------------------------------------------
+
+    async def _language_of(self, ex: _Exchange, address: Address) -> Translator:
+        stored = await ex.uow.conversations.load(address)
+        return self.translator(stored.language if stored else None)
+
+    async def _notify_representative(self, ex: _Exchange, request: AudienceRequest) -> None:
+        t = await self._language_of(ex, request.contact)
+        official = self._directory.official(request.official_key)
+        name = official.display if official else request.official_key
+        messages: tuple[Outbound, ...]
+        if request.status is RequestStatus.APPROVED and request.scheduled_at:
+            messages = (Text(t(
+                "Good news, Bapak/Ibu. Your audience request {reference} with {official} has been approved.\n"
+                "Time: {when}\nPlace: {place}\nPlease arrive 15 minutes early and bring this reference code.",
+                reference=request.reference, official=name, when=t.datetime(request.scheduled_at),
+                place=request.place)),)  # fmt: skip
+        elif request.status is RequestStatus.REJECTED:
+            messages = (Text(t(
+                "We regret, Bapak/Ibu, that your audience request {reference} with {official} cannot be granted.\n"
+                "Reason: {reason}", reference=request.reference, official=name,
+                reason=request.decision_note)),)  # fmt: skip
+        elif request.status is RequestStatus.INFO_REQUESTED:
+            body = t("Staff need more information about your audience request {reference}:\n“{question}”",
+                     reference=request.reference, question=request.info_question)  # fmt: skip
+            option = Option(f"g:answer:{request.id}", t("Answer"))
+            messages = (Choice(body, (option,)),)
+        else:
+            return
+        await ex.uow.outbox.enqueue(
+            Notification(request.contact.channel, request.contact.external_id, "decision", messages, request.id),
+            ex.now,
+        )
+
+    async def _notify_staff(
+        self,
+        ex: _Exchange,
+        request: AudienceRequest,
+        kind: str,
+        *,
+        answer: str | None = None,
+        exclude: Address | None = None,
+    ) -> None:
+        for address in self._directory.staff_addresses():
+            if address == exclude:
+                continue
+            t = await self._language_of(ex, address)
+            card = self.card(request, t)
+            intro: list[Outbound] = []
+            if kind == "new_request":
+                intro.append(Text(t("New audience request {reference}.", reference=request.reference)))
+            elif kind == "info_provided":
+                intro.append(Text(t("The representative answered on {reference}:\n“{answer}”",
+                                    reference=request.reference, answer=answer)))  # fmt: skip
+            await ex.uow.outbox.enqueue(
+                Notification(address.channel, address.external_id, kind, (*intro, card), request.id), ex.now
+            )
+
+    def _already_decided(self, request: AudienceRequest, t: Translator) -> str:
+        status = status_label(request.status, t)
+        if request.decided_by and request.decided_at:
+            return t("{reference} was already handled: “{status}”, decided by {who} on {when}.",
+                     reference=request.reference, status=status, who=request.decided_by,
+                     when=t.datetime(request.decided_at))  # fmt: skip
+        return t("{reference} can no longer be changed this way; its status is “{status}”.",
+                 reference=request.reference, status=status)  # fmt: skip
+
+
+def _request_id(argument: str) -> int:
+    try:
+        return int(argument)
+    except ValueError:
+        raise usecases.RequestNotFound(argument) from None
+
+
+__all__ = ["REPRESENTATIVE", "STAFF", "ConversationService", "DomainError", "ServiceConfig"]

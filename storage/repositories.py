@@ -1,0 +1,328 @@
+"""SQL implementations of the repositories handlers/ports.py declares."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.conversation.state import ConversationState
+from handlers.domain.model import (
+    Action,
+    Actor,
+    ActorKind,
+    Address,
+    AudienceRequest,
+    AuditEvent,
+    FileRef,
+    Organization,
+    OrganizationType,
+    Representative,
+    RequestStatus,
+)
+from handlers.messages import Notification, outbound_to_dict
+from handlers.ports import ConcurrencyConflict
+from storage.tables import (
+    AudienceRequestRow,
+    AuditEventRow,
+    ChannelIdentityRow,
+    ConversationRow,
+    OrganizationRow,
+    OutboxRow,
+    ReferenceCounterRow,
+    RepresentationRow,
+    RepresentativeRow,
+)
+
+
+def _now_of(session: AsyncSession) -> datetime:
+    return session.info["now"]  # type: ignore[no-any-return]
+
+
+class SqlOrganizations:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def find_or_add(self, organization: Organization) -> Organization:
+        key = organization.name.casefold()
+        row = (
+            await self._s.execute(
+                select(OrganizationRow)
+                .where(OrganizationRow.name_key == key, OrganizationRow.type == organization.type.value)
+                .order_by(OrganizationRow.id)
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        if row is None:
+            row = OrganizationRow(
+                name=organization.name,
+                name_key=key,
+                type=organization.type.value,
+                registration_number=organization.registration_number,
+                created_at=_now_of(self._s),
+            )
+            self._s.add(row)
+            await self._s.flush()
+        elif organization.registration_number and row.registration_number != organization.registration_number:
+            row.registration_number = organization.registration_number
+            await self._s.flush()
+        return _organization(row)
+
+
+def _organization(row: OrganizationRow) -> Organization:
+    return Organization(row.name, OrganizationType(row.type), row.registration_number, row.id)
+
+
+class SqlRepresentatives:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def find_or_add(
+        self, contact: Address, full_name: str, phone: str, organization: Organization, position: str
+    ) -> Representative:
+        now = _now_of(self._s)
+        identity = (
+            await self._s.execute(
+                select(ChannelIdentityRow).where(
+                    ChannelIdentityRow.channel == contact.channel,
+                    ChannelIdentityRow.external_id == contact.external_id,
+                )
+            )
+        ).scalar_one_or_none()
+        person: RepresentativeRow | None = None
+        if identity is not None:
+            person = await self._s.get(RepresentativeRow, identity.representative_id)
+        if person is None:
+            person = RepresentativeRow(full_name=full_name, phone=phone, created_at=now, updated_at=now)
+            self._s.add(person)
+            await self._s.flush()
+            assert person.id is not None
+            self._s.add(ChannelIdentityRow(channel=contact.channel, external_id=contact.external_id,
+                                           representative_id=person.id))  # fmt: skip
+        elif (person.full_name, person.phone) != (full_name, phone):
+            person.full_name, person.phone, person.updated_at = full_name, phone, now
+        assert person.id is not None and organization.id is not None
+        link = (
+            await self._s.execute(
+                select(RepresentationRow).where(
+                    RepresentationRow.representative_id == person.id,
+                    RepresentationRow.organization_id == organization.id,
+                )
+            )
+        ).scalar_one_or_none()
+        if link is None:
+            self._s.add(RepresentationRow(representative_id=person.id, organization_id=organization.id,
+                                          position=position, first_seen=now, last_seen=now))  # fmt: skip
+        else:
+            link.position, link.last_seen = position, now
+        await self._s.flush()
+        return Representative(person.full_name, person.phone, person.id)
+
+
+class SqlRequests:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def add(self, request: AudienceRequest) -> AudienceRequest:
+        row = AudienceRequestRow(**_request_columns(request), version=0)
+        self._s.add(row)
+        await self._s.flush()
+        return await self._domain(row)
+
+    async def get(self, request_id: int) -> AudienceRequest | None:
+        row = await self._s.get(AudienceRequestRow, request_id, populate_existing=True)
+        return await self._domain(row) if row else None
+
+    async def get_by_reference(self, reference: str) -> AudienceRequest | None:
+        row = (
+            await self._s.execute(select(AudienceRequestRow).where(AudienceRequestRow.reference == reference))
+        ).scalar_one_or_none()
+        return await self._domain(row) if row else None
+
+    async def save_transition(self, request: AudienceRequest, expected_version: int) -> AudienceRequest:
+        assert request.id is not None
+        columns = _request_columns(request)
+        result = await self._s.execute(
+            update(AudienceRequestRow)
+            .where(AudienceRequestRow.id == request.id, AudienceRequestRow.version == expected_version)
+            .values(**columns, version=expected_version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            raise ConcurrencyConflict(request.reference)
+        stored = await self.get(request.id)
+        assert stored is not None
+        return stored
+
+    async def list_by_status(self, statuses: Sequence[RequestStatus], limit: int = 50) -> list[AudienceRequest]:
+        rows = (
+            await self._s.execute(
+                select(AudienceRequestRow)
+                .where(AudienceRequestRow.status.in_([s.value for s in statuses]))
+                .order_by(AudienceRequestRow.created_at, AudienceRequestRow.id)
+                .limit(limit)
+            )
+        ).scalars().all()
+        return [await self._domain(row) for row in rows]
+
+    async def list_for_contact(self, contact: Address, limit: int = 20) -> list[AudienceRequest]:
+        rows = (
+            await self._s.execute(
+                select(AudienceRequestRow)
+                .where(
+                    AudienceRequestRow.contact_channel == contact.channel,
+                    AudienceRequestRow.contact_external_id == contact.external_id,
+                )
+                .order_by(AudienceRequestRow.created_at.desc(), AudienceRequestRow.id.desc())
+                .limit(limit)
+            )
+        ).scalars().all()
+        return [await self._domain(row) for row in rows]
+
+    async def _domain(self, row: AudienceRequestRow) -> AudienceRequest:
+        org = await self._s.get(OrganizationRow, row.organization_id)
+        person = await self._s.get(RepresentativeRow, row.representative_id)
+        assert org is not None and person is not None
+        return AudienceRequest(
+            id=row.id,
+            reference=row.reference,
+            status=RequestStatus(row.status),
+            organization=_organization(org),
+            representative=Representative(person.full_name, person.phone, person.id),
+            position=row.position,
+            official_key=row.official_key,
+            subject=row.subject,
+            description=row.description,
+            attendees=row.attendees,
+            preferred_times=tuple(datetime.fromisoformat(v) for v in row.preferred_times),
+            contact=Address(row.contact_channel, row.contact_external_id),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            letter_number=row.letter_number,
+            letter_file=FileRef(**row.letter_file) if row.letter_file else None,
+            scheduled_at=row.scheduled_at,
+            place=row.place,
+            info_question=row.info_question,
+            decision_note=row.decision_note,
+            decided_by=row.decided_by,
+            decided_at=row.decided_at,
+            version=row.version,
+        )
+
+
+def _request_columns(request: AudienceRequest) -> dict[str, Any]:
+    assert request.organization.id is not None and request.representative.id is not None
+    file = request.letter_file
+    return {
+        "reference": request.reference,
+        "status": request.status.value,
+        "organization_id": request.organization.id,
+        "representative_id": request.representative.id,
+        "position": request.position,
+        "official_key": request.official_key,
+        "subject": request.subject,
+        "description": request.description,
+        "attendees": request.attendees,
+        "preferred_times": [m.isoformat() for m in request.preferred_times],
+        "contact_channel": request.contact.channel,
+        "contact_external_id": request.contact.external_id,
+        "letter_number": request.letter_number,
+        "letter_file": (
+            {"channel": file.channel, "file_id": file.file_id, "name": file.name, "mime_type": file.mime_type,
+             "size": file.size} if file else None
+        ),  # fmt: skip
+        "scheduled_at": request.scheduled_at,
+        "place": request.place,
+        "info_question": request.info_question,
+        "decision_note": request.decision_note,
+        "decided_by": request.decided_by,
+        "decided_at": request.decided_at,
+        "created_at": request.created_at,
+        "updated_at": request.updated_at or request.created_at,
+    }
+
+
+class SqlAudit:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def add(self, event: AuditEvent) -> None:
+        self._s.add(AuditEventRow(
+            request_id=event.request_id, at=event.at, actor_kind=event.actor.kind.value, actor_id=event.actor.id,
+            actor_name=event.actor.name, action=event.action.value,
+            from_status=event.from_status.value if event.from_status else None, to_status=event.to_status.value,
+            note=event.note))  # fmt: skip
+        await self._s.flush()
+
+    async def for_request(self, request_id: int) -> list[AuditEvent]:
+        rows = (
+            await self._s.execute(
+                select(AuditEventRow)
+                .where(AuditEventRow.request_id == request_id)
+                .order_by(AuditEventRow.at, AuditEventRow.id)
+            )
+        ).scalars().all()
+        return [
+            AuditEvent(r.request_id, r.at, Actor(ActorKind(r.actor_kind), r.actor_id, r.actor_name), Action(r.action),
+                       RequestStatus(r.from_status) if r.from_status else None, RequestStatus(r.to_status), r.note)
+            for r in rows
+        ]  # fmt: skip
+
+
+class SqlConversations:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def load(self, address: Address) -> ConversationState | None:
+        row = await self._s.get(ConversationRow, (address.channel, address.external_id), populate_existing=True)
+        return ConversationState.from_dict(row.state) if row else None
+
+    async def save(self, address: Address, state: ConversationState) -> None:
+        row = await self._s.get(ConversationRow, (address.channel, address.external_id))
+        if row is None:
+            self._s.add(ConversationRow(channel=address.channel, external_id=address.external_id,
+                                        state=state.to_dict(), updated_at=_now_of(self._s)))  # fmt: skip
+        else:
+            row.state = state.to_dict()  # reassigned, never mutated in place: JSON columns track assignment only
+            row.updated_at = _now_of(self._s)
+        await self._s.flush()
+
+
+class SqlReferenceSequence:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def next_value(self, year: int) -> int:
+        dialect = self._s.bind.dialect.name if self._s.bind else "sqlite"
+        upsert = (pg_insert if dialect == "postgresql" else sqlite_insert)(ReferenceCounterRow)
+        await self._s.execute(upsert.values(year=year, last_value=0).on_conflict_do_nothing(index_elements=["year"]))
+        result = await self._s.execute(
+            update(ReferenceCounterRow)
+            .where(ReferenceCounterRow.year == year)
+            .values(last_value=ReferenceCounterRow.last_value + 1)
+            .returning(ReferenceCounterRow.last_value)
+        )
+        return int(result.scalar_one())
+
+
+class SqlOutbox:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def enqueue(self, notification: Notification, due_at: datetime) -> None:
+        payload = {"messages": [outbound_to_dict(m) for m in notification.messages], "extra": notification.extra}
+        await self._s.execute(
+            insert(OutboxRow).values(
+                channel=notification.channel, external_id=notification.external_id, kind=notification.kind,
+                request_id=notification.request_id, payload=payload, state="pending", due_at=due_at, attempts=0,
+                created_at=_now_of(self._s))  # fmt: skip
+        )
+
+
+async def count_rows(session: AsyncSession, table: Any) -> int:
+    return int((await session.execute(select(func.count()).select_from(table))).scalar_one())

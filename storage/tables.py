@@ -1,0 +1,161 @@
+"""SQLModel tables. Enums are stored as plain strings so migrations stay simple; JSON columns are reassigned."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime
+
+
+def _utc(nullable: bool = False, index: bool = False) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class OrganizationRow(SQLModel, table=True):
+    __tablename__ = "organization"
+    __table_args__ = (Index("ix_organization_lookup", "name_key", "type"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    name_key: str = Field(max_length=200)  # case-folded name, to recognise the same organization again
+    type: str = Field(max_length=32)
+    registration_number: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _utc()
+
+
+class RepresentativeRow(SQLModel, table=True):
+    __tablename__ = "representative"
+
+    id: int | None = Field(default=None, primary_key=True)
+    full_name: str = Field(max_length=120)
+    phone: str = Field(max_length=20)
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+
+
+class ChannelIdentityRow(SQLModel, table=True):
+    """A representative as known to one channel; one person may write from Telegram and WhatsApp."""
+
+    __tablename__ = "channel_identity"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_channel_identity"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)
+    representative_id: int = Field(sa_column=Column(Integer, ForeignKey("representative.id"), nullable=False))
+
+
+class RepresentationRow(SQLModel, table=True):
+    """Who represented which organization, in which position; a person may represent several over time."""
+
+    __tablename__ = "representation"
+    __table_args__ = (UniqueConstraint("representative_id", "organization_id", name="uq_representation"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    representative_id: int = Field(sa_column=Column(Integer, ForeignKey("representative.id"), nullable=False))
+    organization_id: int = Field(sa_column=Column(Integer, ForeignKey("organization.id"), nullable=False))
+    position: str = Field(max_length=100)
+    first_seen: datetime = _utc()
+    last_seen: datetime = _utc()
+
+
+class OfficialRow(SQLModel, table=True):
+    """Officials as configured; kept (inactive) when removed from the configuration so history still reads."""
+
+    __tablename__ = "official"
+
+    key: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=120)
+    title: str = Field(max_length=120)
+    office: str = Field(max_length=200)
+    room: str = Field(max_length=200)
+    active: bool = True
+
+
+class AudienceRequestRow(SQLModel, table=True):
+    __tablename__ = "audience_request"
+    __table_args__ = (Index("ix_audience_request_status_created", "status", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(max_length=32, unique=True)
+    status: str = Field(max_length=32)
+    organization_id: int = Field(sa_column=Column(Integer, ForeignKey("organization.id"), nullable=False))
+    representative_id: int = Field(sa_column=Column(Integer, ForeignKey("representative.id"), nullable=False))
+    position: str = Field(max_length=100)
+    official_key: str = Field(sa_column=Column(String(64), ForeignKey("official.key"), nullable=False))
+    subject: str = Field(max_length=250)
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    attendees: int
+    preferred_times: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    contact_channel: str = Field(max_length=16)
+    contact_external_id: str = Field(max_length=64)
+    letter_number: str | None = Field(default=None, max_length=64)
+    letter_file: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    scheduled_at: datetime | None = _utc(nullable=True)
+    place: str | None = Field(default=None, max_length=200)
+    info_question: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    decision_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    decided_by: str | None = Field(default=None, max_length=120)
+    decided_at: datetime | None = _utc(nullable=True)
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+    version: int = 0
+
+
+Index("ix_audience_request_contact", AudienceRequestRow.contact_channel, AudienceRequestRow.contact_external_id)  # type: ignore[arg-type]
+
+
+class AuditEventRow(SQLModel, table=True):
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(sa_column=Column(Integer, ForeignKey("audience_request.id"), nullable=False, index=True))
+    at: datetime = _utc()
+    actor_kind: str = Field(max_length=16)
+    actor_id: str = Field(max_length=64)
+    actor_name: str = Field(max_length=120)
+    action: str = Field(max_length=32)
+    from_status: str | None = Field(default=None, max_length=32)
+    to_status: str = Field(max_length=32)
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class ConversationRow(SQLModel, table=True):
+    __tablename__ = "conversation"
+
+    channel: str = Field(primary_key=True, max_length=16)
+    external_id: str = Field(primary_key=True, max_length=64)
+    state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = _utc()
+
+
+class ReferenceCounterRow(SQLModel, table=True):
+    __tablename__ = "reference_counter"
+
+    year: int = Field(primary_key=True, sa_type=Integer, sa_column_kwargs={"autoincrement": False})
+    last_value: int = 0
+
+
+class OutboxRow(SQLModel, table=True):
+    """Messages the bot owes someone: written in the same transaction as the change that causes them."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "state", "due_at"), Index("ix_outbox_recipient", "channel", "external_id"))
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True))
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)
+    kind: str = Field(max_length=32)
+    request_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("audience_request.id"), nullable=True))
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    state: str = Field(default="pending", max_length=16)
+    due_at: datetime = _utc()
+    attempts: int = 0
+    claimed_until: datetime | None = _utc(nullable=True)
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _utc()
+    sent_at: datetime | None = _utc(nullable=True)
