@@ -18,7 +18,9 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "AUDIENSI_DATABASE_URL"),
         description="SQLite file by default; postgres:// or postgresql:// for PostgreSQL.",
     )
-    config_file: Path = Field(default=PROJECT_ROOT / "config" / "kota.toml", description="The city's officials and staff.")
+    config_file: Path = Field(
+        default=PROJECT_ROOT / "config" / "kota.toml", description="The city's officials and staff."
+    )
     locales_dir: Path = PROJECT_ROOT / "locales"
     log_level: str = "INFO"
 

@@ -26,8 +26,11 @@ _ZONE_ABBREVIATIONS = {
 }
 
 
-def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark, translate later"
+def N_(message: str) -> str:  # gettext convention: mark now, translate when shown
     return message
+
+
+DATE_AT_TIME = N_("{date} at {time} {zone}")
 
 
 def zone_abbreviation(tz: ZoneInfo, at: datetime | None = None) -> str:
@@ -59,7 +62,7 @@ class Translator:
         """E.g. "Senin, 7 Juli 2025 pukul 10.00 WITA"."""
         zone = tz or self.tz
         local = moment.astimezone(zone)
-        return self("{date} at {time} {zone}").format(
+        return self(DATE_AT_TIME).format(
             date=self.date(local.date()),
             time=format_time(local, "HH.mm" if self.language == "id" else "HH:mm", locale=self.language),
             zone=zone_abbreviation(zone, local),

@@ -90,9 +90,7 @@ def outbound_to_dict(message: Outbound) -> dict[str, Any]:
             "type": "choice",
             "body": message.body,
             "hint": message.hint.value,
-            "options": [
-                {"key": o.key, "label": o.label, "description": o.description} for o in message.options
-            ],
+            "options": [{"key": o.key, "label": o.label, "description": o.description} for o in message.options],
         }
     if isinstance(message, Prompt):
         return {"type": "prompt", "body": message.body, "hint": message.hint.value}

@@ -43,9 +43,7 @@ class RequestRepository(Protocol):
         """
         ...
 
-    async def list_by_status(
-        self, statuses: Sequence[RequestStatus], limit: int = 50
-    ) -> list[AudienceRequest]: ...
+    async def list_by_status(self, statuses: Sequence[RequestStatus], limit: int = 50) -> list[AudienceRequest]: ...
     async def list_for_contact(self, contact: Address, limit: int = 20) -> list[AudienceRequest]: ...
 
 
@@ -82,13 +80,20 @@ class Outbox(Protocol):
 
 
 class UnitOfWork(Protocol):
-    requests: RequestRepository
-    organizations: OrganizationRepository
-    representatives: RepresentativeRepository
-    conversations: ConversationRepository
-    audit: AuditRepository
-    references: ReferenceSequence
-    outbox: Outbox
+    @property
+    def requests(self) -> RequestRepository: ...
+    @property
+    def organizations(self) -> OrganizationRepository: ...
+    @property
+    def representatives(self) -> RepresentativeRepository: ...
+    @property
+    def conversations(self) -> ConversationRepository: ...
+    @property
+    def audit(self) -> AuditRepository: ...
+    @property
+    def references(self) -> ReferenceSequence: ...
+    @property
+    def outbox(self) -> Outbox: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
@@ -116,7 +121,7 @@ class Directory(Protocol):
 class SlotSuggester(Protocol):
     """Offers times a representative can pick; the availability module replaces the simple default."""
 
-    def suggest(self, official_key: str, now: datetime, limit: int) -> Sequence[datetime]: ...
+    async def suggest(self, uow: UnitOfWork, official_key: str, now: datetime, limit: int) -> Sequence[datetime]: ...
 
 
 JSON = dict[str, Any]

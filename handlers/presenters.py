@@ -61,7 +61,8 @@ def request_card(request: AudienceRequest, official: Official | None, t: Transla
     if request.letter_file:
         file = request.letter_file
         letter += " — " + show_letter_file(
-            {"name": file.name, "mime_type": file.mime_type, "size": file.size}, _Ctx(t)  # type: ignore[arg-type]
+            {"name": file.name, "mime_type": file.mime_type, "size": file.size},
+            _Ctx(t),  # type: ignore[arg-type]
         )
     lines.append(t("Request letter: {letter}", letter=letter))
     lines.append(t("Submitted: {when}", when=t.datetime(request.created_at)))

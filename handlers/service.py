@@ -16,7 +16,15 @@ from zoneinfo import ZoneInfo
 from handlers.conversation.engine import ContextFactory, Effect, Engine, FlowCompleted, GlobalAction, Turn
 from handlers.conversation.flow import FlowEnv, StepContext
 from handlers.conversation.state import ConversationState, Frame
-from handlers.domain.model import Action, Address, AudienceRequest, DomainError, NotAuthorized, RequestStatus, StaffMember
+from handlers.domain.model import (
+    Action,
+    Address,
+    AudienceRequest,
+    DomainError,
+    NotAuthorized,
+    RequestStatus,
+    StaffMember,
+)
 from handlers.flows.decisions import APPROVE, PROVIDE_INFO, REJECT, REQUEST_INFO
 from handlers.flows.personas import representative_persona, staff_persona
 from handlers.flows.request_audience import REQUEST_AUDIENCE
@@ -121,12 +129,16 @@ class ConversationService:
         now = self._clock.now()
         stored = await uow.conversations.load(conversation)
         t = self.translator(stored.language if stored else None)
+        suggestions: dict[str, Sequence[datetime]] = {}
+        official = stored.frame.answers.get("official") if stored and stored.frame else None
+        if self._suggester is not None and isinstance(official, str):
+            suggestions[official] = await self._suggester.suggest(uow, official, now, 6)
         env = FlowEnv(
             officials=self._directory.officials(),
             max_attendees=self._config.max_attendees,
             supports_files=files,
             max_file_bytes=self._config.max_file_bytes,
-            suggest_times=self._suggest,
+            suggest_times=lambda key: suggestions.get(key, ()),
         )
 
         def context(frame: Frame | None) -> StepContext:
@@ -135,11 +147,6 @@ class ConversationService:
 
         staff = self._directory.staff_for(sender or conversation) if persona == STAFF else None
         return _Exchange(uow, conversation, persona, self.engines[persona], context, t, now, staff)
-
-    def _suggest(self, official_key: str) -> Sequence[datetime]:
-        if self._suggester is None:
-            return ()
-        return self._suggester.suggest(official_key, self._clock.now(), 6)
 
     async def _carry_out(self, ex: _Exchange, turn: Turn) -> tuple[list[Outbound], ConversationState]:
         messages = list(turn.messages)
@@ -179,7 +186,10 @@ class ConversationService:
             **{key: self._start_decision for key in DECISION_FLOWS},
         }
         handler = handlers.get(name)
-        allowed = (REPRESENTATIVE, ("status", "answers", "answer", "start")), (STAFF, ("queue", "open", *DECISION_FLOWS))
+        allowed = (
+            (REPRESENTATIVE, ("status", "answers", "answer", "start")),
+            (STAFF, ("queue", "open", *DECISION_FLOWS)),
+        )
         permitted = dict(allowed).get(ex.persona, ())
         if handler is None or name not in permitted:
             turn = ex.engine.reprompt(state, ex.context)
@@ -187,7 +197,7 @@ class ConversationService:
         if name in DECISION_FLOWS:
             return await self._start_decision(ex, state, f"{name}:{argument}")
         result = handler(ex, state, argument)
-        return await result  # type: ignore[no-any-return,misc]
+        return await result  # type: ignore[misc]
 
     # ---- representative actions ----------------------------------------------------------------------------
 
@@ -271,7 +281,11 @@ class ConversationService:
             "preferred": [m.isoformat() for m in request.preferred_times],
             "room": official.room if official else "",
         }
-        base = replace(state, frames=()) if state.frame and state.frame.flow in {f.name for f in FLOW_OF_ACTION.values()} else state
+        base = (
+            replace(state, frames=())
+            if state.frame and state.frame.flow in {f.name for f in FLOW_OF_ACTION.values()}
+            else state
+        )
         turn = ex.engine.start_flow(base, FLOW_OF_ACTION[action].name, ex.context, data)
         return list(turn.messages), turn.state
 

@@ -108,11 +108,7 @@ def phone_number(raw: str, region: str = "ID") -> str:
         number = phonenumbers.parse(candidate, region)
     except phonenumbers.NumberParseException:
         number = None
-    if (
-        number is None
-        or number.country_code != 62
-        or not phonenumbers.is_valid_number(number)
-    ):
+    if number is None or number.country_code != 62 or not phonenumbers.is_valid_number(number):
         raise Invalid(
             N_("{number} is not a valid Indonesian phone number. Example: {example}"),
             {"number": text, "example": example},
@@ -154,9 +150,7 @@ def attendee_count(raw: str, maximum: int) -> int:
     elif re.fullmatch(r"\d{1,6}", text):
         count = int(text)
     else:
-        raise Invalid(
-            N_("Please write the number of attendees in digits. Example: {example}"), {"example": example}
-        )
+        raise Invalid(N_("Please write the number of attendees in digits. Example: {example}"), {"example": example})
     if count < 1:
         raise Invalid(N_("At least one person must attend. Example: {example}"), {"example": example})
     if count > maximum:
@@ -186,9 +180,7 @@ def typed_datetime(raw: str, tz: ZoneInfo, now: datetime) -> datetime:
     try:
         when = datetime(year, month, day, hour, minute, tzinfo=tz)
     except ValueError:
-        raise Invalid(
-            N_("That date or time does not exist. Example: {example}"), {"example": example}
-        ) from None
+        raise Invalid(N_("That date or time does not exist. Example: {example}"), {"example": example}) from None
     if when <= now:
         raise Invalid(N_("That time has already passed. Please choose a time in the future."), {})
     return when

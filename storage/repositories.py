@@ -10,6 +10,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from handlers.conversation.state import ConversationState
 from handlers.domain.model import (
@@ -41,7 +42,8 @@ from storage.tables import (
 
 
 def _now_of(session: AsyncSession) -> datetime:
-    return session.info["now"]  # type: ignore[no-any-return]
+    now: datetime = session.info["now"]
+    return now
 
 
 class SqlOrganizations:
@@ -53,8 +55,8 @@ class SqlOrganizations:
         row = (
             await self._s.execute(
                 select(OrganizationRow)
-                .where(OrganizationRow.name_key == key, OrganizationRow.type == organization.type.value)
-                .order_by(OrganizationRow.id)
+                .where(col(OrganizationRow.name_key) == key, col(OrganizationRow.type) == organization.type.value)
+                .order_by(col(OrganizationRow.id))
                 .limit(1)
             )
         ).scalar_one_or_none()
@@ -89,8 +91,8 @@ class SqlRepresentatives:
         identity = (
             await self._s.execute(
                 select(ChannelIdentityRow).where(
-                    ChannelIdentityRow.channel == contact.channel,
-                    ChannelIdentityRow.external_id == contact.external_id,
+                    col(ChannelIdentityRow.channel) == contact.channel,
+                    col(ChannelIdentityRow.external_id) == contact.external_id,
                 )
             )
         ).scalar_one_or_none()
@@ -110,8 +112,8 @@ class SqlRepresentatives:
         link = (
             await self._s.execute(
                 select(RepresentationRow).where(
-                    RepresentationRow.representative_id == person.id,
-                    RepresentationRow.organization_id == organization.id,
+                    col(RepresentationRow.representative_id) == person.id,
+                    col(RepresentationRow.organization_id) == organization.id,
                 )
             )
         ).scalar_one_or_none()
@@ -140,7 +142,7 @@ class SqlRequests:
 
     async def get_by_reference(self, reference: str) -> AudienceRequest | None:
         row = (
-            await self._s.execute(select(AudienceRequestRow).where(AudienceRequestRow.reference == reference))
+            await self._s.execute(select(AudienceRequestRow).where(col(AudienceRequestRow.reference) == reference))
         ).scalar_one_or_none()
         return await self._domain(row) if row else None
 
@@ -149,11 +151,11 @@ class SqlRequests:
         columns = _request_columns(request)
         result = await self._s.execute(
             update(AudienceRequestRow)
-            .where(AudienceRequestRow.id == request.id, AudienceRequestRow.version == expected_version)
+            .where(col(AudienceRequestRow.id) == request.id, col(AudienceRequestRow.version) == expected_version)
             .values(**columns, version=expected_version + 1)
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount != 1:
+        if result.rowcount != 1:  # type: ignore[attr-defined]
             raise ConcurrencyConflict(request.reference)
         stored = await self.get(request.id)
         assert stored is not None
@@ -161,27 +163,35 @@ class SqlRequests:
 
     async def list_by_status(self, statuses: Sequence[RequestStatus], limit: int = 50) -> list[AudienceRequest]:
         rows = (
-            await self._s.execute(
-                select(AudienceRequestRow)
-                .where(AudienceRequestRow.status.in_([s.value for s in statuses]))
-                .order_by(AudienceRequestRow.created_at, AudienceRequestRow.id)
-                .limit(limit)
+            (
+                await self._s.execute(
+                    select(AudienceRequestRow)
+                    .where(col(AudienceRequestRow.status).in_([s.value for s in statuses]))
+                    .order_by(col(AudienceRequestRow.created_at), col(AudienceRequestRow.id))
+                    .limit(limit)
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         return [await self._domain(row) for row in rows]
 
     async def list_for_contact(self, contact: Address, limit: int = 20) -> list[AudienceRequest]:
         rows = (
-            await self._s.execute(
-                select(AudienceRequestRow)
-                .where(
-                    AudienceRequestRow.contact_channel == contact.channel,
-                    AudienceRequestRow.contact_external_id == contact.external_id,
+            (
+                await self._s.execute(
+                    select(AudienceRequestRow)
+                    .where(
+                        col(AudienceRequestRow.contact_channel) == contact.channel,
+                        col(AudienceRequestRow.contact_external_id) == contact.external_id,
+                    )
+                    .order_by(col(AudienceRequestRow.created_at).desc(), col(AudienceRequestRow.id).desc())
+                    .limit(limit)
                 )
-                .order_by(AudienceRequestRow.created_at.desc(), AudienceRequestRow.id.desc())
-                .limit(limit)
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         return [await self._domain(row) for row in rows]
 
     async def _domain(self, row: AudienceRequestRow) -> AudienceRequest:
@@ -233,9 +243,16 @@ def _request_columns(request: AudienceRequest) -> dict[str, Any]:
         "contact_external_id": request.contact.external_id,
         "letter_number": request.letter_number,
         "letter_file": (
-            {"channel": file.channel, "file_id": file.file_id, "name": file.name, "mime_type": file.mime_type,
-             "size": file.size} if file else None
-        ),  # fmt: skip
+            {
+                "channel": file.channel,
+                "file_id": file.file_id,
+                "name": file.name,
+                "mime_type": file.mime_type,
+                "size": file.size,
+            }
+            if file
+            else None
+        ),
         "scheduled_at": request.scheduled_at,
         "place": request.place,
         "info_question": request.info_question,
@@ -261,12 +278,16 @@ class SqlAudit:
 
     async def for_request(self, request_id: int) -> list[AuditEvent]:
         rows = (
-            await self._s.execute(
-                select(AuditEventRow)
-                .where(AuditEventRow.request_id == request_id)
-                .order_by(AuditEventRow.at, AuditEventRow.id)
+            (
+                await self._s.execute(
+                    select(AuditEventRow)
+                    .where(col(AuditEventRow.request_id) == request_id)
+                    .order_by(col(AuditEventRow.at), col(AuditEventRow.id))
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         return [
             AuditEvent(r.request_id, r.at, Actor(ActorKind(r.actor_kind), r.actor_id, r.actor_name), Action(r.action),
                        RequestStatus(r.from_status) if r.from_status else None, RequestStatus(r.to_status), r.note)
@@ -303,9 +324,9 @@ class SqlReferenceSequence:
         await self._s.execute(upsert.values(year=year, last_value=0).on_conflict_do_nothing(index_elements=["year"]))
         result = await self._s.execute(
             update(ReferenceCounterRow)
-            .where(ReferenceCounterRow.year == year)
-            .values(last_value=ReferenceCounterRow.last_value + 1)
-            .returning(ReferenceCounterRow.last_value)
+            .where(col(ReferenceCounterRow.year) == year)
+            .values(last_value=col(ReferenceCounterRow.last_value) + 1)
+            .returning(col(ReferenceCounterRow.last_value))
         )
         return int(result.scalar_one())
 
@@ -318,9 +339,16 @@ class SqlOutbox:
         payload = {"messages": [outbound_to_dict(m) for m in notification.messages], "extra": notification.extra}
         await self._s.execute(
             insert(OutboxRow).values(
-                channel=notification.channel, external_id=notification.external_id, kind=notification.kind,
-                request_id=notification.request_id, payload=payload, state="pending", due_at=due_at, attempts=0,
-                created_at=_now_of(self._s))  # fmt: skip
+                channel=notification.channel,
+                external_id=notification.external_id,
+                kind=notification.kind,
+                request_id=notification.request_id,
+                payload=payload,
+                state="pending",
+                due_at=due_at,
+                attempts=0,
+                created_at=_now_of(self._s),
+            )
         )
 
 

@@ -106,7 +106,7 @@ class AudienceRequestRow(SQLModel, table=True):
     version: int = 0
 
 
-Index("ix_audience_request_contact", AudienceRequestRow.contact_channel, AudienceRequestRow.contact_external_id)  # type: ignore[arg-type]
+Index("ix_audience_request_contact", AudienceRequestRow.contact_channel, AudienceRequestRow.contact_external_id)
 
 
 class AuditEventRow(SQLModel, table=True):
@@ -146,11 +146,15 @@ class OutboxRow(SQLModel, table=True):
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_due", "state", "due_at"), Index("ix_outbox_recipient", "channel", "external_id"))
 
-    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    )
     channel: str = Field(max_length=16)
     external_id: str = Field(max_length=64)
     kind: str = Field(max_length=32)
-    request_id: int | None = Field(default=None, sa_column=Column(Integer, ForeignKey("audience_request.id"), nullable=True))
+    request_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("audience_request.id"), nullable=True)
+    )
     payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     state: str = Field(default="pending", max_length=16)
     due_at: datetime = _utc()

@@ -239,9 +239,8 @@ class Engine:
         step = flow.step(frame.step)
         ctx = context(frame)
         t = ctx.t
-        if step.collect > 1 and isinstance(inbound, PressIn) and inbound.key == DONE:
-            if frame.answers.get(step.key):
-                return self._advance(state, flow, frame, context)
+        if step.collect > 1 and isinstance(inbound, PressIn) and inbound.key == DONE and frame.answers.get(step.key):
+            return self._advance(state, flow, frame, context)
         if step.skippable and self._is_skip(inbound):
             value: Any = None
         else:
@@ -351,7 +350,7 @@ class Engine:
         t = ctx.t
         flow = self.flows[frame.flow]
         if frame.step == SUMMARY:
-            options = (
+            options: tuple[Option, ...] = (
                 Option(SEND, t(flow.submit_label)),
                 Option(EDIT, t("Change an answer")),
                 Option(CANCEL, t("Abandon")),
@@ -374,12 +373,12 @@ class Engine:
             body = t("{question}\n\nChosen so far:\n{chosen}", question=body, chosen=chosen)
         elif current is not None and step.collect == 1:
             body = t("{question}\n\n(Current answer: {answer})", question=body, answer=step.show(current, ctx))
-        options = list(step.options(ctx))
+        choices = list(step.options(ctx))
         if step.collect > 1 and current:
-            options.append(Option(DONE, t("Done")))
+            choices.append(Option(DONE, t("Done")))
         if step.skippable:
-            options.append(Option(SKIP, t("Skip")))
-        offered = tuple(options)
+            choices.append(Option(SKIP, t("Skip")))
+        offered = tuple(choices)
         if offered:
             return Turn(replace(state, offered=offered), (Choice(body, offered, step.hint),))
         return Turn(replace(state, offered=()), (Prompt(body, step.hint),))
@@ -404,9 +403,7 @@ class Engine:
         return "\n".join(lines)
 
 
-def make_context_factory(
-    t: Translator, now: Any, env: FlowEnv
-) -> ContextFactory:
+def make_context_factory(t: Translator, now: Any, env: FlowEnv) -> ContextFactory:
     def factory(frame: Frame | None) -> StepContext:
         return StepContext(t=t, now=now, answers=frame.answers if frame else {}, data=frame.data if frame else {},
                            env=env)  # fmt: skip

@@ -61,9 +61,7 @@ def parse_question(inbound: Inbound, _ctx: StepContext) -> str:
 
 def parse_info_answer(inbound: Inbound, _ctx: StepContext) -> str:
     example = "SK kepengurusan nomor 12/KT/2026 sudah kami kirim lewat surel."
-    return validators.free_text(
-        _text(inbound), min_length=3, max_length=1500, multiline=True, example=example
-    )
+    return validators.free_text(_text(inbound), min_length=3, max_length=1500, multiline=True, example=example)
 
 
 def reference_param(ctx: StepContext) -> dict[str, object]:

@@ -128,9 +128,7 @@ def time_options(ctx: StepContext) -> list[Option]:
     official = ctx.answers.get("official")
     suggestions = ctx.env.suggest_times(official) if official else ()
     return [
-        Option(moment.isoformat(), ctx.t.datetime(moment))
-        for moment in suggestions
-        if moment.isoformat() not in chosen
+        Option(moment.isoformat(), ctx.t.datetime(moment)) for moment in suggestions if moment.isoformat() not in chosen
     ][:6]
 
 
@@ -197,7 +195,8 @@ REQUEST_AUDIENCE = Flow(
         Section("letter", N_("Request letter")),
     ),
     steps=(
-        Step("org_name", "organization", N_("What is the name of your organization?\nExample: Karang Taruna Kelurahan Maccini"),
+        Step("org_name", "organization",
+             N_("What is the name of your organization?\nExample: Karang Taruna Kelurahan Maccini"),
              parse_org_name, label=N_("Name")),
         Step("org_type", "organization", N_("What type of organization is it?"), parse_org_type,
              label=N_("Type"), options=org_type_options, show=show_org_type),

@@ -8,7 +8,7 @@ Create Date: ${create_date}
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel  # noqa: F401 - autogenerate may reference sqlmodel types
+import sqlmodel.sql.sqltypes  # noqa: F401 - autogenerate references sqlmodel types
 from alembic import op
 
 import storage.types  # noqa: F401 - custom column types used below

@@ -1,0 +1,76 @@
+"""The one composition root: settings in, a wired application out. Nothing here runs at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.city_config import CityConfig, ConfiguredDirectory, load_city_config
+from bot.clock import SystemClock
+from bot.i18n import load_catalogs
+from bot.settings import Settings
+from handlers.domain.model import Address
+from handlers.i18n import Catalogs
+from handlers.ports import Clock, UnitOfWork
+from handlers.service import ConversationService, ServiceConfig
+from handlers.suggestions import WeekdaySuggester
+from storage.database import create_engine, session_factory
+from storage.directory_sync import sync_officials
+from storage.migrate import upgrade_async
+from storage.outbox import OutboxStore
+from storage.unit_of_work import SqlUnitOfWork
+
+
+@dataclass
+class App:
+    settings: Settings
+    city: CityConfig
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    catalogs: Catalogs
+    directory: ConfiguredDirectory
+    service: ConversationService
+    outbox: OutboxStore
+
+    def new_uow(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.sessions, self.clock)
+
+
+def staff_addresses(settings: Settings, city: CityConfig) -> list[Address]:
+    """Where notices for staff go: the Telegram staff group when there is one, else each staff console."""
+    if settings.telegram_enabled and settings.telegram_staff_chat_id is not None:
+        return [Address("telegram", str(settings.telegram_staff_chat_id))]
+    return [Address("console", f"staf:{member.key}") for member in city.staff]
+
+
+@asynccontextmanager
+async def application(settings: Settings, *, clock: Clock | None = None, migrate: bool = True) -> AsyncIterator[App]:
+    city = load_city_config(settings.config_file)
+    if migrate:
+        await upgrade_async(settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        sessions = session_factory(engine)
+        clock = clock or SystemClock()
+        catalogs = load_catalogs(settings.locales_dir)
+        directory = ConfiguredDirectory(city, staff_addresses(settings, city))
+        await sync_officials(sessions, directory.officials())
+
+        def uow_factory() -> UnitOfWork:
+            return SqlUnitOfWork(sessions, clock)
+
+        service = ConversationService(
+            uow_factory=uow_factory,
+            clock=clock,
+            catalogs=catalogs,
+            directory=directory,
+            config=ServiceConfig(city=city.city.name, tz=city.tz, max_attendees=city.city.max_attendees),
+            suggester=WeekdaySuggester(city.tz),
+        )
+        yield App(settings, city, engine, sessions, clock, catalogs, directory, service, OutboxStore(sessions))
+    finally:
+        await engine.dispose()

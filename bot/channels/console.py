@@ -1,0 +1,111 @@
+"""The console channel: the same flows in a terminal, for trying the bot with no account or token.
+
+Choices are numbered; typing the number or the option's text both work. Notices for this person (a staff
+decision, a question from staff) are printed as they arrive, from the same outbox other channels deliver from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from datetime import datetime
+
+from handlers.domain.model import Address
+from handlers.i18n import Translator
+from handlers.messages import Choice, Outbound, TextIn
+from handlers.service import REPRESENTATIVE, ConversationService
+from storage.outbox import OutboxStore
+
+EXIT_WORDS = frozenset({"/keluar", "/exit", "/quit"})
+Reader = Callable[[], Awaitable[str | None]]
+Writer = Callable[[str], None]
+
+
+def render(messages: list[Outbound] | tuple[Outbound, ...], t: Translator) -> str:
+    blocks: list[str] = []
+    for message in messages:
+        if isinstance(message, Choice):
+            lines = [message.body, ""]
+            for number, option in enumerate(message.options, start=1):
+                extra = f" — {option.description}" if option.description else ""
+                lines.append(f"  {number}. {option.label}{extra}")
+            lines.append(t("(Type the number of your choice.)"))
+            blocks.append("\n".join(lines))
+        else:
+            blocks.append(message.body)
+    return "\n\n".join(blocks)
+
+
+async def stdin_reader() -> str | None:
+    line = await asyncio.to_thread(sys.stdin.readline)
+    return line.rstrip("\n") if line else None
+
+
+def stdout_writer(text: str) -> None:
+    print(text, flush=True)
+
+
+class ConsoleChannel:
+    def __init__(
+        self,
+        service: ConversationService,
+        outbox: OutboxStore,
+        clock_now: Callable[[], datetime],
+        *,
+        address: Address,
+        persona: str = REPRESENTATIVE,
+        reader: Reader = stdin_reader,
+        writer: Writer = stdout_writer,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self._service = service
+        self._outbox = outbox
+        self._now = clock_now
+        self._address = address
+        self._persona = persona
+        self._read = reader
+        self._write = writer
+        self._poll_seconds = poll_seconds
+
+    async def send(self, text: str) -> str:
+        messages = await self._service.handle(self._address, TextIn(text), persona=self._persona)
+        return render(messages, self._service.translator())
+
+    async def deliver_notices(self) -> int:
+        items = await self._outbox.claim(
+            self._now(),
+            channel=self._address.channel,
+            external_id=self._address.external_id,
+        )
+        t = self._service.translator()
+        for item in items:
+            self._write(f"\n🔔 {render(item.messages, t)}\n")
+            await self._outbox.mark_sent(item.id, self._now())
+        return len(items)
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self._poll_seconds)
+            await self.deliver_notices()
+
+    async def run(self) -> None:
+        t = self._service.translator()
+        self._write(t("Audiensi console. Type /keluar to leave; closing and opening again continues where you were."))
+        await self.deliver_notices()
+        self._write(await self.send("/mulai"))
+        poller = asyncio.create_task(self._poll())
+        try:
+            while True:
+                line = await self._read()
+                if line is None or line.strip().lower() in EXIT_WORDS:
+                    break
+                if not line.strip():
+                    continue
+                self._write(await self.send(line))
+                await self.deliver_notices()
+        finally:
+            poller.cancel()
+            with suppress(asyncio.CancelledError):
+                await poller

@@ -1,0 +1,107 @@
+"""`audiensi` / `python -m bot`: run the bot, open the console, migrate, manage catalogs, check configuration."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.bootstrap import application
+from bot.channels.console import ConsoleChannel
+from bot.city_config import ConfigError, load_city_config
+from bot.settings import PROJECT_ROOT, Settings
+from handlers.domain.model import Address, Permission
+from handlers.service import REPRESENTATIVE, STAFF
+from storage import migrate
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="audiensi", description="Audiensi — audience requests for city halls.")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("run", help="run everything in one process (console when no chat channel is configured)")
+    chat = commands.add_parser("chat", help="open the console channel")
+    chat.add_argument("--staf", nargs="?", const="", metavar="KODE", help="as staff (optionally: staff key)")
+    chat.add_argument("--pengguna", default="warga", help="console user id (to try several representatives)")
+    commands.add_parser("migrate", help="apply database migrations")
+    down = commands.add_parser("downgrade", help="revert database migrations")
+    down.add_argument("revision", nargs="?", default="-1")
+    commands.add_parser("release", help="release phase: migrations and catalog compilation")
+    i18n = commands.add_parser("i18n", help="translation catalogs")
+    i18n.add_argument("action", choices=["update", "compile", "check"])
+    commands.add_parser("check-config", help="validate the city's configuration file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the bot token in the URL
+    command = args.command or "run"
+    try:
+        if command == "migrate":
+            migrate.upgrade(settings.database_url)
+        elif command == "downgrade":
+            migrate.downgrade(settings.database_url, args.revision)
+        elif command == "release":
+            from bot import i18n
+
+            migrate.upgrade(settings.database_url)
+            i18n.compile_all(PROJECT_ROOT)
+        elif command == "i18n":
+            return _i18n(args.action)
+        elif command == "check-config":
+            config = load_city_config(settings.config_file)
+            print(f"OK: {config.city.name}, {len(config.officials)} official(s), {len(config.staff)} staff")
+        elif command == "chat":
+            asyncio.run(_chat(settings, staff=args.staf, user=args.pengguna))
+        elif command == "run":
+            asyncio.run(_run(settings))
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _i18n(action: str) -> int:
+    from bot import i18n
+
+    if action == "update":
+        i18n.update(PROJECT_ROOT)
+    elif action == "compile":
+        i18n.compile_all(PROJECT_ROOT)
+    else:
+        problems = i18n.check(PROJECT_ROOT)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        if problems:
+            return 1
+        print("catalogs OK")
+    return 0
+
+
+async def _chat(settings: Settings, *, staff: str | None, user: str) -> None:
+    # Logs go to stderr at WARNING in the console so they do not interleave with the conversation.
+    logging.getLogger().setLevel(logging.WARNING)
+    async with application(settings) as app:
+        if staff is None:
+            address, persona = Address("console", user), REPRESENTATIVE
+        else:
+            members = [m for m in app.directory.staff() if not staff or m.key == staff]
+            deciders = [m for m in members if any(Permission.DECIDE in r.permissions for r in m.roles)]
+            chosen = next(iter(deciders or members), None)
+            if chosen is None:
+                raise ConfigError(f"no staff member {staff!r} in {settings.config_file}")
+            address, persona = Address("console", f"staf:{chosen.key}"), STAFF
+        channel = ConsoleChannel(app.service, app.outbox, app.clock.now, address=address, persona=persona)
+        await channel.run()
+
+
+async def _run(settings: Settings) -> None:
+    if settings.telegram_enabled:
+        raise ConfigError("the Telegram channel is not available in this version; unset AUDIENSI_TELEGRAM_TOKEN")
+    await _chat(settings, staff=None, user="warga")

@@ -1,0 +1,117 @@
+"""Claiming and marking outbox rows, for whatever delivers them (console, Telegram, WhatsApp, the worker).
+
+A row is claimed by moving it to "sending" with a lease; a deliverer that dies leaves the lease to expire and
+the row is claimed again. On PostgreSQL claims use FOR UPDATE SKIP LOCKED so several workers never take the
+same row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+
+from handlers.messages import Outbound, outbound_from_dict
+from storage.tables import OutboxRow
+
+PENDING, SENDING, SENT, FAILED, SKIPPED, CANCELLED = "pending", "sending", "sent", "failed", "skipped", "cancelled"
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    channel: str
+    external_id: str
+    kind: str
+    request_id: int | None
+    messages: tuple[Outbound, ...]
+    extra: dict[str, Any]
+    attempts: int
+    due_at: datetime
+
+
+class OutboxStore:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def claim(
+        self,
+        now: datetime,
+        *,
+        channel: str | None = None,
+        external_id: str | None = None,
+        limit: int = 50,
+        lease: timedelta = timedelta(minutes=2),
+    ) -> list[OutboxItem]:
+        due = or_(
+            and_(col(OutboxRow.state) == PENDING, col(OutboxRow.due_at) <= now),
+            and_(col(OutboxRow.state) == SENDING, col(OutboxRow.claimed_until) < now),
+        )
+        conditions = [due]
+        if channel is not None:
+            conditions.append(col(OutboxRow.channel) == channel)
+        if external_id is not None:
+            conditions.append(col(OutboxRow.external_id) == external_id)
+        async with self._sessions() as session, session.begin():
+            query = (
+                select(OutboxRow)
+                .where(*conditions)
+                .order_by(col(OutboxRow.due_at), col(OutboxRow.id))
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            rows = (await session.execute(query)).scalars().all()
+            for row in rows:
+                row.state = SENDING
+                row.claimed_until = now + lease
+                row.attempts += 1
+            items = [_item(row) for row in rows]
+        return items
+
+    async def mark_sent(self, item_id: int, now: datetime) -> None:
+        await self._set(item_id, state=SENT, sent_at=now, claimed_until=None, last_error=None)
+
+    async def mark_failed(self, item_id: int, error: str, *, retry_at: datetime | None = None) -> None:
+        """Record why a delivery failed; with retry_at it goes back to pending for that time."""
+        if retry_at is not None:
+            await self._set(item_id, state=PENDING, due_at=retry_at, claimed_until=None, last_error=error[:500])
+        else:
+            await self._set(item_id, state=FAILED, claimed_until=None, last_error=error[:500])
+
+    async def _set(self, item_id: int, **values: Any) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(update(OutboxRow).where(col(OutboxRow.id) == item_id).values(**values))
+
+    async def states_for(self, request_id: int) -> list[tuple[str, str, str, str | None]]:
+        """(kind, recipient, state, last error) of every message about one request, oldest first."""
+        async with self._sessions() as session:
+            rows = (
+                (
+                    await session.execute(
+                        select(OutboxRow).where(col(OutboxRow.request_id) == request_id).order_by(col(OutboxRow.id))
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            return [(r.kind, f"{r.channel}:{r.external_id}", r.state, r.last_error) for r in rows]
+
+
+def _item(row: OutboxRow) -> OutboxItem:
+    assert row.id is not None
+    payload = row.payload
+    return OutboxItem(
+        id=row.id,
+        channel=row.channel,
+        external_id=row.external_id,
+        kind=row.kind,
+        request_id=row.request_id,
+        messages=tuple(outbound_from_dict(m) for m in payload.get("messages", [])),
+        extra=dict(payload.get("extra", {})),
+        attempts=row.attempts,
+        due_at=row.due_at,
+    )

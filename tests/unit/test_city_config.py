@@ -1,0 +1,82 @@
+"""The city's configuration file: the shipped example loads; mistakes are reported where they are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.city_config import ConfigError, load_city_config
+from handlers.domain.model import Permission, StaffRole
+from tests.harness import CITY_CONFIG
+
+VALID_HEAD = """
+[city]
+name = "Pemerintah Kota Contoh"
+timezone = "Asia/Jayapura"
+
+[[officials]]
+key = "walikota"
+name = "Nama Wali Kota"
+title = "Wali Kota"
+office = "Balai Kota"
+room = "Ruang Wali Kota"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "kota.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_shipped_example_for_makassar_loads() -> None:
+    config = load_city_config(CITY_CONFIG)
+    assert config.city.timezone == "Asia/Makassar"
+    assert {o.key for o in config.officials} >= {"walikota", "wakil-walikota", "sekda", "kesbangpol"}
+    ajudan = next(s for s in config.domain_staff() if s.key == "ajudan-wawali")
+    assert ajudan.may(Permission.DECIDE, "wakil-walikota")
+    assert not ajudan.may(Permission.DECIDE, "walikota")
+    viewer = next(s for s in config.domain_staff() if s.key == "umum")
+    assert viewer.roles == (StaffRole.VIEWER,) and not viewer.may(Permission.DECIDE, "walikota")
+
+
+def test_a_minimal_file_with_one_official_is_enough(tmp_path: Path) -> None:
+    config = load_city_config(write(tmp_path, VALID_HEAD))
+    assert config.tz.key == "Asia/Jayapura" and config.staff == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        (VALID_HEAD.replace("Asia/Jayapura", "Europe/Paris"), ["city.timezone", "WIB, WITA, WIT"]),
+        (VALID_HEAD.replace('key = "walikota"', 'key = "Wali Kota!"'), ["officials.0.key"]),
+        (
+            VALID_HEAD + '\n[[staff]]\nkey = "x1"\nname = "Petugas"\nunit = "Protokol"\nroles = ["raja"]\n',
+            ["staff.0.roles.0"],
+        ),
+        (
+            VALID_HEAD + '\n[[staff]]\nkey = "x1"\nname = "Petugas"\nunit = "Protokol"\nroles = ["pemutus"]\n'
+            'officials = ["sekda"]\n',
+            ["unknown official(s) sekda"],
+        ),
+        (
+            VALID_HEAD + VALID_HEAD.split("[[officials]]")[1].join(["\n[[officials]]", ""]),
+            ["duplicate key(s) walikota"],
+        ),
+        ("[city]\nname = 'X'\n", ["officials", "Field required"]),
+        ("[city\nname=", ["not valid TOML"]),
+        (VALID_HEAD + "\nunexpected = 1\n", ["unexpected", "Extra inputs"]),
+    ],
+    ids=["zone", "key", "role", "unknown-official", "duplicate", "no-officials", "toml", "typo"],
+)
+def test_mistakes_are_reported_with_their_place(tmp_path: Path, text: str, fragments: list[str]) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_city_config(write(tmp_path, text))
+    for fragment in fragments:
+        assert fragment in str(error.value)
+
+
+def test_a_missing_file_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_city_config(tmp_path / "none.toml")

@@ -1,0 +1,337 @@
+"""Indonesian date/time parsing: exact results for a fixed "now", boundaries, zones and hostile input."""
+
+from __future__ import annotations
+
+import time as clock
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from handlers.datetext import (
+    Ambiguous,
+    DayPeriod,
+    NotUnderstood,
+    TimeOnly,
+    Understood,
+    WhenResult,
+    parse_when,
+)
+
+UTC = ZoneInfo("UTC")
+WIB = ZoneInfo("Asia/Jakarta")
+WITA = ZoneInfo("Asia/Makassar")
+WIT = ZoneInfo("Asia/Jayapura")
+
+# Wednesday 1 July 2026, 10:00 WIB. This week runs Mon 29 Jun - Sun 5 Jul; next week Mon 6 - Sun 12 Jul.
+NOW = datetime(2026, 7, 1, 3, 0, tzinfo=UTC)
+
+MONTH_NAMES = [
+    "",
+    "Januari",
+    "Februari",
+    "Maret",
+    "April",
+    "Mei",
+    "Juni",
+    "Juli",
+    "Agustus",
+    "September",
+    "Oktober",
+    "November",
+    "Desember",
+]
+
+
+def on(month: int, day: int, year: int = 2026, at: time | None = None, period: DayPeriod | None = None) -> Understood:
+    return Understood(date(year, month, day), at, period)
+
+
+def week_of(month: int, day: int, year: int = 2026, at: time | None = None) -> Understood:
+    return Understood(date(year, month, day), at, None, whole_week=True)
+
+
+def clock_at(hour: int, minute: int = 0) -> TimeOnly:
+    return TimeOnly(time(hour, minute), None)
+
+
+def part(period: DayPeriod) -> TimeOnly:
+    return TimeOnly(None, period)
+
+
+def fails(reason: str) -> NotUnderstood:
+    return NotUnderstood(reason)
+
+
+RELATIVE: list[tuple[str, WhenResult]] = [
+    ("hari ini", on(7, 1)),
+    ("Hari Ini", on(7, 1)),
+    ("sekarang", on(7, 1)),
+    ("besok", on(7, 2)),
+    ("  Besok!! ", on(7, 2)),
+    ("esok", on(7, 2)),
+    ("lusa", on(7, 3)),
+    ("3 hari lagi", on(7, 4)),
+    ("tiga hari lagi", on(7, 4)),
+    ("1 hari lagi", on(7, 2)),
+    ("10 hari ke depan", on(7, 11)),
+    ("sepuluh hari kedepan", on(7, 11)),
+    ("90 hari lagi", on(9, 29)),
+    ("91 hari lagi", fails("unknown")),
+    ("0 hari lagi", fails("unknown")),
+    ("minggu depan", week_of(7, 6)),
+    ("Minggu depan", week_of(7, 6)),
+    ("pekan depan", week_of(7, 6)),
+    ("minggu depan jam 10", week_of(7, 6, at=time(10))),
+    ("bulan depan", on(8, 1)),
+]
+
+WEEKDAYS: list[tuple[str, WhenResult]] = [
+    ("Senin", on(7, 6)),
+    ("Selasa", on(7, 7)),
+    ("Rabu", on(7, 8)),  # today is Wednesday: today is excluded
+    ("Kamis", on(7, 2)),
+    ("Jumat", on(7, 3)),
+    ("Jum'at", on(7, 3)),
+    ("jum’at", on(7, 3)),
+    ("Sabtu", on(7, 4)),
+    ("hari Minggu", on(7, 5)),
+    ("Ahad", on(7, 5)),
+    ("hari Senin", on(7, 6)),
+    ("Senin depan", on(7, 6)),
+    ("Rabu depan", on(7, 8)),
+    ("Jumat depan", on(7, 10)),
+    ("Jumat ini", on(7, 3)),
+    ("Senin ini", on(6, 29)),  # already passed this week: still returned, the caller says it is past
+    ("Kamis minggu depan", on(7, 9)),
+    ("Kamis pekan depan", on(7, 9)),
+    ("Kamis minggu ini", on(7, 2)),
+    ("hari Minggu depan", on(7, 12)),
+    ("Ahad depan", on(7, 12)),
+    ("Minggu minggu depan", on(7, 12)),
+    ("minggu", Ambiguous("minggu")),
+    ("Minggu", Ambiguous("minggu")),
+    ("Minggu ini", Ambiguous("minggu")),
+    ("minggu jam 10", Ambiguous("minggu")),
+]
+
+ABSOLUTE: list[tuple[str, WhenResult]] = [
+    ("7 Juli", on(7, 7)),
+    ("7 Juli 2026", on(7, 7)),
+    ("7 Jul 2026", on(7, 7)),
+    ("7 jul.", on(7, 7)),
+    ("tanggal 7 Juli", on(7, 7)),
+    ("Selasa, 7 Juli 2026", on(7, 7)),
+    ("Selasa 7 Juli", on(7, 7)),
+    ("Senin 6 Juli", on(7, 6)),
+    ("Minggu, 5 Juli 2026", on(7, 5)),
+    ("Senin, 7 Juli 2026", fails("weekday_mismatch")),  # 7 July 2026 is a Tuesday
+    ("7/7", on(7, 7)),
+    ("07/07", on(7, 7)),
+    ("7-7", on(7, 7)),
+    ("07-07-2026", on(7, 7)),
+    ("7/7/2026", on(7, 7)),
+    ("7/7/26", on(7, 7)),
+    ("2026-07-07", on(7, 7)),
+    ("7.7.2026", on(7, 7)),
+    ("1 Juli", on(7, 1)),  # today: this year
+    ("30 Juni", on(6, 30, 2027)),  # yesterday: next year
+    ("30/6", on(6, 30, 2027)),
+    ("1 Januari", on(1, 1, 2027)),
+    ("14 Feb 2027", on(2, 14, 2027)),
+    ("3 Peb 2027", on(2, 3, 2027)),
+    ("5 Mar 2027", on(3, 5, 2027)),
+    ("6 Apr 2027", on(4, 6, 2027)),
+    ("20 Mei", on(5, 20, 2027)),
+    ("17 Agustus", on(8, 17)),
+    ("1 Agt 2026", on(8, 1)),
+    ("1 Ags 2026", on(8, 1)),
+    ("1 Aug 2026", on(8, 1)),
+    ("2 Sept 2026", on(9, 2)),
+    ("2 Okt 2026", on(10, 2)),
+    ("3 Nop 2026", on(11, 3)),
+    ("4 Des 2026", on(12, 4)),
+    ("31/2", fails("invalid_date")),
+    ("32 Juli", fails("invalid_date")),
+    ("0 Juli", fails("invalid_date")),
+    ("31 Juni", fails("invalid_date")),
+    ("13/13/2026", fails("invalid_date")),
+    ("29/2/2027", fails("invalid_date")),
+]
+
+TIMES: list[tuple[str, WhenResult]] = [
+    ("jam 10", clock_at(10)),
+    ("pukul 10", clock_at(10)),
+    ("pkl 10", clock_at(10)),
+    ("pukul 14.00", clock_at(14)),
+    ("14:30", clock_at(14, 30)),
+    ("14.30", clock_at(14, 30)),
+    ("jam 9 pagi", clock_at(9)),
+    ("jam 2 siang", clock_at(14)),
+    ("jam 11 siang", clock_at(11)),
+    ("jam 12 siang", clock_at(12)),
+    ("jam 4 sore", clock_at(16)),
+    ("jam 7 malam", clock_at(19)),
+    ("jam 10 malam", clock_at(22)),
+    ("jam 19.00 malam", clock_at(19)),
+    ("jam 10.30", clock_at(10, 30)),
+    ("10 pagi", clock_at(10)),
+    ("pukul 08.00 WIB", clock_at(8)),
+    ("jam10", clock_at(10)),
+    ("pagi", part(DayPeriod.PAGI)),
+    ("siang", part(DayPeriod.SIANG)),
+    ("sore", part(DayPeriod.SORE)),
+    ("Malam", part(DayPeriod.MALAM)),
+    ("nanti sore", part(DayPeriod.SORE)),
+    ("jam 25", fails("invalid_time")),
+    ("25:00", fails("invalid_time")),
+    ("jam 10.75", fails("invalid_time")),
+    ("jam 10.5", fails("invalid_time")),
+    ("jam 14 pagi", fails("invalid_time")),
+    ("jam 12 malam", fails("invalid_time")),
+]
+
+DATE_AND_TIME: list[tuple[str, WhenResult]] = [
+    ("besok jam 10", on(7, 2, at=time(10))),
+    ("besok jam 10 pagi", on(7, 2, at=time(10))),
+    ("besok, pukul 14:00 WITA", on(7, 2, at=time(14))),
+    ("BESOK   JAM 10!!!", on(7, 2, at=time(10))),
+    ("Senin depan, jam 10.", on(7, 6, at=time(10))),
+    ("Senin depan pukul 14.00", on(7, 6, at=time(14))),
+    ("7 Juli jam 9 pagi", on(7, 7, at=time(9))),
+    ("jam 10 besok", on(7, 2, at=time(10))),
+    ("7/7/2026 10:00", on(7, 7, at=time(10))),
+    ("07/07/2026 14.30", on(7, 7, at=time(14, 30))),
+    ("lusa sore", on(7, 3, period=DayPeriod.SORE)),
+    ("besok pagi jam 9", on(7, 2, at=time(9))),
+    ("besok sore jam 4", on(7, 2, at=time(16))),
+    ("Jumat, 3 Juli 2026 pukul 13.30 WIB", on(7, 3, at=time(13, 30))),
+    ("3 hari lagi jam 2 siang", on(7, 4, at=time(14))),
+    ("besok jam 25", fails("invalid_time")),
+]
+
+UNHAPPY: list[tuple[str, WhenResult]] = [
+    ("", fails("empty")),
+    ("   ", fails("empty")),
+    ("😀", fails("unknown")),
+    ("abc", fails("unknown")),
+    ("...", fails("unknown")),
+    ("10", fails("unknown")),
+    ("jam", fails("unknown")),
+    ("besok lusa", fails("unknown")),
+    ("jam 10 jam 11", fails("unknown")),
+    ("pagi sore", fails("unknown")),
+    ("besok kapan-kapan", fails("unknown")),
+    ("7.7", fails("unknown")),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), RELATIVE + WEEKDAYS + ABSOLUTE + TIMES + DATE_AND_TIME + UNHAPPY)
+def test_parse_when(text: str, expected: WhenResult) -> None:
+    assert parse_when(text, NOW, WIB) == expected
+
+
+# Friday 30 January 2026, 10:00 WIB.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("besok", on(1, 31)),
+        ("lusa", on(2, 1)),
+        ("3 hari lagi", on(2, 2)),
+        ("bulan depan", on(2, 28)),  # clamped to the end of February
+    ],
+)
+def test_month_boundary(text: str, expected: WhenResult) -> None:
+    assert parse_when(text, datetime(2026, 1, 30, 3, 0, tzinfo=UTC), WIB) == expected
+
+
+# Thursday 31 December 2026, 10:00 WIB.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("7 Januari", on(1, 7, 2027)),
+        ("7/1", on(1, 7, 2027)),
+        ("31 Desember", on(12, 31, 2026)),
+        ("30 Desember", on(12, 30, 2027)),
+        ("besok", on(1, 1, 2027)),
+        ("Senin depan", on(1, 4, 2027)),
+        ("minggu depan", week_of(1, 4, 2027)),
+        ("bulan depan", on(1, 31, 2027)),
+    ],
+)
+def test_year_boundary(text: str, expected: WhenResult) -> None:
+    assert parse_when(text, datetime(2026, 12, 31, 3, 0, tzinfo=UTC), WIB) == expected
+
+
+@pytest.mark.parametrize(
+    ("now", "text", "expected"),
+    [
+        (datetime(2027, 3, 1, 3, 0, tzinfo=UTC), "29 Februari", on(2, 29, 2028)),
+        (datetime(2027, 3, 1, 3, 0, tzinfo=UTC), "29/2/2028", on(2, 29, 2028)),
+        (datetime(2027, 3, 1, 3, 0, tzinfo=UTC), "29/2", on(2, 29, 2028)),
+        (datetime(2028, 2, 28, 3, 0, tzinfo=UTC), "besok", on(2, 29, 2028)),
+        (datetime(2028, 2, 28, 3, 0, tzinfo=UTC), "lusa", on(3, 1, 2028)),
+        (datetime(2028, 1, 31, 3, 0, tzinfo=UTC), "bulan depan", on(2, 29, 2028)),
+    ],
+)
+def test_leap_day(now: datetime, text: str, expected: WhenResult) -> None:
+    assert parse_when(text, now, WIB) == expected
+
+
+@pytest.mark.parametrize(
+    ("now", "tz", "tomorrow"),
+    [
+        # 15:30 UTC: 22:30 WIB and 23:30 WITA on 31 Dec, but already 00:30 on 1 Jan in WIT.
+        (datetime(2026, 12, 31, 15, 30, tzinfo=UTC), WIB, date(2027, 1, 1)),
+        (datetime(2026, 12, 31, 15, 30, tzinfo=UTC), WITA, date(2027, 1, 1)),
+        (datetime(2026, 12, 31, 15, 30, tzinfo=UTC), WIT, date(2027, 1, 2)),
+        # 16:30 UTC: 23:30 WIB on 31 Dec, but 00:30 WITA and 01:30 WIT on 1 Jan.
+        (datetime(2026, 12, 31, 16, 30, tzinfo=UTC), WIB, date(2027, 1, 1)),
+        (datetime(2026, 12, 31, 16, 30, tzinfo=UTC), WITA, date(2027, 1, 2)),
+        (datetime(2026, 12, 31, 16, 30, tzinfo=UTC), WIT, date(2027, 1, 2)),
+    ],
+)
+def test_today_is_taken_in_the_office_zone(now: datetime, tz: ZoneInfo, tomorrow: date) -> None:
+    assert parse_when("besok", now, tz) == Understood(tomorrow, None, None)
+
+
+def test_naive_now_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        parse_when("besok", datetime(2026, 7, 1, 10, 0), WIB)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a" * 5000, "1" * 5000, "jam " * 1250, "1/" * 2500, "besok " + "1." * 2497, "7 " * 2500],
+)
+def test_long_input_is_rejected_quickly(text: str) -> None:
+    started = clock.perf_counter()
+    assert parse_when(text, NOW, WIB) == NotUnderstood("unknown")
+    assert clock.perf_counter() - started < 0.1
+
+
+@pytest.mark.parametrize("text", ["1." * 99, "1/" * 99, "jam " * 49, "a1" * 99, "- " * 99])
+def test_hostile_input_under_the_length_limit_is_fast(text: str) -> None:
+    started = clock.perf_counter()
+    assert isinstance(parse_when(text, NOW, WIB), NotUnderstood)
+    assert clock.perf_counter() - started < 0.1
+
+
+@pytest.mark.parametrize("offset", range(7))
+def test_bare_weekday_is_within_the_next_seven_days(offset: int) -> None:
+    now = NOW + timedelta(days=offset)
+    today = now.astimezone(WIB).date()
+    for index, name in enumerate(["Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Ahad"]):
+        result = parse_when(name, now, WIB)
+        assert isinstance(result, Understood)
+        assert result.day.weekday() == index
+        assert 1 <= (result.day - today).days <= 7
+
+
+@given(st.integers(min_value=-400, max_value=400))
+def test_absolute_dates_round_trip(offset: int) -> None:
+    d = NOW.astimezone(WIB).date() + timedelta(days=offset)
+    for text in (f"{d.day}/{d.month}/{d.year}", f"{d.day} {MONTH_NAMES[d.month]} {d.year}"):
+        assert parse_when(text, NOW, WIB) == Understood(d, None, None)
