@@ -1,0 +1,229 @@
+"""A representative requests an audience: dialogs as data, on memory, SQLite and PostgreSQL storage."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from handlers.domain.model import Action, Address, RequestStatus
+from handlers.messages import PressIn
+from handlers.service import ConversationService
+from tests.harness import MAKASSAR, Harness, build_service
+
+REP = Address("console", "warga-1")
+
+# The whole happy path: each line is what the person types and something the reply must say.
+HAPPY = [
+    ("/mulai", "Selamat datang di layanan audiensi Pemerintah Kota Makassar"),
+    ("1", "Apa nama organisasi Bapak/Ibu?"),
+    ("Karang Taruna Kelurahan Maccini", "Apa jenis organisasi tersebut?"),
+    ("4", "nomor registrasi organisasi"),
+    ("lewati", "Siapa nama lengkap Bapak/Ibu?"),
+    ("Andi Rahmat Hidayat", "Apa jabatan Bapak/Ibu di organisasi?"),
+    ("Ketua", "nomor telepon"),
+    ("0812-3456-7890", "Pejabat mana yang ingin Bapak/Ibu temui?"),
+    ("2", "Apa perihal audiensi ini?"),
+    ("Silaturahmi dan pelaporan pelantikan pengurus periode 2026–2031", "jelaskan secara singkat"),
+    ("Kami ingin melaporkan susunan pengurus baru dan menjajaki kerja sama program kepemudaan.", "Berapa orang"),
+    ("5", "paling banyak tiga waktu"),
+    ("1", "Dicatat: Rabu, 25 November 2026 pukul 09.00 WITA."),
+    ("07/12/2026 10:00", "Dicatat: Senin, 7 Desember 2026 pukul 10.00 WITA."),
+    ("Selesai", "nomor surat permohonan"),
+    ("005/12/KT-MKS/XI/2026", "Mohon periksa kembali permohonan Bapak/Ibu"),
+    ("Kirim", "kode permohonan AUD-2026-000001"),
+]
+STEP_PROMPTS = [expected for _said, expected in HAPPY]
+
+
+def until(prompt_fragment: str) -> list[tuple[str, str]]:
+    """The happy path up to (and including) the answer that brings up the given prompt."""
+    index = next(i for i, (_s, expected) in enumerate(HAPPY) if prompt_fragment in expected)
+    return HAPPY[: index + 1]
+
+
+async def test_the_whole_request_is_stored_and_staff_are_told(h: Harness) -> None:
+    await h.dialog(REP, HAPPY)
+    [request] = await h.requests_of(REP)
+    assert request.reference == "AUD-2026-000001"
+    assert request.status is RequestStatus.SUBMITTED
+    assert request.organization.name == "Karang Taruna Kelurahan Maccini"
+    assert request.organization.registration_number is None
+    assert request.representative.phone == "+6281234567890"
+    assert request.official_key == "wakil-walikota"
+    assert request.attendees == 5
+    assert request.letter_number == "005/12/KT-MKS/XI/2026"
+    assert request.preferred_times == (
+        datetime(2026, 11, 25, 9, 0, tzinfo=MAKASSAR),
+        datetime(2026, 12, 7, 10, 0, tzinfo=MAKASSAR),
+    )
+    staff_notices = await h.notifications(Address("console", "staf:protokol"))
+    assert len(staff_notices) == 1
+    card = "\n".join(m.body for m in staff_notices[0].messages)
+    assert "Permohonan audiensi baru AUD-2026-000001" in card
+    assert "Karang Taruna Kelurahan Maccini" in card and "+6281234567890" in card
+    reply = await h.say(REP, "/status")
+    assert "AUD-2026-000001" in reply and "Menunggu keputusan" in reply
+
+
+async def test_the_summary_shows_every_answer_before_sending(h: Harness) -> None:
+    await h.dialog(REP, HAPPY[:-1])
+    summary = await h.say(REP, "/bantuan")
+    for shown in ("Karang Taruna Kelurahan Maccini", "Andi Rahmat Hidayat", "Ketua", "+6281234567890",
+                  "Wakil Wali Kota Makassar", "5 orang", "Senin, 7 Desember 2026 pukul 10.00 WITA",
+                  "005/12/KT-MKS/XI/2026", "1. Kirim", "2. Ubah jawaban", "3. Batalkan"):  # fmt: skip
+        assert shown in summary
+
+
+BAD_INPUTS = [
+    ("Apa nama organisasi", "", "tidak boleh kosong"),
+    ("Apa nama organisasi", "x" * 5000, "terlalu panjang (5000 karakter)"),
+    ("Apa nama organisasi", "😀🙏🎉", "bukan hanya simbol atau emoji"),
+    ("Apa nama organisasi", "ab", "terlalu singkat"),
+    ("Apa jenis organisasi", "9", "Silakan pilih salah satu opsi"),
+    ("Apa jenis organisasi", "koperasi", "Silakan pilih salah satu opsi"),
+    ("nomor registrasi organisasi", "!!!", "Contoh: AHU-0012345.AH.01.07.2024"),
+    ("Siapa nama lengkap", "Andi 123", "hanya boleh berisi huruf"),
+    ("Siapa nama lengkap", "😀", "bukan hanya simbol atau emoji"),
+    ("Apa jabatan", "x" * 5000, "terlalu panjang"),
+    ("nomor telepon", "12345", "bukan nomor telepon Indonesia yang valid. Contoh: 0812-3456-7890"),
+    ("nomor telepon", "nomor saya 0812", "Mohon gunakan angka saja"),
+    ("nomor telepon", "+1 202 555 0143", "bukan nomor telepon Indonesia"),
+    ("Pejabat mana", "Presiden", "Silakan pilih salah satu opsi"),
+    ("Pejabat mana", "0", "Silakan pilih salah satu opsi"),
+    ("Apa perihal", "Halo", "terlalu singkat"),
+    ("Apa perihal", "x" * 5000, "terlalu panjang"),
+    ("jelaskan secara singkat", "🙏", "bukan hanya simbol atau emoji"),
+    ("Berapa orang", "100", "paling banyak 50 orang"),
+    ("Berapa orang", "banyak", "Mohon tulis jumlah peserta dengan angka. Contoh: 5"),
+    ("Berapa orang", "0", "Contoh: 5"),
+    ("paling banyak tiga waktu", "besok pagi", "format DD/MM/YYYY HH:MM"),
+    ("paling banyak tiga waktu", "01/01/2020 10:00", "sudah lewat"),
+    ("paling banyak tiga waktu", "31/02/2027 10:00", "tidak valid"),
+    ("nomor surat permohonan", "tanpa nomor", "Contoh: 005/12/KT-MKS/VII/2026"),
+]
+
+
+@pytest.mark.parametrize(("prompt", "typed", "error"), BAD_INPUTS, ids=[f"{p[:12]}:{t[:10]}" for p, t, _ in BAD_INPUTS])
+async def test_bad_input_gets_a_polite_example_and_the_step_stays(
+    h: Harness, prompt: str, typed: str, error: str
+) -> None:
+    prefix = until(prompt)
+    await h.dialog(REP, prefix)
+    reply = await h.say(REP, typed)
+    assert error in reply
+    assert prompt in reply  # the same question again
+    # And the conversation carries on from there with a good answer.
+    following = HAPPY[len(prefix)]
+    assert following[1] in await h.say(REP, following[0])
+
+
+async def test_markup_and_sql_looking_text_is_kept_verbatim(h: Harness) -> None:
+    tricky_name = "<b>Karang</b> *Taruna* _[Maccini](http://x)_ '); DROP TABLE organization;--"
+    script = [
+        (tricky_name if said == "Karang Taruna Kelurahan Maccini" else said, expected) for said, expected in HAPPY
+    ]
+    await h.dialog(REP, script)
+    [request] = await h.requests_of(REP)
+    assert request.organization.name == tricky_name
+    assert tricky_name in await h.say(REP, "/status") or request.subject in await h.say(REP, "/status")
+
+
+async def test_back_goes_one_step_and_shows_the_current_answer(h: Harness) -> None:
+    await h.dialog(REP, until("Apa jabatan"))
+    reply = await h.say(REP, "/kembali")
+    assert "Siapa nama lengkap Bapak/Ibu?" in reply and "Andi Rahmat Hidayat" in reply
+    assert "Apa jabatan" in await h.say(REP, "Andi R. Hidayat")
+    await h.say(REP, "/kembali")
+    await h.say(REP, "/kembali")
+    reply = await h.say(REP, "/kembali")
+    assert "Apa jenis organisasi" in reply
+    await h.say(REP, "/kembali")
+    assert "Ini adalah langkah pertama" in await h.say(REP, "/kembali")
+
+
+async def test_abandoning_asks_first_and_can_be_declined(h: Harness) -> None:
+    assert "Tidak ada formulir yang sedang diisi" in await h.say(REP, "/batal")
+    await h.dialog(REP, until("Apa jabatan"))
+    reply = await h.say(REP, "/batal")
+    assert "Batalkan “Permohonan audiensi”?" in reply
+    assert "Apa jabatan" in await h.say(REP, "2")  # no, continue
+    await h.say(REP, "/batal")
+    reply = await h.say(REP, "1")
+    assert "Pengisian formulir telah dibatalkan" in reply and "Ajukan Audiensi" in reply
+    assert await h.requests_of(REP) == []
+    assert "Apa nama organisasi" in await h.say(REP, "/ajukan")  # a fresh form, nothing remembered
+
+
+async def test_one_section_can_be_changed_from_the_summary(h: Harness) -> None:
+    await h.dialog(REP, HAPPY[:-1])
+    assert "Bagian mana yang ingin Bapak/Ibu ubah?" in await h.say(REP, "Ubah jawaban")
+    assert "Siapa nama lengkap" in await h.say(REP, "Perwakilan")
+    await h.say(REP, "Siti Nurhaliza")
+    await h.say(REP, "Sekretaris")
+    summary = await h.say(REP, "+62 811 4455 6677")
+    assert "Mohon periksa kembali" in summary
+    assert "Siti Nurhaliza" in summary and "Sekretaris" in summary and "+6281144556677" in summary
+    assert "Karang Taruna Kelurahan Maccini" in summary  # the rest untouched
+    await h.say(REP, "Kirim")
+    [request] = await h.requests_of(REP)
+    assert (request.representative.full_name, request.position) == ("Siti Nurhaliza", "Sekretaris")
+
+
+async def test_changing_the_times_collects_them_again(h: Harness) -> None:
+    await h.dialog(REP, HAPPY[:-1])
+    await h.say(REP, "Ubah jawaban")
+    reply = await h.say(REP, "Waktu yang diusulkan")
+    assert "paling banyak tiga waktu" in reply and "Sudah dipilih" not in reply
+    await h.say(REP, "08/12/2026 13:30")
+    summary = await h.say(REP, "Selesai")
+    assert "Selasa, 8 Desember 2026 pukul 13.30 WITA" in summary
+    assert "Senin, 7 Desember 2026" not in summary
+
+
+async def test_a_restart_in_the_middle_continues_at_the_same_step(h: Harness) -> None:
+    await h.dialog(REP, until("Pejabat mana"))
+    restarted, _ = build_service(h.uow_factory, h.clock)  # a new process over the same database
+    h.service = restarted
+    reply = await h.say(REP, "/mulai")
+    assert "masih memiliki formulir yang sedang diisi" in reply and "Pejabat mana" in reply
+    await h.dialog(REP, HAPPY[8:])
+    [request] = await h.requests_of(REP)
+    assert request.organization.name == "Karang Taruna Kelurahan Maccini"
+
+
+async def test_an_old_button_is_answered_politely_and_changes_nothing(h: Harness) -> None:
+    await h.dialog(REP, until("Apa jabatan"))
+    reply = await h.say(REP, PressIn("ormas"))
+    assert "sudah tidak berlaku" in reply and "Apa jabatan" in reply
+
+
+async def test_unknown_commands_and_idle_chatter_lead_back_to_the_menu(h: Harness) -> None:
+    assert "Perintah /halo tidak dikenal" in await h.say(REP, "/halo")
+    reply = await h.say(REP, "selamat pagi")
+    assert "Silakan pilih dari menu" in reply and "Ajukan Audiensi" in reply
+    assert "/ajukan" in await h.say(REP, "3")  # Bantuan
+
+
+async def test_reference_codes_are_sequential_per_year_and_never_repeat(h: Harness) -> None:
+    await h.dialog(REP, HAPPY)
+    other = Address("console", "warga-2")
+    await h.dialog(other, HAPPY[:-1] + [("Kirim", "AUD-2026-000002")])
+    h.clock.set(datetime(2027, 1, 4, 9, 0, tzinfo=MAKASSAR))
+    script = [(s.replace("/2026", "/2027"), e) for s, e in HAPPY[1:-1]]
+    script = [(s, "Dicatat" if "Dicatat" in e else e) for s, e in script]
+    await h.dialog(REP, script + [("Kirim", "AUD-2027-000001")])
+
+
+async def test_submission_records_an_audit_event(h: Harness) -> None:
+    await h.dialog(REP, HAPPY)
+    [request] = await h.requests_of(REP)
+    async with h.uow() as uow:
+        events = await uow.audit.for_request(request.id or 0)
+    assert [(e.action, e.from_status, e.to_status, e.actor.name) for e in events] == [
+        (Action.SUBMIT, None, RequestStatus.SUBMITTED, "Andi Rahmat Hidayat")
+    ]
+
+
+def _unused(service: ConversationService) -> None:  # keeps the import meaningful for type checkers
+    del service
