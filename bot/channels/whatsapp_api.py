@@ -296,9 +296,7 @@ def buttons_payload(
         "type": "button",
         "body": {"text": body},
         "action": {
-            "buttons": [
-                {"type": "reply", "reply": {"id": button_id, "title": title}} for button_id, title in buttons
-            ]
+            "buttons": [{"type": "reply", "reply": {"id": button_id, "title": title}} for button_id, title in buttons]
         },
     }
     _header_footer(interactive, header, footer)
@@ -534,9 +532,7 @@ class GraphClient:
         filename: str | None = None,
         caption: str | None = None,
     ) -> str:
-        return await self._send(
-            document_payload(to, media_id=media_id, link=link, filename=filename, caption=caption)
-        )
+        return await self._send(document_payload(to, media_id=media_id, link=link, filename=filename, caption=caption))
 
     async def send_image(
         self, to: str, *, media_id: str | None = None, link: str | None = None, caption: str | None = None
@@ -584,9 +580,7 @@ class GraphClient:
         if not (parts.scheme == "https" or (parts.scheme, parts.netloc.lower()) == self._origin):
             raise ValueError("refusing to send the access token to a non-https media URL")
         try:
-            async with self._http.stream(
-                "GET", url, headers=self._auth_headers(), timeout=self._timeout
-            ) as response:
+            async with self._http.stream("GET", url, headers=self._auth_headers(), timeout=self._timeout) as response:
                 if not response.is_success:
                     body = await response.aread()
                     raise self._failed("download_media", response.status_code, body)
