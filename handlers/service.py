@@ -99,16 +99,27 @@ class ConversationService:
         persona: str = REPRESENTATIVE,
         sender: Address | None = None,
         supports_files: bool = False,
+        event_id: str | None = None,
+        language: str | None = None,
     ) -> list[Outbound]:
-        """Handle one message; returns what to show the sender right away."""
+        """Handle one message; returns what to show the sender right away.
+
+        With `event_id` (a platform's update or message id) a redelivered event is recognised and changes
+        nothing; it returns no messages.
+        """
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 async with self._uow_factory() as uow:
+                    if event_id is not None and not await uow.events.first_time(conversation.channel, event_id):
+                        log.info("event %s:%s already handled", conversation.channel, event_id)
+                        return []
                     exchange = await self._exchange(uow, conversation, persona, sender, supports_files)
                     if persona == STAFF and exchange.staff is None:
                         return [Text(exchange.t("Only registered staff can use this. Please contact the "
                                                 "administrator if you should have access."))]  # fmt: skip
-                    state = await uow.conversations.load(conversation) or ConversationState()
+                    state = await uow.conversations.load(conversation) or ConversationState(language=language)
+                    if persona == REPRESENTATIVE:
+                        await uow.contacts.mark_reachable(conversation)  # they wrote: the channel works again
                     turn = exchange.engine.handle(state, inbound, exchange.context)
                     messages, state = await self._carry_out(exchange, turn)
                     await uow.conversations.save(conversation, state)
@@ -235,9 +246,9 @@ class ConversationService:
         self, ex: _Exchange, state: ConversationState, payload: str
     ) -> tuple[list[Outbound], ConversationState]:
         official = self._directory.official(payload)
-        if official is None:
+        if official is None or not official.active:
             return [], state
-        turn = ex.engine.start_flow(state, REQUEST_AUDIENCE.name, ex.context, None)
+        turn = ex.engine.start_flow(state, REQUEST_AUDIENCE.name, ex.context, {"official": official.key})
         note = Text(ex.t("You are requesting an audience with {official}.", official=official.display))
         return [note, *turn.messages], turn.state
 
@@ -260,10 +271,16 @@ class ConversationService:
         self, ex: _Exchange, state: ConversationState, argument: str
     ) -> tuple[list[Outbound], ConversationState]:
         request = await usecases.load(ex.uow, _request_id(argument))
-        return [self.card(request, ex.t)], replace(state, offered=card_actions(request, ex.t))
+        return [await self.card(ex.uow, request, ex.t)], replace(state, offered=card_actions(request, ex.t))
 
-    def card(self, request: AudienceRequest, t: Translator) -> Outbound:
+    async def card(self, uow: UnitOfWork, request: AudienceRequest, t: Translator) -> Outbound:
+        """The staff card; it says so when the representative can no longer be reached."""
+        unreachable = await uow.contacts.unreachable(request.contact)
         body = request_card(request, self._directory.official(request.official_key), t)
+        if unreachable is not None:
+            body += "\n" + t("Warning: the representative cannot be reached on {channel} since {when} ({reason}).",
+                              channel=request.contact.channel.title(), when=t.datetime(unreachable[0]),
+                              reason=unreachable[1])  # fmt: skip
         actions = card_actions(request, t)
         return Choice(body, actions) if actions else Text(body)
 
@@ -326,7 +343,7 @@ class ConversationService:
         saved = Text(ex.t("Decision saved: {reference} is now “{status}”.", reference=request.reference,
                           status=status_label(request.status, ex.t)))  # fmt: skip
         turn = ex.engine.reprompt(state, ex.context)
-        return [saved, self.card(request, ex.t), *turn.messages], turn.state
+        return [saved, await self.card(ex.uow, request, ex.t), *turn.messages], turn.state
 
     # ---- notifications -------------------------------------------------------------------------------------
 
@@ -375,7 +392,7 @@ class ConversationService:
             if address == exclude:
                 continue
             t = await self._language_of(ex, address)
-            card = self.card(request, t)
+            card = await self.card(ex.uow, request, t)
             intro: list[Outbound] = []
             if kind == "new_request":
                 intro.append(Text(t("New audience request {reference}.", reference=request.reference)))

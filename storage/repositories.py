@@ -32,9 +32,11 @@ from storage.tables import (
     AudienceRequestRow,
     AuditEventRow,
     ChannelIdentityRow,
+    ContactStatusRow,
     ConversationRow,
     OrganizationRow,
     OutboxRow,
+    ProcessedEventRow,
     ReferenceCounterRow,
     RepresentationRow,
     RepresentativeRow,
@@ -354,3 +356,44 @@ class SqlOutbox:
 
 async def count_rows(session: AsyncSession, table: Any) -> int:
     return int((await session.execute(select(func.count()).select_from(table))).scalar_one())
+
+
+def _upsert_for(session: AsyncSession) -> Any:
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    return pg_insert if dialect == "postgresql" else sqlite_insert
+
+
+class SqlEventLog:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def first_time(self, channel: str, event_id: str) -> bool:
+        statement = (
+            _upsert_for(self._s)(ProcessedEventRow)
+            .values(channel=channel, event_id=event_id, received_at=_now_of(self._s))
+            .on_conflict_do_nothing(index_elements=["channel", "event_id"])
+            .returning(col(ProcessedEventRow.event_id))
+        )
+        return (await self._s.execute(statement)).first() is not None
+
+
+class SqlContactStatus:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def unreachable(self, address: Address) -> tuple[datetime, str] | None:
+        row = await self._s.get(ContactStatusRow, (address.channel, address.external_id))
+        return (row.unreachable_since, row.reason) if row else None
+
+    async def mark_unreachable(self, address: Address, reason: str, at: datetime) -> None:
+        row = await self._s.get(ContactStatusRow, (address.channel, address.external_id))
+        if row is None:
+            self._s.add(ContactStatusRow(channel=address.channel, external_id=address.external_id,
+                                         unreachable_since=at, reason=reason[:200]))  # fmt: skip
+            await self._s.flush()
+
+    async def mark_reachable(self, address: Address) -> None:
+        row = await self._s.get(ContactStatusRow, (address.channel, address.external_id))
+        if row is not None:
+            await self._s.delete(row)
+            await self._s.flush()

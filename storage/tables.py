@@ -163,3 +163,39 @@ class OutboxRow(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = _utc()
     sent_at: datetime | None = _utc(nullable=True)
+
+
+class ProcessedEventRow(SQLModel, table=True):
+    """Inbound events already handled (Telegram update_id, WhatsApp message id): redeliveries are ignored."""
+
+    __tablename__ = "processed_event"
+
+    channel: str = Field(primary_key=True, max_length=16)
+    event_id: str = Field(primary_key=True, max_length=128)
+    received_at: datetime = _utc()
+
+
+class ChannelMessageRow(SQLModel, table=True):
+    """Where a message about a request was posted (a staff card), so it can be edited in place later."""
+
+    __tablename__ = "channel_message"
+    __table_args__ = (Index("ix_channel_message_request", "request_id", "channel"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64)
+    message_id: str = Field(max_length=64)
+    request_id: int = Field(sa_column=Column(Integer, ForeignKey("audience_request.id"), nullable=False))
+    kind: str = Field(max_length=32)
+    created_at: datetime = _utc()
+
+
+class ContactStatusRow(SQLModel, table=True):
+    """A person the bot cannot reach any more (blocked the bot, number gone): staff see it on the card."""
+
+    __tablename__ = "contact_status"
+
+    channel: str = Field(primary_key=True, max_length=16)
+    external_id: str = Field(primary_key=True, max_length=64)
+    unreachable_since: datetime = _utc()
+    reason: str = Field(max_length=200)

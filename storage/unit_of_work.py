@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handlers.ports import Clock, ConcurrencyConflict
 from storage.repositories import (
     SqlAudit,
+    SqlContactStatus,
     SqlConversations,
+    SqlEventLog,
     SqlOrganizations,
     SqlOutbox,
     SqlReferenceSequence,
@@ -52,6 +54,8 @@ class SqlUnitOfWork:
         self.audit = SqlAudit(session)
         self.references = SqlReferenceSequence(session)
         self.outbox = SqlOutbox(session)
+        self.events = SqlEventLog(session)
+        self.contacts = SqlContactStatus(session)
         return self
 
     async def __aexit__(

@@ -1,13 +1,21 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from storage.migrate import upgrade
-from tests.harness import MAKASSAR, Harness, harness, postgres_url
+from tests.harness import (
+    MAKASSAR,
+    Harness,
+    create_session_database,
+    drop_session_database,
+    harness,
+    postgres_url,
+)
 
 # Monday 23 November 2026, 09:00 WITA: a working day, far from holidays.
 START = datetime(2026, 11, 23, 9, 0, tzinfo=MAKASSAR)
@@ -17,6 +25,14 @@ BACKENDS = [
     "sqlite",
     pytest.param("postgres", marks=pytest.mark.skipif(postgres_url() is None, reason="no test PostgreSQL URL")),
 ]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_postgres() -> Iterator[None]:
+    name = asyncio.run(create_session_database())
+    yield
+    if name is not None:
+        asyncio.run(drop_session_database(name))
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -12,6 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.city_config import ConfiguredDirectory, load_city_config
@@ -22,7 +24,7 @@ from handlers.messages import Choice, Inbound, Notification, Outbound, TextIn, o
 from handlers.ports import UnitOfWork
 from handlers.service import REPRESENTATIVE, STAFF, ConversationService, ServiceConfig
 from handlers.suggestions import WeekdaySuggester
-from storage.database import create_engine, session_factory
+from storage.database import async_url, create_engine, session_factory
 from storage.directory_sync import sync_officials
 from storage.migrate import upgrade_async
 from storage.tables import OutboxRow
@@ -37,8 +39,38 @@ AJUDAN = Address("console", "staf:ajudan-wawali")
 VIEWER = Address("console", "staf:umum")
 
 
+_isolated_url: str | None = None
+
+
 def postgres_url() -> str | None:
-    return os.environ.get(POSTGRES_URL_VARIABLE) or None
+    """The PostgreSQL database of this test session (its own, so concurrent runs never meet)."""
+    return _isolated_url or os.environ.get(POSTGRES_URL_VARIABLE) or None
+
+
+async def _admin(url: str, statement: str) -> None:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as connection:
+        await connection.execute(text(statement))
+    await engine.dispose()
+
+
+async def create_session_database() -> str | None:
+    """CREATE DATABASE audiensi_test_<pid>_<random> next to the configured one, and use it from now on."""
+    global _isolated_url
+    base = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not base:
+        return None
+    name = f"audiensi_test_{os.getpid()}_{secrets.token_hex(3)}"
+    await _admin(base, f'CREATE DATABASE "{name}"')
+    _isolated_url = make_url(async_url(base)).set(database=name).render_as_string(hide_password=False)
+    return name
+
+
+async def drop_session_database(name: str) -> None:
+    global _isolated_url
+    base = os.environ.get(POSTGRES_URL_VARIABLE) or ""
+    _isolated_url = None
+    await _admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def reply_text(messages: Sequence[Outbound]) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -80,6 +80,15 @@ def parse_phone(inbound: Inbound, _ctx: StepContext) -> str:
 
 
 # ---- official, subject, attendees ---------------------------------------------------------------------
+
+
+def official_not_preselected(ctx: StepContext) -> bool:
+    """A link that names the official (e.g. Telegram's /start walikota) answers this step already."""
+    return "official" not in ctx.data
+
+
+def preselected(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {"official": data["official"]} if "official" in data else {}
 
 
 def official_options(ctx: StepContext) -> list[Option]:
@@ -185,6 +194,7 @@ REQUEST_AUDIENCE = Flow(
     title=N_("Audience request"),
     summary_intro=N_("Please check your request. If everything is correct, choose “Send”."),
     submit_label=N_("Send"),
+    initial_answers=preselected,
     sections=(
         Section("organization", N_("Organization")),
         Section("representative", N_("Representative")),
@@ -213,7 +223,8 @@ REQUEST_AUDIENCE = Flow(
              N_("What phone number can staff reach you on?\nExample: 0812-3456-7890"),
              parse_phone, label=N_("Phone"), hint=InputHint.PHONE),
         Step("official", "official", N_("Which official would you like to meet?"), parse_official,
-             label=N_("Official"), options=official_options, show=show_official),
+             label=N_("Official"), options=official_options, show=show_official,
+             applies=official_not_preselected),
         Step("subject", "subject",
              N_("What is the subject (perihal) of the audience? Please write at least one sentence.\n"
                 "Example: Silaturahmi dan pelaporan pelantikan pengurus periode 2026–2031"),

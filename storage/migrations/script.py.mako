@@ -8,10 +8,10 @@ Create Date: ${create_date}
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel.sql.sqltypes  # noqa: F401 - autogenerate references sqlmodel types
+import sqlmodel.sql.sqltypes
 from alembic import op
 
-import storage.types  # noqa: F401 - custom column types used below
+import storage.types
 ${imports if imports else ""}
 
 revision: str = ${repr(up_revision)}

@@ -50,6 +50,8 @@ class MemoryData:
     audit: list[AuditEvent] = field(default_factory=list)
     counters: dict[int, int] = field(default_factory=dict)
     outbox: list[tuple[Notification, datetime]] = field(default_factory=list)
+    events: set[tuple[str, str]] = field(default_factory=set)
+    unreachable: dict[Address, tuple[datetime, str]] = field(default_factory=dict)
     next_id: int = 1
 
 
@@ -84,6 +86,8 @@ class MemoryUnitOfWork:
         self.audit = _Audit(work)
         self.references = _References(work)
         self.outbox = _Outbox(work)
+        self.events = _Events(work)
+        self.contacts = _Contacts(work)
         return self
 
     async def __aexit__(
@@ -209,3 +213,28 @@ class _Outbox:
 
     async def enqueue(self, notification: Notification, due_at: datetime) -> None:
         self._d.outbox.append((notification, due_at))
+
+
+class _Events:
+    def __init__(self, data: MemoryData) -> None:
+        self._d = data
+
+    async def first_time(self, channel: str, event_id: str) -> bool:
+        if (channel, event_id) in self._d.events:
+            return False
+        self._d.events.add((channel, event_id))
+        return True
+
+
+class _Contacts:
+    def __init__(self, data: MemoryData) -> None:
+        self._d = data
+
+    async def unreachable(self, address: Address) -> tuple[datetime, str] | None:
+        return self._d.unreachable.get(address)
+
+    async def mark_unreachable(self, address: Address, reason: str, at: datetime) -> None:
+        self._d.unreachable.setdefault(address, (at, reason))
+
+    async def mark_reachable(self, address: Address) -> None:
+        self._d.unreachable.pop(address, None)
