@@ -30,6 +30,14 @@ class Text:
 
 
 @dataclass(frozen=True)
+class Refusal(Text):
+    """Nothing happened, and this says why (a stale button, a decision already made, no right to act).
+
+    Channels may show it briefly (Telegram: an alert on the pressed button) instead of as a message.
+    """
+
+
+@dataclass(frozen=True)
 class Choice:
     body: str
     options: tuple[Option, ...]
@@ -94,6 +102,8 @@ def outbound_to_dict(message: Outbound) -> dict[str, Any]:
         }
     if isinstance(message, Prompt):
         return {"type": "prompt", "body": message.body, "hint": message.hint.value}
+    if isinstance(message, Refusal):
+        return {"type": "refusal", "body": message.body}
     return {"type": "text", "body": message.body}
 
 
@@ -104,4 +114,6 @@ def outbound_from_dict(data: dict[str, Any]) -> Outbound:
         return Choice(data["body"], options, InputHint(data.get("hint", "text")))
     if kind == "prompt":
         return Prompt(data["body"], InputHint(data.get("hint", "text")))
+    if kind == "refusal":
+        return Refusal(data["body"])
     return Text(data["body"])

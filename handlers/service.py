@@ -29,7 +29,7 @@ from handlers.flows.decisions import APPROVE, PROVIDE_INFO, REJECT, REQUEST_INFO
 from handlers.flows.personas import representative_persona, staff_persona
 from handlers.flows.request_audience import REQUEST_AUDIENCE
 from handlers.i18n import Catalogs, Translator
-from handlers.messages import Choice, Inbound, Notification, Option, Outbound, Text
+from handlers.messages import Choice, Inbound, Notification, Option, Outbound, Refusal, Text
 from handlers.ports import Clock, ConcurrencyConflict, Directory, SlotSuggester, UnitOfWork, UnitOfWorkFactory
 from handlers.presenters import card_actions, request_card, status_label, status_line
 from handlers.usecases import requests as usecases
@@ -63,6 +63,8 @@ class _Exchange:
     t: Translator
     now: datetime
     staff: StaffMember | None
+    # A staff group: cards are edited in place by the channel, and no menu follows each answer.
+    compact: bool = False
 
 
 class ConversationService:
@@ -101,6 +103,7 @@ class ConversationService:
         supports_files: bool = False,
         event_id: str | None = None,
         language: str | None = None,
+        compact: bool = False,
     ) -> list[Outbound]:
         """Handle one message; returns what to show the sender right away.
 
@@ -114,9 +117,10 @@ class ConversationService:
                         log.info("event %s:%s already handled", conversation.channel, event_id)
                         return []
                     exchange = await self._exchange(uow, conversation, persona, sender, supports_files)
+                    exchange.compact = compact
                     if persona == STAFF and exchange.staff is None:
-                        return [Text(exchange.t("Only registered staff can use this. Please contact the "
-                                                "administrator if you should have access."))]  # fmt: skip
+                        return [Refusal(exchange.t("Only registered staff can use this. Please contact the "
+                                                   "administrator if you should have access."))]  # fmt: skip
                     state = await uow.conversations.load(conversation) or ConversationState(language=language)
                     if persona == REPRESENTATIVE:
                         await uow.contacts.mark_reachable(conversation)  # they wrote: the channel works again
@@ -128,6 +132,29 @@ class ConversationService:
             except ConcurrencyConflict:
                 log.info("concurrent change; retrying (attempt %s)", attempt)
         raise ConcurrencyConflict("gave up after repeated conflicts")
+
+    async def owe(self, address: Address, messages: Sequence[Outbound], kind: str = "reply") -> None:
+        """Keep replies a channel could not deliver now; they go out with the other queued notices."""
+        async with self._uow_factory() as uow:
+            await uow.outbox.enqueue(Notification(address.channel, address.external_id, kind, tuple(messages)),
+                                     self._clock.now())  # fmt: skip
+            await uow.commit()
+
+    async def report_unreachable(self, address: Address, reason: str, request_id: int | None) -> None:
+        """The channel says this person can no longer be reached: remember it and show staff on the card."""
+        async with self._uow_factory() as uow:
+            now = self._clock.now()
+            await uow.contacts.mark_unreachable(address, reason, now)
+            request = await uow.requests.get(request_id) if request_id is not None else None
+            if request is not None:
+                for staff in self._directory.staff_addresses():
+                    stored = await uow.conversations.load(staff)
+                    t = self.translator(stored.language if stored else None)
+                    card = await self.card(uow, request, t)
+                    await uow.outbox.enqueue(
+                        Notification(staff.channel, staff.external_id, "unreachable", (card,), request.id), now
+                    )
+            await uow.commit()
 
     def translator(self, language: str | None = None) -> Translator:
         return self._catalogs.translator(language, self._config.tz)
@@ -159,6 +186,11 @@ class ConversationService:
         staff = self._directory.staff_for(sender or conversation) if persona == STAFF else None
         return _Exchange(uow, conversation, persona, self.engines[persona], context, t, now, staff)
 
+    def _reprompt(self, ex: _Exchange, state: ConversationState) -> Turn:
+        if ex.compact and state.frame is None:
+            return Turn(state)
+        return ex.engine.reprompt(state, ex.context)
+
     async def _carry_out(self, ex: _Exchange, turn: Turn) -> tuple[list[Outbound], ConversationState]:
         messages = list(turn.messages)
         state = turn.state
@@ -166,13 +198,13 @@ class ConversationService:
             try:
                 more, state = await self._effect(ex, state, effect)
             except usecases.AlreadyDecided as decided:
-                more = [Text(self._already_decided(decided.request, ex.t))]
+                more = [Refusal(self._already_decided(decided.request, ex.t))]
                 state = replace(state, offered=())
-                more += list(ex.engine.reprompt(state, ex.context).messages)
+                more += list(self._reprompt(ex, state).messages)
             except NotAuthorized:
-                more = [Text(ex.t("You are not authorized to do that for this request."))]
+                more = [Refusal(ex.t("You are not authorized to do that for this request."))]
             except usecases.RequestNotFound:
-                more = [Text(ex.t("That request was not found."))]
+                more = [Refusal(ex.t("That request was not found."))]
             messages += more
         return messages, state
 
@@ -203,8 +235,8 @@ class ConversationService:
         )
         permitted = dict(allowed).get(ex.persona, ())
         if handler is None or name not in permitted:
-            turn = ex.engine.reprompt(state, ex.context)
-            return [Text(ex.t("That option is not available here.")), *turn.messages], turn.state
+            turn = self._reprompt(ex, state)
+            return [Refusal(ex.t("That option is not available here.")), *turn.messages], turn.state
         if name in DECISION_FLOWS:
             return await self._start_decision(ex, state, f"{name}:{argument}")
         result = handler(ex, state, argument)
@@ -218,7 +250,7 @@ class ConversationService:
         requests = await ex.uow.requests.list_for_contact(ex.conversation)
         if not requests:
             body = ex.t("You have no audience requests yet. Choose “Request an audience” to make one.")
-            turn = ex.engine.reprompt(state, ex.context)
+            turn = self._reprompt(ex, state)
             return [Text(body), *turn.messages], turn.state
         lines = [status_line(r, self._directory.official(r.official_key), ex.t) for r in requests]
         body = ex.t("Your audience requests:") + "\n\n" + "\n\n".join(lines)
@@ -229,7 +261,7 @@ class ConversationService:
                 for r in waiting
             )
             return [Choice(body, options)], replace(state, offered=options)
-        turn = ex.engine.reprompt(state, ex.context)
+        turn = self._reprompt(ex, state)
         return [Text(body), *turn.messages], turn.state
 
     async def _start_answer(
@@ -259,7 +291,7 @@ class ConversationService:
     ) -> tuple[list[Outbound], ConversationState]:
         pending = await ex.uow.requests.list_by_status([RequestStatus.SUBMITTED])
         if not pending:
-            turn = ex.engine.reprompt(state, ex.context)
+            turn = self._reprompt(ex, state)
             return [Text(ex.t("No requests are awaiting a decision.")), *turn.messages], turn.state
         options = tuple(
             Option(f"g:open:{r.id}", f"{r.reference} — {r.organization.name}", r.subject[:72]) for r in pending
@@ -321,7 +353,7 @@ class ConversationService:
                 "Thank you. Your request has been received with reference code {reference}.\n"
                 "Staff will review it; you will be told of the decision here. Type /status at any time to see "
                 "its progress.", reference=request.reference))  # fmt: skip
-            turn = ex.engine.reprompt(state, ex.context)
+            turn = self._reprompt(ex, state)
             return [thanks, *turn.messages], turn.state
         if done.flow == PROVIDE_INFO.name:
             request = await usecases.provide_info(
@@ -330,7 +362,7 @@ class ConversationService:
             await self._notify_staff(ex, request, "info_provided", answer=done.answers["answer"])
             sent = Text(ex.t("Thank you. Your answer has been passed on to staff for {reference}.",
                              reference=request.reference))  # fmt: skip
-            turn = ex.engine.reprompt(state, ex.context)
+            turn = self._reprompt(ex, state)
             return [sent, *turn.messages], turn.state
         action = next(a for a, flow in FLOW_OF_ACTION.items() if flow.name == done.flow)
         assert ex.staff is not None
@@ -342,7 +374,9 @@ class ConversationService:
         await self._notify_staff(ex, request, "decided", exclude=ex.conversation)
         saved = Text(ex.t("Decision saved: {reference} is now “{status}”.", reference=request.reference,
                           status=status_label(request.status, ex.t)))  # fmt: skip
-        turn = ex.engine.reprompt(state, ex.context)
+        turn = self._reprompt(ex, state)
+        if ex.compact:
+            return [saved, *turn.messages], turn.state
         return [saved, await self.card(ex.uow, request, ex.t), *turn.messages], turn.state
 
     # ---- notifications -------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 from handlers.conversation.flow import EDIT_MENU, SUMMARY, Flow, FlowEnv, Step, StepContext
 from handlers.conversation.state import ConversationState, Frame
 from handlers.i18n import Translator
-from handlers.messages import Choice, Inbound, Option, Outbound, PressIn, Prompt, Text, TextIn
+from handlers.messages import Choice, Inbound, Option, Outbound, PressIn, Prompt, Refusal, Text, TextIn
 from handlers.validators import Invalid
 
 GLOBAL = "g:"  # keys valid at any time (menu entries, buttons on notifications); checked by the service
@@ -183,7 +183,7 @@ class Engine:
     def _stale(self, state: ConversationState, context: ContextFactory) -> Turn:
         t = context(state.frame).t
         turn = self.reprompt(state, context)
-        note = Text(t("That button belongs to an earlier question and no longer applies. Here is the current one."))
+        note = Refusal(t("That button belongs to an earlier question and no longer applies. Here is the current one."))
         return replace(turn, messages=(note, *turn.messages))
 
     # ---- abandoning and going back -----------------------------------------------------------------------
