@@ -5,13 +5,16 @@ Validated at start; every problem is reported with where it is in the file, in p
 
 from __future__ import annotations
 
+import itertools
 import tomllib
+from datetime import time
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
+from handlers.availability import DEFAULT_WEEKLY_HOURS, CalendarRules, WorkingWindow
 from handlers.domain.model import Address, Official, StaffMember, StaffRole
 
 Key = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$")]
@@ -44,6 +47,60 @@ class CitySection(_Strict):
         return value
 
 
+WEEKDAYS = {"senin": 0, "selasa": 1, "rabu": 2, "kamis": 3, "jumat": 4, "sabtu": 5, "minggu": 6}
+Window = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{1,2}[:.]\d{2}\s*-\s*\d{1,2}[:.]\d{2}$")]
+
+
+def _clock(text: str) -> time:
+    hour, minute = text.strip().replace(".", ":").split(":")
+    return time(int(hour), int(minute))
+
+
+def _windows(spans: list[str]) -> tuple[WorkingWindow, ...]:
+    return tuple(WorkingWindow(_clock(a), _clock(b)) for a, b in (span.split("-") for span in spans))
+
+
+class CalendarSettings(_Strict):
+    """An official's calendar; every setting defaults to the government's usual rules."""
+
+    # Weekday (senin … minggu) -> working windows "08:00-16:00"; a day left out keeps the default hours
+    # (Monday–Thursday 08.00–16.00, Friday 08.00–11.00 and 13.30–16.00, weekend closed); [] closes a day.
+    hours: dict[str, list[Window]] = Field(default_factory=dict)
+    slot_minutes: int = Field(default=60, ge=15, le=480)
+    buffer_minutes: int = Field(default=30, ge=0, le=240)
+    max_per_day: int = Field(default=4, ge=0, le=50)  # 0: no daily limit
+    min_notice_working_days: int = Field(default=2, ge=0, le=30)
+    horizon_days: int = Field(default=60, ge=1, le=730)
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for day, spans in value.items():
+            if day not in WEEKDAYS:
+                raise ValueError(f"unknown weekday {day!r}; use {', '.join(WEEKDAYS)}")
+            try:
+                windows = _windows(spans)
+            except ValueError as error:
+                raise ValueError(f"{day}: {error}") from None
+            for earlier, later in itertools.pairwise(windows):
+                if earlier.end > later.start:
+                    raise ValueError(f"{day}: working windows must be in order and must not overlap")
+        return value
+
+    def rules(self, tz: ZoneInfo) -> CalendarRules:
+        weekly = dict(DEFAULT_WEEKLY_HOURS)
+        weekly.update({WEEKDAYS[day]: _windows(spans) for day, spans in self.hours.items()})
+        return CalendarRules(
+            tz=tz,
+            weekly_hours=weekly,
+            slot_minutes=self.slot_minutes,
+            buffer_minutes=self.buffer_minutes,
+            max_per_day=self.max_per_day or None,
+            min_notice_working_days=self.min_notice_working_days,
+            horizon_days=self.horizon_days,
+        )
+
+
 class OfficialEntry(_Strict):
     key: Key
     name: Name
@@ -51,6 +108,7 @@ class OfficialEntry(_Strict):
     office: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
     room: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
     active: bool = True
+    calendar: CalendarSettings = Field(default_factory=CalendarSettings)
 
 
 class StaffEntry(_Strict):
@@ -90,6 +148,10 @@ class CityConfig(_Strict):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.city.timezone)
+
+    def calendar_rules(self) -> dict[str, CalendarRules]:
+        """Each official's booking rules (working hours, audience length, buffer, limits) in the city's zone."""
+        return {o.key: o.calendar.rules(self.tz) for o in self.officials}
 
     def domain_officials(self) -> list[Official]:
         return [Official(o.key, o.name, o.title, o.office, o.room, o.active) for o in self.officials]

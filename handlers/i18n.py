@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gettext
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
@@ -54,6 +54,16 @@ class Translator:
 
     def plural(self, singular: str, plural: str, n: int, /, **params: object) -> str:
         return self._translations.ngettext(singular, plural, n).format(n=n, **params)
+
+    def day_month(self, day: date) -> str:
+        """E.g. "17 Agustus 2026" (without the weekday)."""
+        return format_date(day, "d MMMM y", locale=self.language)
+
+    def clock(self, moment: time | datetime) -> str:
+        """A wall-clock time, e.g. "10.00"; an aware datetime is shown in the office's zone."""
+        if isinstance(moment, datetime):
+            moment = moment.astimezone(self.tz).time()
+        return format_time(moment, "HH.mm" if self.language == "id" else "HH:mm", locale=self.language)
 
     def date(self, day: date) -> str:
         return format_date(day, "EEEE, d MMMM y", locale=self.language)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -12,6 +12,8 @@ from handlers.domain.model import (
     Address,
     AudienceRequest,
     AuditEvent,
+    Booking,
+    DayOffEntry,
     Official,
     Organization,
     Representative,
@@ -19,6 +21,7 @@ from handlers.domain.model import (
     StaffMember,
 )
 from handlers.messages import Notification
+from handlers.scheduling import OfficialCalendar
 
 
 class Clock(Protocol):
@@ -45,6 +48,9 @@ class RequestRepository(Protocol):
 
     async def list_by_status(self, statuses: Sequence[RequestStatus], limit: int = 50) -> list[AudienceRequest]: ...
     async def list_for_contact(self, contact: Address, limit: int = 20) -> list[AudienceRequest]: ...
+    async def list_for_official(
+        self, official_key: str, statuses: Sequence[RequestStatus], limit: int = 100
+    ) -> list[AudienceRequest]: ...
 
 
 class OrganizationRepository(Protocol):
@@ -91,6 +97,48 @@ class ContactStatus(Protocol):
     async def mark_reachable(self, address: Address) -> None: ...
 
 
+class BookingRepository(Protocol):
+    """Approved audiences occupying officials' time. Two bookings of one official never overlap (with buffers)."""
+
+    async def lock_official(self, official_key: str) -> None:
+        """Serialize booking changes for one official until this transaction ends (re-check, then book)."""
+        ...
+
+    async def book(self, booking: Booking) -> None:
+        """Insert the request's booking, or move it when the request has one already.
+
+        Raises SlotTaken when ``[starts_at, blocked_until)`` overlaps another booking of the same official —
+        guaranteed by the database even for two transactions booking at the same instant.
+        """
+        ...
+
+    async def release(self, request_id: int) -> bool:
+        """Free the request's time; False when it held none."""
+        ...
+
+    async def for_official(self, official_key: str, start: datetime, end: datetime) -> list[Booking]:
+        """Bookings of the official that start before `end` and are blocked past `start`, by start time."""
+        ...
+
+    async def for_request(self, request_id: int) -> Booking | None: ...
+
+
+class DayOffRepository(Protocol):
+    """Days staff blocked, per official or for all officials (official_key None)."""
+
+    async def add(self, entry: DayOffEntry) -> DayOffEntry:
+        """Store the day; the same official and day again only updates the reason."""
+        ...
+
+    async def remove(self, entry_id: int) -> DayOffEntry | None:
+        """Delete the entry; None when it did not exist (already removed)."""
+        ...
+
+    async def between(self, first: date, last: date, official_key: str | None = None) -> list[DayOffEntry]:
+        """Entries with first <= day <= last, by day; with `official_key`, that official's and all-officials ones."""
+        ...
+
+
 class UnitOfWork(Protocol):
     @property
     def requests(self) -> RequestRepository: ...
@@ -110,6 +158,10 @@ class UnitOfWork(Protocol):
     def events(self) -> EventLog: ...
     @property
     def contacts(self) -> ContactStatus: ...
+    @property
+    def bookings(self) -> BookingRepository: ...
+    @property
+    def days_off(self) -> DayOffRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
@@ -135,9 +187,15 @@ class Directory(Protocol):
 
 
 class SlotSuggester(Protocol):
-    """Offers times a representative can pick; the availability module replaces the simple default."""
+    """An official's calendar as it stands in this transaction: rules, holidays, days off and bookings."""
 
-    async def suggest(self, uow: UnitOfWork, official_key: str, now: datetime, limit: int) -> Sequence[datetime]: ...
+    async def calendar(self, uow: UnitOfWork, official_key: str, now: datetime) -> OfficialCalendar:
+        """A snapshot the (pure) flows and use cases ask about free days, free times and single times."""
+        ...
+
+    async def suggest(self, uow: UnitOfWork, official_key: str, now: datetime, limit: int) -> Sequence[datetime]:
+        """The first `limit` free start times a representative may pick."""
+        ...
 
 
 JSON = dict[str, Any]

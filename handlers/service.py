@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -23,23 +23,51 @@ from handlers.domain.model import (
     DomainError,
     NotAuthorized,
     RequestStatus,
+    SlotUnavailable,
     StaffMember,
 )
-from handlers.flows.decisions import APPROVE, PROVIDE_INFO, REJECT, REQUEST_INFO
+from handlers.flows.decisions import (
+    APPROVE,
+    CANCEL_REQUEST,
+    DAY_OFF,
+    DECLINE_PROPOSAL,
+    HAND_OVER,
+    KEEP_SCHEDULE,
+    POSTPONE,
+    PROPOSE,
+    PROVIDE_INFO,
+    REJECT,
+    REQUEST_INFO,
+    RESCHEDULE,
+)
 from handlers.flows.personas import representative_persona, staff_persona
 from handlers.flows.request_audience import REQUEST_AUDIENCE
 from handlers.i18n import Catalogs, Translator
+from handlers.lifecycle import REPRESENTATIVE_ACTIONS, STAFF_ACTIONS, LifecycleActions
 from handlers.messages import Choice, Inbound, Notification, Option, Outbound, Refusal, Text
 from handlers.ports import Clock, ConcurrencyConflict, Directory, SlotSuggester, UnitOfWork, UnitOfWorkFactory
-from handlers.presenters import card_actions, request_card, status_label, status_line
+from handlers.presenters import (
+    card_actions,
+    representative_notice,
+    request_card,
+    staff_intro,
+    status_label,
+    status_line,
+)
+from handlers.scheduling import OfficialCalendar
+from handlers.suggestions import AvailabilitySuggester
 from handlers.usecases import requests as usecases
 
 log = logging.getLogger(__name__)
 
 REPRESENTATIVE = "representative"
 STAFF = "staff"
-DECISION_FLOWS = {"approve": Action.APPROVE, "reject": Action.REJECT, "info": Action.REQUEST_INFO}
-FLOW_OF_ACTION = {Action.APPROVE: APPROVE, Action.REJECT: REJECT, Action.REQUEST_INFO: REQUEST_INFO}
+DECISION_FLOWS = {"approve": Action.APPROVE, "reject": Action.REJECT, "info": Action.REQUEST_INFO,
+                  "propose": Action.PROPOSE_TIME, "handover": Action.HAND_OVER, "postpone": Action.POSTPONE,
+                  "keep": Action.DECLINE_RESCHEDULE}  # fmt: skip
+FLOW_OF_ACTION = {Action.APPROVE: APPROVE, Action.REJECT: REJECT, Action.REQUEST_INFO: REQUEST_INFO,
+                  Action.PROPOSE_TIME: PROPOSE, Action.HAND_OVER: HAND_OVER, Action.POSTPONE: POSTPONE,
+                  Action.DECLINE_RESCHEDULE: KEEP_SCHEDULE}  # fmt: skip
 MAX_ATTEMPTS = 4
 
 
@@ -65,9 +93,11 @@ class _Exchange:
     staff: StaffMember | None
     # A staff group: cards are edited in place by the channel, and no menu follows each answer.
     compact: bool = False
+    # Officials' calendars read in this transaction (flows see them through FlowEnv.calendar).
+    calendars: dict[str, OfficialCalendar] = field(default_factory=dict)
 
 
-class ConversationService:
+class ConversationService(LifecycleActions):
     def __init__(
         self,
         *,
@@ -83,9 +113,11 @@ class ConversationService:
         self._catalogs = catalogs
         self._directory = directory
         self._config = config
-        self._suggester = suggester
-        rep_flows = {f.name: f for f in (REQUEST_AUDIENCE, PROVIDE_INFO)}
-        staff_flows = {f.name: f for f in (APPROVE, REJECT, REQUEST_INFO)}
+        self._suggester: SlotSuggester = suggester or AvailabilitySuggester(config.tz)
+        rep_flows = {f.name: f for f in (REQUEST_AUDIENCE, PROVIDE_INFO, DECLINE_PROPOSAL, CANCEL_REQUEST,
+                                         RESCHEDULE)}  # fmt: skip
+        staff_flows = {f.name: f for f in (APPROVE, REJECT, REQUEST_INFO, PROPOSE, HAND_OVER, POSTPONE,
+                                           KEEP_SCHEDULE, DAY_OFF)}  # fmt: skip
         self.engines = {
             REPRESENTATIVE: Engine(rep_flows, representative_persona(config.city)),
             STAFF: Engine(staff_flows, staff_persona(config.city)),
@@ -156,6 +188,9 @@ class ConversationService:
                     )
             await uow.commit()
 
+    def staff_for(self, address: Address) -> StaffMember | None:
+        return self._directory.staff_for(address)
+
     def translator(self, language: str | None = None) -> Translator:
         return self._catalogs.translator(language, self._config.tz)
 
@@ -167,24 +202,24 @@ class ConversationService:
         now = self._clock.now()
         stored = await uow.conversations.load(conversation)
         t = self.translator(stored.language if stored else None)
-        suggestions: dict[str, Sequence[datetime]] = {}
-        official = stored.frame.answers.get("official") if stored and stored.frame else None
-        if self._suggester is not None and isinstance(official, str):
-            suggestions[official] = await self._suggester.suggest(uow, official, now, 6)
+        calendars: dict[str, OfficialCalendar] = {}
         env = FlowEnv(
             officials=self._directory.officials(),
             max_attendees=self._config.max_attendees,
             supports_files=files,
             max_file_bytes=self._config.max_file_bytes,
-            suggest_times=lambda key: suggestions.get(key, ()),
+            calendar=calendars.get,
         )
 
         def context(frame: Frame | None) -> StepContext:
-            return StepContext(t=t, now=now, answers=frame.answers if frame else {},
-                               data=frame.data if frame else {}, env=env)  # fmt: skip
+            return StepContext(t=t, now=now, answers=frame.answers if frame else {}, data=frame.data if frame else {},
+                               env=env, draft=(frame.draft or {}) if frame else {})  # fmt: skip
 
         staff = self._directory.staff_for(sender or conversation) if persona == STAFF else None
-        return _Exchange(uow, conversation, persona, self.engines[persona], context, t, now, staff)
+        exchange = _Exchange(uow, conversation, persona, self.engines[persona], context, t, now, staff,
+                             calendars=calendars)  # fmt: skip
+        await self._prefetch(exchange, stored)
+        return exchange
 
     def _reprompt(self, ex: _Exchange, state: ConversationState) -> Turn:
         if ex.compact and state.frame is None:
@@ -198,9 +233,15 @@ class ConversationService:
             try:
                 more, state = await self._effect(ex, state, effect)
             except usecases.AlreadyDecided as decided:
-                more = [Refusal(self._already_decided(decided.request, ex.t))]
+                more = [Refusal(self._already_decided(decided.request, ex.t, by_staff=ex.persona == STAFF))]
                 state = replace(state, offered=())
                 more += list(self._reprompt(ex, state).messages)
+            except SlotUnavailable as refused:
+                more, state = await self._slot_refused(ex, state, effect, refused)
+            except usecases.NotYetHeld as early:
+                when = ex.t.datetime(early.request.scheduled_at) if early.request.scheduled_at else "—"
+                more = [Refusal(ex.t("{reference} is scheduled for {when}; it can be marked after that time.",
+                                     reference=early.request.reference, when=when))]  # fmt: skip
             except NotAuthorized:
                 more = [Refusal(ex.t("You are not authorized to do that for this request."))]
             except usecases.RequestNotFound:
@@ -227,11 +268,12 @@ class ConversationService:
             "open": self._open,
             "start": self._deep_link,
             **{key: self._start_decision for key in DECISION_FLOWS},
+            **self._lifecycle_handlers(),
         }
         handler = handlers.get(name)
         allowed = (
-            (REPRESENTATIVE, ("status", "answers", "answer", "start")),
-            (STAFF, ("queue", "open", *DECISION_FLOWS)),
+            (REPRESENTATIVE, ("status", "answers", "answer", "start", *REPRESENTATIVE_ACTIONS)),
+            (STAFF, ("queue", "open", *DECISION_FLOWS, *STAFF_ACTIONS)),
         )
         permitted = dict(allowed).get(ex.persona, ())
         if handler is None or name not in permitted:
@@ -254,12 +296,8 @@ class ConversationService:
             return [Text(body), *turn.messages], turn.state
         lines = [status_line(r, self._directory.official(r.official_key), ex.t) for r in requests]
         body = ex.t("Your audience requests:") + "\n\n" + "\n\n".join(lines)
-        waiting = [r for r in requests if r.status is RequestStatus.INFO_REQUESTED]
-        if waiting:
-            options = tuple(
-                Option(f"g:answer:{r.id}", ex.t("Answer the question on {reference}", reference=r.reference))
-                for r in waiting
-            )
+        options = self._status_options(requests, ex.t)
+        if options:
             return [Choice(body, options)], replace(state, offered=options)
         turn = self._reprompt(ex, state)
         return [Text(body), *turn.messages], turn.state
@@ -289,7 +327,7 @@ class ConversationService:
     async def _queue(
         self, ex: _Exchange, state: ConversationState, _arg: str
     ) -> tuple[list[Outbound], ConversationState]:
-        pending = await ex.uow.requests.list_by_status([RequestStatus.SUBMITTED])
+        pending = await ex.uow.requests.list_by_status([RequestStatus.SUBMITTED, RequestStatus.RESCHEDULE_REQUESTED])
         if not pending:
             turn = self._reprompt(ex, state)
             return [Text(ex.t("No requests are awaiting a decision.")), *turn.messages], turn.state
@@ -308,11 +346,15 @@ class ConversationService:
     async def card(self, uow: UnitOfWork, request: AudienceRequest, t: Translator) -> Outbound:
         """The staff card; it says so when the representative can no longer be reached."""
         unreachable = await uow.contacts.unreachable(request.contact)
-        body = request_card(request, self._directory.official(request.official_key), t)
+        officials = {o.key: o for o in self._directory.officials()}
+        body = request_card(request, self._directory.official(request.official_key), t, officials)
+        clashes = await self._clashes(uow, request, t, self._clock.now())
+        if clashes:
+            body += "\n" + "\n".join(clashes)
         if unreachable is not None:
             body += "\n" + t("Warning: the representative cannot be reached on {channel} since {when} ({reason}).",
                               channel=request.contact.channel.title(), when=t.datetime(unreachable[0]),
-                              reason=unreachable[1])  # fmt: skip
+                              reason=t(unreachable[1]))  # fmt: skip
         actions = card_actions(request, t)
         return Choice(body, actions) if actions else Text(body)
 
@@ -327,9 +369,12 @@ class ConversationService:
         data = {
             "request_id": request.id,
             "reference": request.reference,
+            "official": request.official_key,
             "preferred": [m.isoformat() for m in request.preferred_times],
+            "scheduled": request.scheduled_at.isoformat() if request.scheduled_at else None,
             "room": official.room if official else "",
         }
+        await self._calendar(ex, request.official_key, fresh=True)
         base = (
             replace(state, frames=())
             if state.frame and state.frame.flow in {f.name for f in FLOW_OF_ACTION.values()}
@@ -364,13 +409,16 @@ class ConversationService:
                              reference=request.reference))  # fmt: skip
             turn = self._reprompt(ex, state)
             return [sent, *turn.messages], turn.state
+        if done.flow in self.LIFECYCLE_FLOWS:
+            return await self._lifecycle_completed(ex, state, done)
         action = next(a for a, flow in FLOW_OF_ACTION.items() if flow.name == done.flow)
         assert ex.staff is not None
+        before = await usecases.load(ex.uow, int(done.data["request_id"]))
         request = await usecases.decide(
             ex.uow, staff=ex.staff, request_id=int(done.data["request_id"]), action=action, now=ex.now,
-            answers=done.answers)  # fmt: skip
+            answers=done.answers, calendars=self._suggester)  # fmt: skip
         log.info("request %s: %s by staff %s", request.reference, action.value, ex.staff.key)
-        await self._notify_representative(ex, request)
+        await self._notify_representative(ex, request, action, before)
         await self._notify_staff(ex, request, "decided", exclude=ex.conversation)
         saved = Text(ex.t("Decision saved: {reference} is now “{status}”.", reference=request.reference,
                           status=status_label(request.status, ex.t)))  # fmt: skip
@@ -385,28 +433,15 @@ class ConversationService:
         stored = await ex.uow.conversations.load(address)
         return self.translator(stored.language if stored else None)
 
-    async def _notify_representative(self, ex: _Exchange, request: AudienceRequest) -> None:
+    async def _notify_representative(
+        self, ex: _Exchange, request: AudienceRequest, action: Action | None = None,
+        before: AudienceRequest | None = None,
+    ) -> None:  # fmt: skip
         t = await self._language_of(ex, request.contact)
         official = self._directory.official(request.official_key)
-        name = official.display if official else request.official_key
-        messages: tuple[Outbound, ...]
-        if request.status is RequestStatus.APPROVED and request.scheduled_at:
-            messages = (Text(t(
-                "Good news, Bapak/Ibu. Your audience request {reference} with {official} has been approved.\n"
-                "Time: {when}\nPlace: {place}\nPlease arrive 15 minutes early and bring this reference code.",
-                reference=request.reference, official=name, when=t.datetime(request.scheduled_at),
-                place=request.place)),)  # fmt: skip
-        elif request.status is RequestStatus.REJECTED:
-            messages = (Text(t(
-                "We regret, Bapak/Ibu, that your audience request {reference} with {official} cannot be granted.\n"
-                "Reason: {reason}", reference=request.reference, official=name,
-                reason=request.decision_note)),)  # fmt: skip
-        elif request.status is RequestStatus.INFO_REQUESTED:
-            body = t("Staff need more information about your audience request {reference}:\n“{question}”",
-                     reference=request.reference, question=request.info_question)  # fmt: skip
-            option = Option(f"g:answer:{request.id}", t("Answer"))
-            messages = (Choice(body, (option,)),)
-        else:
+        previous = self._directory.official(before.official_key) if before else None
+        messages = representative_notice(request, action, before.status if before else None, official, previous, t)
+        if not messages:
             return
         await ex.uow.outbox.enqueue(
             Notification(request.contact.channel, request.contact.external_id, "decision", messages, request.id),
@@ -427,19 +462,15 @@ class ConversationService:
                 continue
             t = await self._language_of(ex, address)
             card = await self.card(ex.uow, request, t)
-            intro: list[Outbound] = []
-            if kind == "new_request":
-                intro.append(Text(t("New audience request {reference}.", reference=request.reference)))
-            elif kind == "info_provided":
-                intro.append(Text(t("The representative answered on {reference}:\n“{answer}”",
-                                    reference=request.reference, answer=answer)))  # fmt: skip
+            line = staff_intro(kind, request, t, answer)
+            intro: list[Outbound] = [Text(line)] if line else []
             await ex.uow.outbox.enqueue(
                 Notification(address.channel, address.external_id, kind, (*intro, card), request.id), ex.now
             )
 
-    def _already_decided(self, request: AudienceRequest, t: Translator) -> str:
+    def _already_decided(self, request: AudienceRequest, t: Translator, *, by_staff: bool = True) -> str:
         status = status_label(request.status, t)
-        if request.decided_by and request.decided_at:
+        if by_staff and request.decided_by and request.decided_at:
             return t("{reference} was already handled: “{status}”, decided by {who} on {when}.",
                      reference=request.reference, status=status, who=request.decided_by,
                      when=t.datetime(request.decided_at))  # fmt: skip

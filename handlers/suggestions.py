@@ -1,30 +1,58 @@
-"""The times offered to a representative before the availability module knows the officials' calendars.
+"""Free times from the officials' real calendars: working hours, Indonesian holidays, staff days off, bookings.
 
-Weekdays from two days ahead, at common audience hours. The availability issue replaces this with free times
-computed from working hours, holidays and bookings; the flow only sees the SlotSuggester port.
+:class:`AvailabilitySuggester` implements the SlotSuggester port. It reads the bookings and days off of one
+official inside the caller's unit of work and returns an :class:`OfficialCalendar` snapshot; the pure
+availability calculator answers every question from that snapshot.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, time, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from handlers.availability import CalendarRules, DayOff, HolidayCalendar, HolidayLookup
 from handlers.ports import UnitOfWork
+from handlers.scheduling import OfficialCalendar
 
-HOURS = (time(9, 0), time(10, 0), time(13, 0))
 
+class AvailabilitySuggester:
+    """Calendars per official; officials without their own rules get the government defaults in `tz`."""
 
-class WeekdaySuggester:
-    def __init__(self, tz: ZoneInfo, lead_days: int = 2) -> None:
-        self._tz = tz
-        self._lead_days = lead_days
+    def __init__(
+        self,
+        tz: ZoneInfo,
+        rules: Mapping[str, CalendarRules] | None = None,
+        holidays: HolidayLookup | None = None,
+    ) -> None:
+        self._default = CalendarRules.default(tz)
+        self._rules = dict(rules or {})
+        self._holidays = holidays if holidays is not None else HolidayCalendar.indonesia()
+
+    def rules_for(self, official_key: str) -> CalendarRules:
+        return self._rules.get(official_key, self._default)
+
+    async def calendar(self, uow: UnitOfWork, official_key: str, now: datetime) -> OfficialCalendar:
+        rules = self.rules_for(official_key)
+        today = now.astimezone(rules.tz).date()
+        # A day's margin either side covers bookings whose buffer reaches into the period, in any zone.
+        first, last = today - timedelta(days=1), today + timedelta(days=rules.horizon_days + 1)
+        start = datetime.combine(first, datetime.min.time(), tzinfo=rules.tz)
+        end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=rules.tz)
+        bookings = await uow.bookings.for_official(official_key, start, end)
+        entries = await uow.days_off.between(first, last, official_key)
+        days_off = tuple(DayOff(e.day, e.reason) for e in entries)
+        return OfficialCalendar(official_key, rules, tuple(bookings), days_off, self._holidays, now)
 
     async def suggest(self, uow: UnitOfWork, official_key: str, now: datetime, limit: int) -> Sequence[datetime]:
-        day = now.astimezone(self._tz).date() + timedelta(days=self._lead_days)
-        found: list[datetime] = []
-        while len(found) < limit:
-            if day.weekday() < 5:
-                found.extend(datetime.combine(day, hour, tzinfo=self._tz) for hour in HOURS)
-            day += timedelta(days=1)
-        return found[:limit]
+        return (await self.calendar(uow, official_key, now)).free_slots(limit)
+
+
+class WeekdaySuggester(AvailabilitySuggester):
+    """Deprecated name kept while the composition root still builds it: every official on the default rules.
+
+    Build :class:`AvailabilitySuggester` with the officials' configured rules instead.
+    """
+
+    def __init__(self, tz: ZoneInfo, lead_days: int = 2) -> None:
+        super().__init__(tz)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -20,20 +21,26 @@ from handlers.domain.model import (
     Address,
     AudienceRequest,
     AuditEvent,
+    Booking,
+    DayOffEntry,
     FileRef,
     Organization,
     OrganizationType,
     Representative,
     RequestStatus,
+    SlotTaken,
 )
 from handlers.messages import Notification, outbound_to_dict
 from handlers.ports import ConcurrencyConflict
 from storage.tables import (
     AudienceRequestRow,
     AuditEventRow,
+    BookingRow,
     ChannelIdentityRow,
     ContactStatusRow,
     ConversationRow,
+    DayOffRow,
+    OfficialRow,
     OrganizationRow,
     OutboxRow,
     ProcessedEventRow,
@@ -196,6 +203,26 @@ class SqlRequests:
         )
         return [await self._domain(row) for row in rows]
 
+    async def list_for_official(
+        self, official_key: str, statuses: Sequence[RequestStatus], limit: int = 100
+    ) -> list[AudienceRequest]:
+        rows = (
+            (
+                await self._s.execute(
+                    select(AudienceRequestRow)
+                    .where(
+                        col(AudienceRequestRow.official_key) == official_key,
+                        col(AudienceRequestRow.status).in_([s.value for s in statuses]),
+                    )
+                    .order_by(col(AudienceRequestRow.created_at), col(AudienceRequestRow.id))
+                    .limit(limit)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        return [await self._domain(row) for row in rows]
+
     async def _domain(self, row: AudienceRequestRow) -> AudienceRequest:
         org = await self._s.get(OrganizationRow, row.organization_id)
         person = await self._s.get(RepresentativeRow, row.representative_id)
@@ -223,6 +250,9 @@ class SqlRequests:
             decision_note=row.decision_note,
             decided_by=row.decided_by,
             decided_at=row.decided_at,
+            proposed_times=tuple(datetime.fromisoformat(v) for v in row.proposed_times or ()),
+            handed_over_from=row.handed_over_from,
+            representative_note=row.representative_note,
             version=row.version,
         )
 
@@ -261,6 +291,9 @@ def _request_columns(request: AudienceRequest) -> dict[str, Any]:
         "decision_note": request.decision_note,
         "decided_by": request.decided_by,
         "decided_at": request.decided_at,
+        "proposed_times": [m.isoformat() for m in request.proposed_times] or None,
+        "handed_over_from": request.handed_over_from,
+        "representative_note": request.representative_note,
         "created_at": request.created_at,
         "updated_at": request.updated_at or request.created_at,
     }
@@ -397,3 +430,136 @@ class SqlContactStatus:
         if row is not None:
             await self._s.delete(row)
             await self._s.flush()
+
+
+# PostgreSQL exclusion_violation: the booking constraint refused an overlapping booking.
+EXCLUSION_VIOLATION = "23P01"
+
+
+def sqlstate(error: BaseException) -> str | None:
+    orig = getattr(error, "orig", None)
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return str(code) if code else None
+
+
+def _booking(row: BookingRow) -> Booking:
+    return Booking(row.request_id, row.official_key, row.starts_at, row.ends_at, row.blocked_until)
+
+
+class SqlBookings:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    def _dialect(self) -> str:
+        return self._s.bind.dialect.name if self._s.bind else "sqlite"
+
+    async def lock_official(self, official_key: str) -> None:
+        if self._dialect() == "postgresql":
+            # FOR NO KEY UPDATE: serializes bookers of one official without blocking the KEY SHARE locks that
+            # inserting or updating requests (foreign keys to the official) take.
+            await self._s.execute(
+                select(col(OfficialRow.key)).where(col(OfficialRow.key) == official_key).with_for_update(key_share=True)
+            )
+        # SQLite: every writing transaction already holds the database's write lock (BEGIN IMMEDIATE).
+
+    async def book(self, booking: Booking) -> None:
+        clash = (
+            await self._s.execute(
+                select(col(BookingRow.request_id))
+                .where(
+                    col(BookingRow.official_key) == booking.official_key,
+                    col(BookingRow.request_id) != booking.request_id,
+                    col(BookingRow.starts_at) < booking.blocked_until,
+                    col(BookingRow.blocked_until) > booking.starts_at,
+                )
+                .limit(1)
+            )
+        ).first()
+        if clash is not None:
+            raise SlotTaken(booking.starts_at)
+        try:
+            # A savepoint: when the database refuses, the transaction stays usable for the polite answer.
+            async with self._s.begin_nested():
+                await self._s.execute(delete(BookingRow).where(col(BookingRow.request_id) == booking.request_id))
+                await self._s.execute(
+                    insert(BookingRow).values(
+                        request_id=booking.request_id,
+                        official_key=booking.official_key,
+                        starts_at=booking.starts_at,
+                        ends_at=booking.ends_at,
+                        blocked_until=booking.blocked_until,
+                    )
+                )
+        except DBAPIError as error:
+            if sqlstate(error) == EXCLUSION_VIOLATION:
+                raise SlotTaken(booking.starts_at) from error
+            raise
+
+    async def release(self, request_id: int) -> bool:
+        result = await self._s.execute(delete(BookingRow).where(col(BookingRow.request_id) == request_id))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def for_official(self, official_key: str, start: datetime, end: datetime) -> list[Booking]:
+        rows = (
+            (
+                await self._s.execute(
+                    select(BookingRow)
+                    .where(
+                        col(BookingRow.official_key) == official_key,
+                        col(BookingRow.starts_at) < end,
+                        col(BookingRow.blocked_until) > start,
+                    )
+                    .order_by(col(BookingRow.starts_at))
+                )
+            )
+            .scalars()
+            .all()
+        )
+        return [_booking(row) for row in rows]
+
+    async def for_request(self, request_id: int) -> Booking | None:
+        row = await self._s.get(BookingRow, request_id, populate_existing=True)
+        return _booking(row) if row else None
+
+
+def _day_off(row: DayOffRow) -> DayOffEntry:
+    return DayOffEntry(row.official_key, row.day, row.reason, row.added_by, row.id)
+
+
+class SqlDaysOff:
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def add(self, entry: DayOffEntry) -> DayOffEntry:
+        same_official = (
+            col(DayOffRow.official_key).is_(None)
+            if entry.official_key is None
+            else col(DayOffRow.official_key) == entry.official_key
+        )
+        row = (
+            await self._s.execute(select(DayOffRow).where(same_official, col(DayOffRow.day) == entry.day).limit(1))
+        ).scalar_one_or_none()
+        if row is None:
+            row = DayOffRow(official_key=entry.official_key, day=entry.day, reason=entry.reason,
+                            added_by=entry.added_by, created_at=_now_of(self._s))  # fmt: skip
+            self._s.add(row)
+        else:
+            row.reason, row.added_by = entry.reason, entry.added_by
+        await self._s.flush()
+        return _day_off(row)
+
+    async def remove(self, entry_id: int) -> DayOffEntry | None:
+        row = await self._s.get(DayOffRow, entry_id)
+        if row is None:
+            return None
+        removed = _day_off(row)
+        await self._s.delete(row)
+        await self._s.flush()
+        return removed
+
+    async def between(self, first: date, last: date, official_key: str | None = None) -> list[DayOffEntry]:
+        query = select(DayOffRow).where(col(DayOffRow.day) >= first, col(DayOffRow.day) <= last)
+        if official_key is not None:
+            query = query.where(or_(col(DayOffRow.official_key).is_(None), col(DayOffRow.official_key) == official_key))
+        rows = (await self._s.execute(query.order_by(col(DayOffRow.day), col(DayOffRow.id)))).scalars().all()
+        return [_day_off(row) for row in rows]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -101,6 +101,9 @@ class AudienceRequestRow(SQLModel, table=True):
     decision_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     decided_by: str | None = Field(default=None, max_length=120)
     decided_at: datetime | None = _utc(nullable=True)
+    proposed_times: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    handed_over_from: str | None = Field(default=None, max_length=64)
+    representative_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
     version: int = 0
@@ -199,3 +202,38 @@ class ContactStatusRow(SQLModel, table=True):
     external_id: str = Field(primary_key=True, max_length=64)
     unreachable_since: datetime = _utc()
     reason: str = Field(max_length=200)
+
+
+class BookingRow(SQLModel, table=True):
+    """An approved audience occupying its official's time, written in the same transaction as the approval.
+
+    On PostgreSQL an exclusion constraint (migration 0003) keeps two bookings of one official from overlapping
+    on ``[starts_at, blocked_until)``; on SQLite writers are serialized and the repository checks first.
+    """
+
+    __tablename__ = "booking"
+    __table_args__ = (Index("ix_booking_official_start", "official_key", "starts_at"),)
+
+    request_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("audience_request.id"), primary_key=True, autoincrement=False)
+    )
+    official_key: str = Field(sa_column=Column(String(64), ForeignKey("official.key"), nullable=False))
+    starts_at: datetime = _utc()
+    ends_at: datetime = _utc()
+    blocked_until: datetime = _utc()  # end of the audience plus the official's buffer
+
+
+class DayOffRow(SQLModel, table=True):
+    """A day staff blocked for one official, or for all of them (official_key NULL)."""
+
+    __tablename__ = "day_off"
+    __table_args__ = (Index("ix_day_off_day", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    official_key: str | None = Field(
+        default=None, sa_column=Column(String(64), ForeignKey("official.key"), nullable=True)
+    )
+    day: date = Field(sa_column=Column(Date, nullable=False))
+    reason: str = Field(max_length=200)
+    added_by: str = Field(max_length=120)
+    created_at: datetime = _utc()

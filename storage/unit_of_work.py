@@ -8,24 +8,36 @@ from typing import Self
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from handlers.domain.model import SlotTaken
 from handlers.ports import Clock, ConcurrencyConflict
 from storage.repositories import (
+    EXCLUSION_VIOLATION,
     SqlAudit,
+    SqlBookings,
     SqlContactStatus,
     SqlConversations,
+    SqlDaysOff,
     SqlEventLog,
     SqlOrganizations,
     SqlOutbox,
     SqlReferenceSequence,
     SqlRepresentatives,
     SqlRequests,
+    sqlstate,
 )
 
 # PostgreSQL: serialization_failure, deadlock_detected, unique_violation on a racing insert.
 _RETRYABLE_SQLSTATES = {"40001", "40P01", "23505"}
 
 
+def _is_slot_taken(error: BaseException) -> bool:
+    """An exclusion violation: two bookings of one official would overlap. A refusal, not something to retry."""
+    return isinstance(error, DBAPIError) and sqlstate(error) == EXCLUSION_VIOLATION
+
+
 def _is_conflict(error: BaseException) -> bool:
+    if _is_slot_taken(error):
+        return False
     if isinstance(error, IntegrityError):
         return True
     if isinstance(error, DBAPIError):
@@ -56,6 +68,8 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(session)
         self.events = SqlEventLog(session)
         self.contacts = SqlContactStatus(session)
+        self.bookings = SqlBookings(session)
+        self.days_off = SqlDaysOff(session)
         return self
 
     async def __aexit__(
@@ -69,6 +83,8 @@ class SqlUnitOfWork:
         finally:
             await session.close()
             self._session = None
+        if exc is not None and _is_slot_taken(exc):
+            raise SlotTaken() from exc
         if exc is not None and _is_conflict(exc):
             raise ConcurrencyConflict(str(exc)) from exc
 
@@ -77,6 +93,8 @@ class SqlUnitOfWork:
         try:
             await self._session.commit()
         except (IntegrityError, DBAPIError) as error:
+            if _is_slot_taken(error):
+                raise SlotTaken() from error
             if _is_conflict(error):
                 raise ConcurrencyConflict(str(error)) from error
             raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import shutil
@@ -16,14 +17,16 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.city_config import ConfiguredDirectory, load_city_config
+from bot.city_config import CityConfig, ConfiguredDirectory, load_city_config
 from bot.i18n import load_catalogs
 from bot.settings import PROJECT_ROOT
+from handlers.availability import HolidayCalendar
 from handlers.domain.model import Address, AudienceRequest
+from handlers.i18n import Catalogs
 from handlers.messages import Choice, Inbound, Notification, Outbound, TextIn, outbound_from_dict
 from handlers.ports import UnitOfWork
 from handlers.service import REPRESENTATIVE, STAFF, ConversationService, ServiceConfig
-from handlers.suggestions import WeekdaySuggester
+from handlers.suggestions import AvailabilitySuggester
 from storage.database import async_url, create_engine, session_factory
 from storage.directory_sync import sync_officials
 from storage.migrate import upgrade_async
@@ -40,6 +43,7 @@ VIEWER = Address("console", "staf:umum")
 
 
 _isolated_url: str | None = None
+HOLIDAYS = HolidayCalendar.indonesia()  # shared: each year's holidays are computed once per test session
 
 
 def postgres_url() -> str | None:
@@ -137,16 +141,22 @@ class Harness:
         return found
 
 
+@functools.cache
+def _city_and_catalogs() -> tuple[CityConfig, Catalogs]:
+    """Read once per test session: the city file and the catalogs do not change while tests run."""
+    return load_city_config(CITY_CONFIG), load_catalogs(PROJECT_ROOT / "locales")
+
+
 def build_service(uow_factory: object, clock: FakeClock) -> tuple[ConversationService, ConfiguredDirectory]:
-    city = load_city_config(CITY_CONFIG)
+    city, catalogs = _city_and_catalogs()
     directory = ConfiguredDirectory(city, [Address("console", f"staf:{m.key}") for m in city.staff])
     service = ConversationService(
         uow_factory=uow_factory,  # type: ignore[arg-type]
         clock=clock,
-        catalogs=load_catalogs(PROJECT_ROOT / "locales"),
+        catalogs=catalogs,
         directory=directory,
         config=ServiceConfig(city=city.city.name, tz=city.tz, max_attendees=city.city.max_attendees),
-        suggester=WeekdaySuggester(city.tz),
+        suggester=AvailabilitySuggester(city.tz, city.calendar_rules(), HOLIDAYS),
     )
     return service, directory
 

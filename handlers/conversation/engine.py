@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from handlers.conversation.flow import EDIT_MENU, SUMMARY, Flow, FlowEnv, Step, StepContext
+from handlers.conversation.flow import EDIT_MENU, SUMMARY, Flow, FlowEnv, Pending, Step, StepContext
 from handlers.conversation.state import ConversationState, Frame
 from handlers.i18n import Translator
 from handlers.messages import Choice, Inbound, Option, Outbound, PressIn, Prompt, Refusal, Text, TextIn
@@ -219,6 +219,9 @@ class Engine:
             turn = self._menu(state, t)
             return replace(turn, messages=(Text(t("There is no previous step.")), *turn.messages))
         state = replace(state, confirming=None)
+        if frame.draft:
+            # Within a step (times of a date -> the dates again): back to the step's first question.
+            return self._prompt(state.with_frame(replace(frame, draft=None)), context)
         if frame.editing or frame.step == EDIT_MENU:
             return self._prompt(state.with_frame(replace(frame, step=SUMMARY, editing=None)), context)
         if not frame.history:
@@ -229,7 +232,7 @@ class Engine:
         flow = self.flows[frame.flow]
         if previous != SUMMARY and flow.step(previous).collect > 1:
             answers.pop(previous, None)  # a list is collected again from the start
-        moved = replace(frame, step=previous, history=frame.history[:-1], answers=answers)
+        moved = replace(frame, step=previous, history=frame.history[:-1], answers=answers, draft=None)
         return self._prompt(state.with_frame(moved), context)
 
     # ---- answering a step --------------------------------------------------------------------------------
@@ -246,6 +249,10 @@ class Engine:
         else:
             try:
                 value = step.parse(inbound, ctx)
+            except Pending as pending:
+                turn = self._prompt(state.with_frame(replace(frame, draft=pending.draft)), context)
+                notes = (Text(pending.note),) if pending.note else ()
+                return replace(turn, messages=(*notes, *turn.messages))
             except Invalid as invalid:
                 error = Text(t(invalid.msgid, **invalid.params))
                 turn = self._prompt(state, context)
@@ -254,10 +261,11 @@ class Engine:
         if step.acknowledge is not None and value is not None:
             acknowledged = (Text(step.acknowledge(value, ctx)),)
         answers = dict(frame.answers)
+        frame = replace(frame, draft=None)
         if step.collect > 1:
             collected = list(answers.get(step.key) or [])
             if value in collected:
-                turn = self._prompt(state, context)
+                turn = self._prompt(state.with_frame(frame), context)
                 return replace(turn, messages=(Text(t("You already chose that one.")), *turn.messages))
             collected.append(value)
             answers[step.key] = collected
@@ -278,6 +286,7 @@ class Engine:
         return isinstance(inbound, TextIn) and inbound.text.strip().casefold() in SKIP_WORDS
 
     def _advance(self, state: ConversationState, flow: Flow, frame: Frame, context: ContextFactory) -> Turn:
+        frame = replace(frame, draft=None)
         current = flow.step(frame.step)
         history = (*frame.history, frame.step)
         if frame.editing:
@@ -330,7 +339,7 @@ class Engine:
                 for step in steps:
                     if step.collect > 1:
                         answers.pop(step.key, None)
-                moved = replace(frame, step=steps[0].key, editing=section, answers=answers)
+                moved = replace(frame, step=steps[0].key, editing=section, answers=answers, draft=None)
                 return self._prompt(state.with_frame(moved), context)
         t = context(frame).t
         turn = self._prompt(state, context)
@@ -366,7 +375,7 @@ class Engine:
             return Turn(replace(state, offered=options), (Choice(t("Which part would you like to change?"), options),))
         step = flow.step(frame.step)
         params = dict(step.prompt_params(ctx)) if step.prompt_params else {}
-        body = t(step.prompt, **params)
+        body = step.ask(ctx) if step.ask is not None else t(step.prompt, **params)
         current = frame.answers.get(step.key)
         if step.collect > 1 and current:
             chosen = "\n".join(f"• {step.show(v, ctx)}" for v in current)
@@ -406,7 +415,7 @@ class Engine:
 def make_context_factory(t: Translator, now: Any, env: FlowEnv) -> ContextFactory:
     def factory(frame: Frame | None) -> StepContext:
         return StepContext(t=t, now=now, answers=frame.answers if frame else {}, data=frame.data if frame else {},
-                           env=env)  # fmt: skip
+                           env=env, draft=(frame.draft or {}) if frame else {})  # fmt: skip
 
     return factory
 

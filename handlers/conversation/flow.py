@@ -5,11 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from handlers.domain.model import Official
 from handlers.i18n import Translator
 from handlers.messages import Inbound, InputHint, Option
+
+if TYPE_CHECKING:
+    from handlers.scheduling import OfficialCalendar
+
+
+def _no_calendar(_official: str) -> OfficialCalendar | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -20,8 +27,8 @@ class FlowEnv:
     max_attendees: int = 50
     supports_files: bool = False
     max_file_bytes: int = 10 * 1024 * 1024
-    # Offered times for an official (the availability module supplies real free times).
-    suggest_times: Callable[[str], Sequence[datetime]] = lambda _official: ()
+    # An official's calendar (bookings, days off, rules) as fetched by the service before the engine ran.
+    calendar: Callable[[str], OfficialCalendar | None] = _no_calendar
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,20 @@ class StepContext:
     answers: Mapping[str, Any]
     data: Mapping[str, Any]
     env: FlowEnv
+    draft: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Pending(Exception):
+    """Raised by a step's parser: the answer is on its way but not complete (a date chosen, a time to confirm).
+
+    The engine keeps `draft` for the step and asks it again (the step's prompt and options read the draft),
+    after showing `note` when given (already translated, e.g. why a time cannot be booked).
+    """
+
+    def __init__(self, draft: dict[str, Any], note: str | None = None) -> None:
+        super().__init__(note or "pending")
+        self.draft = draft
+        self.note = note
 
 
 def _always(_ctx: StepContext) -> bool:
@@ -60,6 +81,7 @@ class Step:
     show: Callable[[Any, StepContext], str] = _show_plain
     hint: InputHint = InputHint.TEXT
     acknowledge: Callable[[Any, StepContext], str] | None = None  # echo what was understood
+    ask: Callable[[StepContext], str] | None = None  # a prompt computed from the draft (already translated)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ class Frame:
     editing: str | None = None
     # Context captured when the flow started (e.g. the request a staff member opened).
     data: dict[str, Any] = field(default_factory=dict)
+    # A step's unfinished answer (a date chosen but no time yet, a time waiting for "benar?").
+    draft: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -29,6 +31,7 @@ class Frame:
             "history": list(self.history),
             "editing": self.editing,
             "data": self.data,
+            "draft": self.draft,
         }
 
     @classmethod
@@ -40,6 +43,7 @@ class Frame:
             history=tuple(data.get("history", ())),
             editing=data.get("editing"),
             data=dict(data.get("data", {})),
+            draft=data.get("draft"),
         )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 
 
 class OrganizationType(enum.StrEnum):
@@ -32,6 +32,10 @@ class RequestStatus(enum.StrEnum):
     EXPIRED = "expired"
     COMPLETED = "completed"
     NO_SHOW = "no_show"
+    # An approved audience whose representative asked to move it: the original time stays booked meanwhile.
+    RESCHEDULE_REQUESTED = "reschedule_requested"
+    # The official postponed an approved audience: its time is freed and the representative picks a new one.
+    POSTPONED = "postponed"
 
     @property
     def is_final(self) -> bool:
@@ -39,7 +43,7 @@ class RequestStatus(enum.StrEnum):
 
     @property
     def awaits_staff(self) -> bool:
-        return self is RequestStatus.SUBMITTED
+        return self in (RequestStatus.SUBMITTED, RequestStatus.RESCHEDULE_REQUESTED)
 
 
 _FINAL_STATUSES = frozenset(
@@ -66,6 +70,10 @@ class Action(enum.StrEnum):
     EXPIRE = "expire"
     COMPLETE = "complete"
     MARK_NO_SHOW = "mark_no_show"
+    HAND_OVER = "hand_over"  # disposisi: another official receives the representative
+    POSTPONE = "postpone"
+    REQUEST_RESCHEDULE = "request_reschedule"
+    DECLINE_RESCHEDULE = "decline_reschedule"
 
 
 S = RequestStatus
@@ -87,13 +95,27 @@ TRANSITIONS: dict[tuple[RequestStatus, Action], RequestStatus] = {
     (S.COUNTER_OFFERED, A.DECLINE_PROPOSAL): S.SUBMITTED,
     (S.COUNTER_OFFERED, A.CANCEL): S.CANCELLED,
     (S.COUNTER_OFFERED, A.EXPIRE): S.EXPIRED,
+    (S.SUBMITTED, A.HAND_OVER): S.SUBMITTED,
     (S.APPROVED, A.CANCEL): S.CANCELLED,
     (S.APPROVED, A.COMPLETE): S.COMPLETED,
     (S.APPROVED, A.MARK_NO_SHOW): S.NO_SHOW,
+    (S.APPROVED, A.POSTPONE): S.POSTPONED,
+    (S.APPROVED, A.REQUEST_RESCHEDULE): S.RESCHEDULE_REQUESTED,
+    (S.RESCHEDULE_REQUESTED, A.APPROVE): S.APPROVED,
+    (S.RESCHEDULE_REQUESTED, A.DECLINE_RESCHEDULE): S.APPROVED,
+    (S.RESCHEDULE_REQUESTED, A.POSTPONE): S.POSTPONED,
+    (S.RESCHEDULE_REQUESTED, A.CANCEL): S.CANCELLED,
+    (S.POSTPONED, A.ACCEPT_PROPOSAL): S.APPROVED,
+    (S.POSTPONED, A.REQUEST_RESCHEDULE): S.SUBMITTED,
+    (S.POSTPONED, A.CANCEL): S.CANCELLED,
+    (S.POSTPONED, A.EXPIRE): S.EXPIRED,
 }
 
-# Staff decisions: the ones that "decide" a request awaiting staff. A second decision is refused by name.
-STAFF_DECISIONS = frozenset({A.APPROVE, A.REJECT, A.REQUEST_INFO, A.PROPOSE_TIME})
+# Staff decisions: they record who decided and when, so a second decision is refused by name.
+STAFF_DECISIONS = frozenset({
+    A.APPROVE, A.REJECT, A.REQUEST_INFO, A.PROPOSE_TIME, A.HAND_OVER, A.POSTPONE, A.DECLINE_RESCHEDULE,
+    A.COMPLETE, A.MARK_NO_SHOW,
+})  # fmt: skip
 
 
 class DomainError(Exception):
@@ -109,6 +131,48 @@ class IllegalTransition(DomainError):
 
 class NotAuthorized(DomainError):
     pass
+
+
+class SlotUnavailable(DomainError):
+    """A time cannot be booked. ``reason`` is an availability RefusalReason value ("taken", "holiday", …)."""
+
+    def __init__(self, reason: str, detail: str | None = None, at: datetime | None = None) -> None:
+        super().__init__(f"slot unavailable: {reason}" + (f" ({detail})" if detail else ""))
+        self.reason = reason
+        self.detail = detail
+        self.at = at
+
+
+class SlotTaken(SlotUnavailable):
+    """Another approved audience of the same official already occupies the time (or its buffer)."""
+
+    def __init__(self, at: datetime | None = None) -> None:
+        super().__init__("taken", None, at)
+
+
+@dataclass(frozen=True)
+class Booking:
+    """An approved audience occupying an official's time: ``[starts_at, ends_at)``, blocked until the buffer ends.
+
+    The storage guarantees two bookings of one official never overlap on ``[starts_at, blocked_until)``.
+    """
+
+    request_id: int
+    official_key: str
+    starts_at: datetime
+    ends_at: datetime
+    blocked_until: datetime
+
+
+@dataclass(frozen=True)
+class DayOffEntry:
+    """A day staff blocked (regional holiday, changed decree, out-of-town agenda); no official = all of them."""
+
+    official_key: str | None
+    day: date
+    reason: str
+    added_by: str
+    id: int | None = None
 
 
 class ActorKind(enum.StrEnum):
@@ -253,6 +317,12 @@ class AudienceRequest:
     decision_note: str | None = None
     decided_by: str | None = None
     decided_at: datetime | None = None
+    # Times staff proposed (counter-offer) or offered after a postponement; the representative taps one.
+    proposed_times: tuple[datetime, ...] = ()
+    # Disposisi: the official first asked for, when another official receives the representative instead.
+    handed_over_from: str | None = None
+    # The representative's last word to staff (declining a proposal, asking to move, cancelling).
+    representative_note: str | None = None
     updated_at: datetime | None = None
     id: int | None = None
     version: int = 0

@@ -23,7 +23,7 @@ def representative_persona(city: str) -> Persona:
         return t(
             "What you can do:\n"
             "/ajukan — request an audience\n"
-            "/status — see your requests and their status\n"
+            "/status — see your requests and their status; cancel a request or ask to move an audience there\n"
             "/kembali — go back one step while filling in a form\n"
             "/batal — abandon the form in progress\n"
             "/bantuan — this help\n\n"
@@ -59,18 +59,25 @@ def staff_persona(city: str) -> Persona:
         return t(
             "What you can do:\n"
             "/antrian — requests awaiting a decision, oldest first\n"
-            "Open a request to approve it, reject it with a reason, or ask the representative for information.\n"
+            "Open a request to approve it, reject it with a reason, ask the representative for information, "
+            "propose other times or hand it over to another official (disposisi); an approved audience can be "
+            "marked held, not attended or postponed.\n"
+            "/libur — days off: the officials' blocked days (add or remove)\n"
             "/batal — abandon the decision in progress\n"
             "/bantuan — this help"
         )
 
     def menu(t: Translator) -> list[Option]:
-        return [Option("g:queue", t("Queue of requests")), Option("g:help", t("Help"))]
+        return [
+            Option("g:queue", t("Queue of requests")),
+            Option("g:daysoff", t("Days off")),
+            Option("g:help", t("Help")),
+        ]
 
     return Persona(
         name="staff",
         welcome=welcome,
         help=help_text,
         menu=menu,
-        commands={"antrian": "queue", "queue": "queue"},
+        commands={"antrian": "queue", "queue": "queue", "libur": "daysoff"},
     )

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from handlers import validators
 from handlers.conversation.flow import Flow, Section, Step, StepContext
 from handlers.domain.model import FileRef, OrganizationType
+from handlers.flows.time_picker import TimePicker
 from handlers.i18n import N_
 from handlers.messages import ContactIn, FileIn, Inbound, InputHint, Option, PressIn, TextIn
 from handlers.validators import Invalid
@@ -129,31 +129,22 @@ def show_attendees(value: int, ctx: StepContext) -> str:
 
 
 # ---- preferred times ----------------------------------------------------------------------------------
-# The time step is its own small unit so the availability module can replace how times are offered and read.
+# Free dates, then free times of the chosen official; typed dates are echoed and confirmed (time_picker.py).
 
-
-def time_options(ctx: StepContext) -> list[Option]:
-    chosen = set(ctx.answers.get("preferred_times") or [])
-    official = ctx.answers.get("official")
-    suggestions = ctx.env.suggest_times(official) if official else ()
-    return [
-        Option(moment.isoformat(), ctx.t.datetime(moment)) for moment in suggestions if moment.isoformat() not in chosen
-    ][:6]
-
-
-def parse_time(inbound: Inbound, ctx: StepContext) -> str:
-    if isinstance(inbound, PressIn):
-        return _choice(inbound, ctx, time_options(ctx))
-    moment = validators.typed_datetime(_text(inbound), ctx.t.tz, ctx.now)
-    return moment.isoformat()
+PREFERRED_TIMES = TimePicker(
+    key="preferred_times",
+    intro=N_("When would you like to meet? Please choose up to three preferred times, one at a time: first a "
+             "date, then a time. You can also type a date and time, e.g. “Senin depan jam 10” or “7 Desember "
+             "pukul 14.00”."),
+)  # fmt: skip
 
 
 def show_time(value: str, ctx: StepContext) -> str:
-    return ctx.t.datetime(datetime.fromisoformat(value))
+    return TimePicker.show(value, ctx)
 
 
 def acknowledge_time(value: str, ctx: StepContext) -> str:
-    return ctx.t("Noted: {when}.", when=show_time(value, ctx))
+    return TimePicker.acknowledge(value, ctx)
 
 
 # ---- request letter -----------------------------------------------------------------------------------
@@ -235,11 +226,9 @@ REQUEST_AUDIENCE = Flow(
         Step("attendees", "attendees",
              N_("How many people will attend, including you? (1 to {max})"), parse_attendees,
              label=N_("Attendees"), prompt_params=attendees_params, show=show_attendees),
-        Step("preferred_times", "times",
-             N_("Please choose up to three preferred times, one at a time, or type a date and time as "
-                "DD/MM/YYYY HH:MM.\nExample: 07/07/2026 10:00"),
-             parse_time, label=N_("Preferred times"), options=time_options, collect=3, show=show_time,
-             acknowledge=acknowledge_time),
+        Step("preferred_times", "times", PREFERRED_TIMES.intro, PREFERRED_TIMES.parse,
+             label=N_("Preferred times"), options=PREFERRED_TIMES.options, ask=PREFERRED_TIMES.ask, collect=3,
+             show=show_time, acknowledge=acknowledge_time),
         Step("letter_number", "letter",
              N_("What is the number of your request letter (surat permohonan)?\n"
                 "Example: 005/12/KT-MKS/VII/2026. Type “lewati” if there is none."),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from handlers.availability import SlotFree
 from handlers.domain.model import (
     Action,
     Actor,
@@ -22,13 +23,22 @@ from handlers.domain.model import (
     OrganizationType,
     Permission,
     RequestStatus,
+    SlotUnavailable,
     StaffMember,
 )
-from handlers.ports import UnitOfWork
+from handlers.ports import SlotSuggester, UnitOfWork
 
 
 class RequestNotFound(DomainError):
     pass
+
+
+class NotYetHeld(DomainError):
+    """An audience cannot be marked held or not attended before its time."""
+
+    def __init__(self, request: AudienceRequest) -> None:
+        super().__init__(f"{request.reference} has not taken place yet")
+        self.request = request
 
 
 class AlreadyDecided(DomainError):
@@ -129,31 +139,159 @@ async def decide(
     action: Action,
     now: datetime,
     answers: Mapping[str, Any],
+    calendars: SlotSuggester,
 ) -> AudienceRequest:
+    """A staff decision made through a flow; times are checked against the calendar once more, under lock."""
     request = await load(uow, request_id)
     ensure_staff_may_decide(staff, request)
+    if not request.may(action):
+        raise AlreadyDecided(request)
+    actor = staff.actor
     if action is Action.APPROVE:
         when = datetime.fromisoformat(answers["time"])
-        return await transition(
-            uow, request, action, staff.actor, now, note=answers["place"], scheduled_at=when, place=answers["place"]
-        )
+        place = answers["place"]
+        await book(uow, calendars, request, when, now)
+        return await transition(uow, request, action, actor, now, note=f"{when.isoformat()} {place}",
+                                scheduled_at=when, place=place)  # fmt: skip
     if action is Action.REJECT:
         reason = answers["reason"]
-        return await transition(uow, request, action, staff.actor, now, note=reason, decision_note=reason)
+        return await transition(uow, request, action, actor, now, note=reason, decision_note=reason)
     if action is Action.REQUEST_INFO:
         question = answers["question"]
-        return await transition(uow, request, action, staff.actor, now, note=question, info_question=question)
+        return await transition(uow, request, action, actor, now, note=question, info_question=question)
+    if action is Action.PROPOSE_TIME:
+        times = await free_times_only(uow, calendars, request, [datetime.fromisoformat(v) for v in answers["times"]],
+                                      now)  # fmt: skip
+        message = answers.get("message")
+        return await transition(uow, request, action, actor, now, note=_note_times(times, message),
+                                proposed_times=times, decision_note=message, representative_note=None)  # fmt: skip
+    if action is Action.POSTPONE:
+        times = await free_times_only(uow, calendars, request, [datetime.fromisoformat(v) for v in answers["times"]],
+                                      now)  # fmt: skip
+        reason = answers["reason"]
+        await uow.bookings.release(request_id)
+        return await transition(uow, request, action, actor, now, note=_note_times(times, reason),
+                                proposed_times=times, decision_note=reason, representative_note=None)  # fmt: skip
+    if action is Action.HAND_OVER:
+        target = answers["official"]
+        if target == request.official_key:
+            raise AlreadyDecided(request)
+        message = answers.get("message")
+        return await transition(uow, request, action, actor, now, note=f"{request.official_key} -> {target}",
+                                official_key=target, handed_over_from=request.handed_over_from or request.official_key,
+                                decision_note=message)  # fmt: skip
+    if action is Action.DECLINE_RESCHEDULE:
+        reason = answers["reason"]
+        original = await uow.bookings.for_request(request_id)
+        kept = (original.starts_at,) if original else request.preferred_times
+        return await transition(uow, request, action, actor, now, note=reason, decision_note=reason,
+                                preferred_times=kept)  # fmt: skip
     raise ValueError(f"not a decision this use case makes: {action}")
+
+
+async def mark_outcome(
+    uow: UnitOfWork, *, staff: StaffMember, request_id: int, action: Action, now: datetime
+) -> AudienceRequest:
+    """Held (selesai) or not attended (tidak hadir): only once the audience's time has come."""
+    request = await load(uow, request_id)
+    ensure_staff_may_decide(staff, request)
+    if not request.may(action):
+        raise AlreadyDecided(request)
+    if request.scheduled_at is None or request.scheduled_at > now:
+        raise NotYetHeld(request)
+    return await transition(uow, request, action, staff.actor, now)
+
+
+def _note_times(times: Sequence[datetime], message: str | None) -> str:
+    listed = ", ".join(t.isoformat() for t in times)
+    return f"{listed}: {message}" if message else listed
+
+
+async def book(
+    uow: UnitOfWork, calendars: SlotSuggester, request: AudienceRequest, when: datetime, now: datetime
+) -> None:
+    """Occupy the official's time for the request (moving its booking if it has one), or refuse politely.
+
+    The official is locked first, so the calendar read here is the one the booking is checked against; the
+    database's constraint still refuses an overlap that slips past (another process, another code path).
+    """
+    assert request.id is not None
+    await uow.bookings.lock_official(request.official_key)
+    calendar = (await calendars.calendar(uow, request.official_key, now)).ignoring(request.id).for_staff()
+    result = calendar.check(when)
+    if not isinstance(result, SlotFree):
+        raise SlotUnavailable(result.reason.value, result.detail, when)
+    await uow.bookings.book(calendar.booking(request.id, when))
+
+
+async def free_times_only(
+    uow: UnitOfWork, calendars: SlotSuggester, request: AudienceRequest, times: Sequence[datetime], now: datetime
+) -> tuple[datetime, ...]:
+    """Times offered to a representative must still be free now; the first that is not is refused by name."""
+    calendar = (await calendars.calendar(uow, request.official_key, now)).ignoring(request.id).for_staff()
+    for when in times:
+        result = calendar.check(when)
+        if not isinstance(result, SlotFree):
+            raise SlotUnavailable(result.reason.value, result.detail, when)
+    return tuple(sorted(times))
+
+
+def _representative(request: AudienceRequest) -> Actor:
+    return Actor(ActorKind.REPRESENTATIVE, str(request.representative.id), request.representative.full_name)
+
+
+async def accept_proposal(
+    uow: UnitOfWork, *, contact: Address, request_id: int, index: int, place: str, calendars: SlotSuggester,
+    now: datetime,
+) -> AudienceRequest:  # fmt: skip
+    """The representative taps one of the offered times: the audience is approved at that time, if still free."""
+    request = await owned_request(uow, contact, request_id)
+    if not request.may(Action.ACCEPT_PROPOSAL):
+        raise AlreadyDecided(request)
+    if not 0 <= index < len(request.proposed_times):
+        raise AlreadyDecided(request)
+    when = request.proposed_times[index]
+    await book(uow, calendars, request, when, now)
+    return await transition(uow, request, Action.ACCEPT_PROPOSAL, _representative(request), now,
+                            note=when.isoformat(), scheduled_at=when, place=place, proposed_times=())  # fmt: skip
+
+
+async def decline_proposal(
+    uow: UnitOfWork, *, contact: Address, request_id: int, message: str | None, now: datetime
+) -> AudienceRequest:
+    request = await owned_request(uow, contact, request_id)
+    return await transition(uow, request, Action.DECLINE_PROPOSAL, _representative(request), now, note=message,
+                            representative_note=message, proposed_times=())  # fmt: skip
+
+
+async def cancel(uow: UnitOfWork, *, contact: Address, request_id: int, reason: str, now: datetime) -> AudienceRequest:
+    """The representative cancels (pending or approved); an approved audience's time becomes free."""
+    request = await owned_request(uow, contact, request_id)
+    if not request.may(Action.CANCEL):
+        raise AlreadyDecided(request)
+    await uow.bookings.release(request_id)
+    return await transition(uow, request, Action.CANCEL, _representative(request), now, note=reason,
+                            representative_note=reason)  # fmt: skip
+
+
+async def request_reschedule(
+    uow: UnitOfWork, *, contact: Address, request_id: int, times: Sequence[str], message: str | None, now: datetime
+) -> AudienceRequest:
+    """Ask to move an approved (or postponed) audience; an approved one keeps its time until staff approve."""
+    request = await owned_request(uow, contact, request_id)
+    if not request.may(Action.REQUEST_RESCHEDULE):
+        raise AlreadyDecided(request)
+    preferred = tuple(sorted(datetime.fromisoformat(v) for v in times))
+    return await transition(uow, request, Action.REQUEST_RESCHEDULE, _representative(request), now,
+                            note=_note_times(preferred, message), preferred_times=preferred,
+                            representative_note=message, proposed_times=())  # fmt: skip
 
 
 async def provide_info(
     uow: UnitOfWork, *, contact: Address, request_id: int, answer: str, now: datetime
 ) -> AudienceRequest:
-    request = await load(uow, request_id)
-    if request.contact != contact:
-        raise NotAuthorized(str(request_id))
-    actor = Actor(ActorKind.REPRESENTATIVE, str(request.representative.id), request.representative.full_name)
-    return await transition(uow, request, Action.PROVIDE_INFO, actor, now, note=answer)
+    request = await owned_request(uow, contact, request_id)
+    return await transition(uow, request, Action.PROVIDE_INFO, _representative(request), now, note=answer)
 
 
 async def owned_request(uow: UnitOfWork, contact: Address, request_id: int) -> AudienceRequest:

@@ -34,7 +34,8 @@ def test_a_request_survives_closing_the_program_and_staff_decide_it(tmp_path: Pa
     assert "Apa jabatan Bapak/Ibu di organisasi?" in first
 
     second = chat(db, ["Ketua", "0812-3456-7890", "2", "Silaturahmi dan pelaporan pengurus baru",
-                       "Kami ingin melaporkan susunan pengurus baru dan menjajaki kerja sama.", "5", "1", "Selesai",
+                       "Kami ingin melaporkan susunan pengurus baru dan menjajaki kerja sama.", "5", "1", "1",
+                       "Selesai",
                        "lewati", "Kirim"])  # fmt: skip
     assert "masih memiliki formulir yang sedang diisi" in second
     assert "Andi Rahmat Hidayat" in second  # the summary still has the answer given before closing

@@ -6,7 +6,7 @@ import asyncio
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
@@ -15,9 +15,12 @@ from handlers.domain.model import (
     Address,
     AudienceRequest,
     AuditEvent,
+    Booking,
+    DayOffEntry,
     Organization,
     Representative,
     RequestStatus,
+    SlotTaken,
 )
 from handlers.messages import Notification
 from handlers.ports import ConcurrencyConflict
@@ -52,6 +55,8 @@ class MemoryData:
     outbox: list[tuple[Notification, datetime]] = field(default_factory=list)
     events: set[tuple[str, str]] = field(default_factory=set)
     unreachable: dict[Address, tuple[datetime, str]] = field(default_factory=dict)
+    bookings: dict[int, Booking] = field(default_factory=dict)
+    days_off: dict[int, DayOffEntry] = field(default_factory=dict)
     next_id: int = 1
 
 
@@ -88,6 +93,8 @@ class MemoryUnitOfWork:
         self.outbox = _Outbox(work)
         self.events = _Events(work)
         self.contacts = _Contacts(work)
+        self.bookings = _Bookings(work)
+        self.days_off = _DaysOff(work)
         return self
 
     async def __aexit__(
@@ -141,6 +148,12 @@ class _Requests:
     async def list_for_contact(self, contact: Address, limit: int = 20) -> list[AudienceRequest]:
         found = [r for r in self._d.requests.values() if r.contact == contact]
         return sorted(found, key=lambda r: (r.created_at, r.id or 0), reverse=True)[:limit]
+
+    async def list_for_official(
+        self, official_key: str, statuses: Sequence[RequestStatus], limit: int = 100
+    ) -> list[AudienceRequest]:
+        found = [r for r in self._d.requests.values() if r.official_key == official_key and r.status in statuses]
+        return sorted(found, key=lambda r: (r.created_at, r.id or 0))[:limit]
 
 
 class _Organizations:
@@ -238,3 +251,62 @@ class _Contacts:
 
     async def mark_reachable(self, address: Address) -> None:
         self._d.unreachable.pop(address, None)
+
+
+class _Bookings:
+    """Like the SQL table with its exclusion constraint: overlapping bookings of one official are refused."""
+
+    def __init__(self, data: MemoryData) -> None:
+        self._d = data
+
+    async def lock_official(self, official_key: str) -> None:
+        return None  # one unit of work at a time already
+
+    async def book(self, booking: Booking) -> None:
+        for other in self._d.bookings.values():
+            if (
+                other.official_key == booking.official_key
+                and other.request_id != booking.request_id
+                and other.starts_at < booking.blocked_until
+                and booking.starts_at < other.blocked_until
+            ):
+                raise SlotTaken(booking.starts_at)
+        self._d.bookings[booking.request_id] = booking
+
+    async def release(self, request_id: int) -> bool:
+        return self._d.bookings.pop(request_id, None) is not None
+
+    async def for_official(self, official_key: str, start: datetime, end: datetime) -> list[Booking]:
+        found = [
+            b for b in self._d.bookings.values()
+            if b.official_key == official_key and b.starts_at < end and b.blocked_until > start
+        ]  # fmt: skip
+        return sorted(found, key=lambda b: b.starts_at)
+
+    async def for_request(self, request_id: int) -> Booking | None:
+        return self._d.bookings.get(request_id)
+
+
+class _DaysOff:
+    def __init__(self, data: MemoryData) -> None:
+        self._d = data
+
+    async def add(self, entry: DayOffEntry) -> DayOffEntry:
+        for known in self._d.days_off.values():
+            if known.official_key == entry.official_key and known.day == entry.day:
+                updated = replace(known, reason=entry.reason, added_by=entry.added_by)
+                self._d.days_off[known.id] = updated  # type: ignore[index]
+                return updated
+        stored = replace(entry, id=_new_id(self._d))
+        self._d.days_off[stored.id] = stored  # type: ignore[index]
+        return stored
+
+    async def remove(self, entry_id: int) -> DayOffEntry | None:
+        return self._d.days_off.pop(entry_id, None)
+
+    async def between(self, first: date, last: date, official_key: str | None = None) -> list[DayOffEntry]:
+        found = [
+            e for e in self._d.days_off.values()
+            if first <= e.day <= last and (official_key is None or e.official_key in (None, official_key))
+        ]  # fmt: skip
+        return sorted(found, key=lambda e: (e.day, e.id or 0))

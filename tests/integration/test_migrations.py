@@ -18,7 +18,7 @@ from tests.harness import postgres_url, reset_postgres
 
 EXPECTED_TABLES = {
     "organization", "representative", "channel_identity", "representation", "official", "audience_request",
-    "audit_event", "conversation", "reference_counter", "outbox",
+    "audit_event", "conversation", "reference_counter", "outbox", "booking", "day_off",
 }  # fmt: skip
 
 

@@ -26,8 +26,10 @@ HAPPY = [
     ("Silaturahmi dan pelaporan pelantikan pengurus periode 2026–2031", "jelaskan secara singkat"),
     ("Kami ingin melaporkan susunan pengurus baru dan menjajaki kerja sama program kepemudaan.", "Berapa orang"),
     ("5", "paling banyak tiga waktu"),
-    ("1", "Dicatat: Rabu, 25 November 2026 pukul 09.00 WITA."),
-    ("07/12/2026 10:00", "Dicatat: Senin, 7 Desember 2026 pukul 10.00 WITA."),
+    ("1", "Waktu yang masih kosong pada Rabu, 25 November 2026"),  # the first free date: 2 working days ahead
+    ("2", "Dicatat: Rabu, 25 November 2026 pukul 09.00 WITA."),  # 08.00, 09.00, …
+    ("07/12/2026 10:00", "Senin, 7 Desember 2026 pukul 10.00 WITA — benar?"),  # typed: echoed, then confirmed
+    ("Ya", "Dicatat: Senin, 7 Desember 2026 pukul 10.00 WITA."),
     ("Selesai", "nomor surat permohonan"),
     ("005/12/KT-MKS/XI/2026", "Mohon periksa kembali permohonan Bapak/Ibu"),
     ("Kirim", "kode permohonan AUD-2026-000001"),
@@ -96,9 +98,10 @@ BAD_INPUTS = [
     ("Berapa orang", "100", "paling banyak 50 orang"),
     ("Berapa orang", "banyak", "Mohon tulis jumlah peserta dengan angka. Contoh: 5"),
     ("Berapa orang", "0", "Contoh: 5"),
-    ("paling banyak tiga waktu", "besok pagi", "format DD/MM/YYYY HH:MM"),
-    ("paling banyak tiga waktu", "01/01/2020 10:00", "sudah lewat"),
-    ("paling banyak tiga waktu", "31/02/2027 10:00", "tidak valid"),
+    ("paling banyak tiga waktu", "31/02/2027 10:00", "Tanggal tersebut tidak ada. Contoh: 7 Desember 2026 jam 10"),
+    ("paling banyak tiga waktu", "kapan saja", "belum dapat memahami tanggal tersebut"),
+    ("paling banyak tiga waktu", "Senin, 8 Desember 2026 jam 10", "Hari dan tanggal tidak cocok"),
+    ("paling banyak tiga waktu", "jam 10", "Mohon tuliskan juga tanggalnya"),
     ("nomor surat permohonan", "tanpa nomor", "Contoh: 005/12/KT-MKS/VII/2026"),
 ]
 
@@ -175,7 +178,8 @@ async def test_changing_the_times_collects_them_again(h: Harness) -> None:
     await h.say(REP, "Ubah jawaban")
     reply = await h.say(REP, "Waktu yang diusulkan")
     assert "paling banyak tiga waktu" in reply and "Sudah dipilih" not in reply
-    await h.say(REP, "08/12/2026 13:30")
+    assert "— benar?" in await h.say(REP, "08/12/2026 13:30")
+    await h.say(REP, "Ya")
     summary = await h.say(REP, "Selesai")
     assert "Selasa, 8 Desember 2026 pukul 13.30 WITA" in summary
     assert "Senin, 7 Desember 2026" not in summary
@@ -209,10 +213,10 @@ async def test_reference_codes_are_sequential_per_year_and_never_repeat(h: Harne
     await h.dialog(REP, HAPPY)
     other = Address("console", "warga-2")
     await h.dialog(other, [*HAPPY[:-1], ("Kirim", "AUD-2026-000002")])
-    h.clock.set(datetime(2027, 1, 4, 9, 0, tzinfo=MAKASSAR))
-    script = [(s.replace("/2026", "/2027"), e) for s, e in HAPPY[1:-1]]
-    script = [(s, "Dicatat" if "Dicatat" in e else e) for s, e in script]
-    await h.dialog(REP, [*script, ("Kirim", "AUD-2027-000001")])
+    h.clock.set(datetime(2027, 1, 4, 9, 0, tzinfo=MAKASSAR))  # a new year: the numbers start again
+    # Tuesday 5 January is Isra Mikraj: the two working days of notice are Wednesday and Thursday.
+    times = [("1", "Kamis, 7 Januari 2027"), ("1", "Dicatat"), ("Selesai", "nomor surat permohonan")]
+    await h.dialog(REP, [*until("paling banyak tiga waktu")[1:], *times, *HAPPY[-2:-1], ("Kirim", "AUD-2027-000001")])
 
 
 async def test_submission_records_an_audit_event(h: Harness) -> None:

@@ -66,7 +66,8 @@ async def test_approval_with_a_preferred_time_and_the_room_tells_the_representat
 async def test_a_typed_time_and_place_can_replace_the_preferred_ones(h: Harness) -> None:
     request_id = await submitted(h)
     await h.say(PROTOKOL, PressIn(f"g:approve:{request_id}"), staff=True)
-    assert "Ruang Kerja Wakil Wali Kota" in await h.say(PROTOKOL, "09/12/2026 14:00", staff=True)
+    assert "Rabu, 9 Desember 2026 pukul 14.00 WITA — benar?" in await h.say(PROTOKOL, "09/12/2026 14:00", staff=True)
+    assert "Ruang Kerja Wakil Wali Kota" in await h.say(PROTOKOL, "1", staff=True)
     await h.say(PROTOKOL, "Ruang Rapat Sipakatau, Lantai 1", staff=True)
     await h.say(PROTOKOL, "Setujui", staff=True)
     request = await h.request("AUD-2026-000001")

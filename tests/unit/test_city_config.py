@@ -80,3 +80,50 @@ def test_mistakes_are_reported_with_their_place(tmp_path: Path, text: str, fragm
 def test_a_missing_file_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load_city_config(tmp_path / "none.toml")
+
+
+def test_officials_get_the_government_calendar_by_default() -> None:
+    rules = load_city_config(CITY_CONFIG).calendar_rules()["walikota"]
+    assert (rules.slot_minutes, rules.buffer_minutes, rules.max_per_day) == (60, 30, 4)
+    assert (rules.min_notice_working_days, rules.horizon_days, rules.tz.key) == (2, 60, "Asia/Makassar")
+    assert [(w.start.isoformat(), w.end.isoformat()) for w in rules.weekly_hours[4]] == [
+        ("08:00:00", "11:00:00"), ("13:30:00", "16:00:00")]  # fmt: skip
+    assert rules.weekly_hours[5] == ()
+
+
+def test_an_official_calendar_can_be_set_in_the_file(tmp_path: Path) -> None:
+    text = (
+        VALID_HEAD
+        + """
+[officials.calendar]
+hours = { senin = ["08:00-12:00"], jumat = [], sabtu = ["09.00-11.00"] }
+slot_minutes = 45
+buffer_minutes = 15
+max_per_day = 0
+min_notice_working_days = 3
+horizon_days = 30
+"""
+    )
+    rules = load_city_config(write(tmp_path, text)).calendar_rules()["walikota"]
+    assert [(w.start.hour, w.end.hour) for w in rules.weekly_hours[0]] == [(8, 12)]
+    assert rules.weekly_hours[4] == () and [(w.start.hour, w.end.hour) for w in rules.weekly_hours[5]] == [(9, 11)]
+    assert [(w.start.hour, w.end.hour) for w in rules.weekly_hours[1]] == [(8, 16)]  # not mentioned: the default
+    assert (rules.slot_minutes, rules.buffer_minutes, rules.max_per_day) == (45, 15, None)
+    assert (rules.min_notice_working_days, rules.horizon_days, rules.tz.key) == (3, 30, "Asia/Jayapura")
+
+
+@pytest.mark.parametrize(
+    ("calendar", "problem"),
+    [
+        ('hours = { senen = ["08:00-12:00"] }', "unknown weekday 'senen'"),
+        ('hours = { senin = ["12:00-08:00"] }', "must end after it starts"),
+        ('hours = { senin = ["08:00-12:00", "11:00-13:00"] }', "must not overlap"),
+        ('hours = { senin = ["8 sampai 12"] }', "hours.senin.0"),
+        ("slot_minutes = 0", "officials.0.calendar.slot_minutes"),
+        ("warna = 1", "officials.0.calendar.warna"),
+    ],
+)
+def test_calendar_mistakes_are_reported_with_their_place(tmp_path: Path, calendar: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_city_config(write(tmp_path, VALID_HEAD + "\n[officials.calendar]\n" + calendar + "\n"))
+    assert problem in str(error.value)

@@ -1,0 +1,147 @@
+"""Days off from the command line: `audiensi libur daftar | tambah | hapus`.
+
+The same table staff keep from the chat with /libur: a regional holiday, a changed decree (a cuti bersama the
+`holidays` package does not know yet), an official's out-of-town agenda. National holidays and cuti bersama come
+from the package and need no entry.
+
+    audiensi libur daftar
+    audiensi libur tambah 2026-12-04 "Hari jadi Kota Makassar"            # every official
+    audiensi libur tambah "4 Desember 2026" "Kunjungan kerja" --pejabat walikota
+    audiensi libur hapus 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta
+
+from bot.city_config import CityConfig, ConfiguredDirectory, load_city_config
+from bot.clock import SystemClock
+from bot.settings import Settings
+from handlers.datetext import Understood, parse_when
+from handlers.domain.model import DayOffEntry
+from handlers.ports import Clock
+from storage.database import create_engine, session_factory
+from storage.directory_sync import sync_officials
+from storage.migrate import upgrade_async
+from storage.unit_of_work import SqlUnitOfWork
+
+LISTED_DAYS = 366
+
+
+def add_arguments(commands: argparse._SubParsersAction) -> None:
+    """Register `libur` on the CLI's sub-command parser."""
+    days_off = commands.add_parser("libur", help="staff days off: list, add or remove")
+    actions = days_off.add_subparsers(dest="libur_action", required=True)
+    actions.add_parser("daftar", help="list the days off ahead")
+    add = actions.add_parser("tambah", help="block a day (every official, or one with --pejabat)")
+    add.add_argument("tanggal", help='the date: 2026-12-04, 04/12/2026 or "4 Desember 2026"')
+    add.add_argument("alasan", help="the reason, shown to representatives")
+    add.add_argument("--pejabat", default=None, metavar="KODE", help="only this official (key in the city file)")
+    add.add_argument("--oleh", default="Administrator (CLI)", help="who adds it (shown to staff)")
+    remove = actions.add_parser("hapus", help="open a blocked day again")
+    remove.add_argument("id", type=int, help="the number shown by `audiensi libur daftar`")
+
+
+def run(settings: Settings, args: argparse.Namespace, *, clock: Clock | None = None,
+        output: Callable[[str], None] = print) -> int:  # fmt: skip
+    """Carry out `audiensi libur …`; returns the process exit code."""
+    city = load_city_config(settings.config_file)
+    try:
+        text = asyncio.run(_run(settings, city, args, clock or SystemClock()))
+    except ValueError as problem:
+        output(f"error: {problem}")
+        return 2
+    output(text)
+    return 0
+
+
+async def _run(settings: Settings, city: CityConfig, args: argparse.Namespace, clock: Clock) -> str:
+    action = args.libur_action
+    if action == "tambah":
+        day = parse_day(args.tanggal, clock.now(), city)
+        official = args.pejabat
+        if official is not None and official not in {o.key for o in city.officials}:
+            raise ValueError(f"unknown official {official!r}; known: {', '.join(o.key for o in city.officials)}")
+        reason = " ".join(str(args.alasan).split())
+        if not 3 <= len(reason) <= 200:
+            raise ValueError("the reason must be 3 to 200 characters")
+        return await add_day_off(settings, city, DayOffEntry(official, day, reason, args.oleh), clock)
+    if action == "hapus":
+        return await remove_day_off(settings, city, int(args.id), clock)
+    return await list_days_off(settings, city, clock)
+
+
+def parse_day(text: str, now: datetime, city: CityConfig) -> date:
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        result = parse_when(text, now, city.tz)
+        if not isinstance(result, Understood) or result.whole_week:
+            raise ValueError(f"not a date: {text!r} (write e.g. 2026-12-04 or '4 Desember 2026')") from None
+        day = result.day
+    if day < now.astimezone(city.tz).date():
+        raise ValueError(f"{day.isoformat()} has already passed")
+    return day
+
+
+async def _with_uow(
+    settings: Settings, city: CityConfig, clock: Clock, work: Callable[[SqlUnitOfWork], Awaitable[str]]
+) -> str:
+    await upgrade_async(settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        sessions = session_factory(engine)
+        await sync_officials(sessions, ConfiguredDirectory(city, []).officials())  # days off refer to officials
+        async with SqlUnitOfWork(sessions, clock) as uow:
+            text = await work(uow)
+            await uow.commit()
+        return text
+    finally:
+        await engine.dispose()
+
+
+def _who(entry: DayOffEntry, city: CityConfig) -> str:
+    if entry.official_key is None:
+        return "all officials"
+    official = next((o for o in city.officials if o.key == entry.official_key), None)
+    return official.title if official else entry.official_key
+
+
+def _line(entry: DayOffEntry, city: CityConfig) -> str:
+    when = f"{entry.day.isoformat()} ({entry.day:%a})"
+    return f"{entry.id:>4}  {when}  {_who(entry, city)}: {entry.reason}  [{entry.added_by}]"
+
+
+async def add_day_off(settings: Settings, city: CityConfig, entry: DayOffEntry, clock: Clock) -> str:
+    async def work(uow: SqlUnitOfWork) -> str:
+        stored = await uow.days_off.add(entry)
+        return "added:\n" + _line(stored, city)
+
+    return await _with_uow(settings, city, clock, work)
+
+
+async def remove_day_off(settings: Settings, city: CityConfig, entry_id: int, clock: Clock) -> str:
+    async def work(uow: SqlUnitOfWork) -> str:
+        removed = await uow.days_off.remove(entry_id)
+        if removed is None:
+            raise ValueError(f"no day off number {entry_id} (already removed?)")
+        return "removed:\n" + _line(removed, city)
+
+    return await _with_uow(settings, city, clock, work)
+
+
+async def list_days_off(settings: Settings, city: CityConfig, clock: Clock) -> str:
+    async def work(uow: SqlUnitOfWork) -> str:
+        today = clock.now().astimezone(city.tz).date()
+        entries = await uow.days_off.between(today, today + timedelta(days=LISTED_DAYS))
+        if not entries:
+            return "no days off added by staff ahead (national holidays and cuti bersama always apply)"
+        return "\n".join(_line(e, city) for e in entries)
+
+    return await _with_uow(settings, city, clock, work)
+
+
+__all__ = ["add_arguments", "parse_day", "run"]

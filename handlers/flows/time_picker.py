@@ -1,0 +1,321 @@
+"""Choosing a time, for every flow that needs one: buttons first, typing second, always confirmed.
+
+Buttons: the next free dates of the official, then the free times on the chosen date, with "Tanggal lain" for
+later dates (a flow may first offer its own suggestions, e.g. the representative's preferred times to staff).
+Typing: Indonesian as people write it ("Senin depan jam 10", "7 Desember pukul 14.00", "besok sore"), read by
+:func:`handlers.datetext.parse_when`; the understood date and time is echoed back in full ("Senin, 7 Desember
+2026 pukul 10.00 WITA — benar?") and used only after "Ya". A time that cannot be booked is refused with the
+reason (a named holiday, office hours, minimum notice, taken) and the nearest free times as buttons. "Minggu"
+alone (Sunday, or a week?) is asked about.
+
+Every function here is pure: the official's calendar was fetched before the engine ran (FlowEnv.calendar).
+The unfinished answer lives in the step's draft:
+
+    {}                                   the first question (suggestions, or the next free dates)
+    {"stage": "dates", "after": D}       free dates after D ("Tanggal lain"); "from": D starts at D (a week)
+    {"stage": "times", "day": D}         free times on D ("period": "pagi" / "siang" / "sore" narrows them)
+    {"stage": "confirm", "at": T}        "T — benar?"
+    {"stage": "refused", "alternatives": [T…]}   the nearest free times after a refusal
+    {"stage": "ambiguous", "text": S}    "Minggu": Sunday or a week?
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from handlers.availability import SlotFree
+from handlers.conversation.flow import Pending, StepContext
+from handlers.datetext import Ambiguous, DayPeriod, NotUnderstood, TimeOnly, parse_when
+from handlers.i18n import N_
+from handlers.messages import Inbound, Option, PressIn, TextIn
+from handlers.scheduling import OfficialCalendar, refusal_text
+from handlers.validators import Invalid, clean_text
+
+DAY, AT = "d:", "t:"
+MORE_DATES, ALL_DATES, YES, NO, SUNDAY, WEEK = "f:later", "f:dates", "f:ok", "f:redo", "f:sunday", "f:week"
+YES_WORDS = frozenset({"ya", "iya", "benar", "betul", "ya benar", "ok", "oke", "yes"})
+NO_WORDS = frozenset({"tidak", "bukan", "salah", "no"})
+EXAMPLE = "Senin depan jam 10"
+
+# Parts of the day, for "besok pagi": which local start times they cover.
+PERIOD_HOURS: dict[DayPeriod, tuple[time, time]] = {
+    DayPeriod.PAGI: (time(0, 0), time(11, 0)),
+    DayPeriod.SIANG: (time(11, 0), time(15, 0)),
+    DayPeriod.SORE: (time(15, 0), time(19, 0)),
+    DayPeriod.MALAM: (time(18, 0), time(23, 59)),
+}
+
+
+def _nothing(_ctx: StepContext) -> Sequence[datetime]:
+    return ()
+
+
+def _from_data(ctx: StepContext) -> str | None:
+    value = ctx.data.get("official") or ctx.answers.get("official")
+    return str(value) if value else None
+
+
+@dataclass(frozen=True)
+class TimePicker:
+    """The parts of a time step; `key` is the step's key (to leave out times already chosen)."""
+
+    key: str
+    intro: str  # message id of the first question
+    staff: bool = False  # staff are not bound by the representatives' minimum notice
+    official: Callable[[StepContext], str | None] = _from_data
+    suggested: Callable[[StepContext], Sequence[datetime]] = _nothing
+    intro_params: Callable[[StepContext], Mapping[str, object]] = field(default=lambda _ctx: {})
+    dates_shown: int = 5
+    times_shown: int = 8
+
+    # ---- the calendar and the current stage --------------------------------------------------------------
+
+    def calendar(self, ctx: StepContext) -> OfficialCalendar | None:
+        official = self.official(ctx)
+        calendar = ctx.env.calendar(official) if official else None
+        if calendar is None:
+            return None
+        calendar = calendar.ignoring(_int(ctx.data.get("request_id")))  # moving an audience: not against itself
+        return calendar.for_staff() if self.staff else calendar
+
+    def _chosen(self, ctx: StepContext) -> set[str]:
+        value = ctx.answers.get(self.key)
+        if isinstance(value, list):
+            return {str(v) for v in value}
+        return set()
+
+    def _suggestions(self, ctx: StepContext, calendar: OfficialCalendar | None) -> list[datetime]:
+        chosen = self._chosen(ctx)
+        found = [m for m in self.suggested(ctx) if m.isoformat() not in chosen]
+        if calendar is not None:
+            found = [m for m in found if calendar.is_free(m)]
+        return found[: self.times_shown]
+
+    # ---- prompt and options ------------------------------------------------------------------------------
+
+    def ask(self, ctx: StepContext) -> str:
+        t, draft = ctx.t, ctx.draft
+        stage = draft.get("stage")
+        calendar = self.calendar(ctx)
+        if stage == "confirm":
+            return t("{when} — is that right?", when=t.datetime(datetime.fromisoformat(draft["at"])))
+        if stage == "times":
+            day = date.fromisoformat(draft["day"])
+            if not self._times(ctx, calendar):
+                return t("There are no more free times on {date}. Please choose another date.", date=t.date(day))
+            return t("Free times on {date}. Choose one, choose “Other date”, or type another time (e.g. 10.30).",
+                     date=t.date(day))  # fmt: skip
+        if stage == "refused":
+            return t("The nearest free times are below. Choose one, choose “Other date”, or type another date "
+                     "and time.")  # fmt: skip
+        if stage == "ambiguous":
+            return t("“Minggu” can mean Sunday or a week. Which one do you mean?")
+        if stage == "dates":
+            if not self._days(ctx, calendar):
+                return t("There are no free dates after that within the booking period. Please choose an "
+                         "earlier date.")  # fmt: skip
+            return t("Dates with free times. Choose one, or type a date and time (e.g. “{example}”).",
+                     example=EXAMPLE)  # fmt: skip
+        return t(self.intro, **self.intro_params(ctx))
+
+    def options(self, ctx: StepContext) -> list[Option]:
+        t, draft = ctx.t, ctx.draft
+        stage = draft.get("stage")
+        calendar = self.calendar(ctx)
+        other_date = Option(ALL_DATES, t("Other date"))
+        if stage == "confirm":
+            return [Option(YES, t("Yes, that is right")), Option(NO, t("No, choose again"))]
+        if stage == "times":
+            return [*(Option(AT + m.isoformat(), t.clock(m)) for m in self._times(ctx, calendar)), other_date]
+        if stage == "refused":
+            alternatives = [datetime.fromisoformat(v) for v in draft.get("alternatives", ())]
+            return [*(Option(AT + m.isoformat(), t.datetime(m)) for m in alternatives), other_date]
+        if stage == "ambiguous":
+            return [Option(SUNDAY, t("Sunday (hari Minggu)")), Option(WEEK, t("A week (sepekan)"))]
+        if stage is None:
+            suggestions = self._suggestions(ctx, calendar)
+            if suggestions:
+                return [*(Option(AT + m.isoformat(), t.datetime(m)) for m in suggestions), other_date]
+        days = self._days(ctx, calendar)
+        if not days:
+            return [] if stage is None else [other_date]
+        return [*(Option(DAY + d.isoformat(), t.date(d)) for d in days), Option(MORE_DATES, t("Other date"))]
+
+    def _days(self, ctx: StepContext, calendar: OfficialCalendar | None) -> list[date]:
+        if calendar is None:
+            return []
+        draft = ctx.draft
+        after = date.fromisoformat(draft["after"]) if draft.get("after") else None
+        if draft.get("from"):
+            after = date.fromisoformat(draft["from"]) - timedelta(days=1)
+        return calendar.free_days(self.dates_shown, after=after)
+
+    def _times(self, ctx: StepContext, calendar: OfficialCalendar | None) -> list[datetime]:
+        if calendar is None:
+            return []
+        day = date.fromisoformat(ctx.draft["day"])
+        chosen = self._chosen(ctx)
+        times = [m for m in calendar.free_times(day) if m.isoformat() not in chosen]
+        period = ctx.draft.get("period")
+        if period:
+            start, end = PERIOD_HOURS[DayPeriod(period)]
+            narrowed = [m for m in times if start <= m.timetz().replace(tzinfo=None) < end]
+            times = narrowed or times
+        return _spread(times, self.times_shown)
+
+    # ---- reading the answer ------------------------------------------------------------------------------
+
+    def parse(self, inbound: Inbound, ctx: StepContext) -> str:
+        calendar = self.calendar(ctx)
+        if isinstance(inbound, PressIn):
+            return self._pressed(inbound.key, ctx, calendar)
+        if not isinstance(inbound, TextIn):
+            raise Invalid(N_("Please type your answer as text."))
+        text = clean_text(inbound.text)
+        folded = text.casefold().strip(" .!")
+        if ctx.draft.get("stage") == "confirm":
+            if folded in YES_WORDS:
+                return self._pressed(YES, ctx, calendar)
+            if folded in NO_WORDS:
+                return self._pressed(NO, ctx, calendar)
+        return self._typed(text, ctx, calendar)
+
+    def _pressed(self, key: str, ctx: StepContext, calendar: OfficialCalendar | None) -> str:
+        if not any(o.key == key for o in self.options(ctx)):
+            raise Invalid(N_("Please choose one of the options by pressing a button or typing its number."))
+        draft = ctx.draft
+        if key.startswith(AT):
+            return self._accept(datetime.fromisoformat(key[len(AT) :]), ctx, calendar)
+        if key.startswith(DAY):
+            raise Pending({"stage": "times", "day": key[len(DAY) :]})
+        if key == MORE_DATES:
+            shown = self._days(ctx, calendar)
+            raise Pending({"stage": "dates", "after": shown[-1].isoformat()} if shown else {"stage": "dates"})
+        if key == ALL_DATES:
+            raise Pending({"stage": "dates"})
+        if key == YES:
+            return self._accept(datetime.fromisoformat(draft["at"]), ctx, calendar)
+        if key == NO:
+            raise Pending({"stage": "dates"})
+        text = str(draft.get("text", ""))
+        if key == SUNDAY:
+            sunday = re.sub(r"\bminggu\b", "hari minggu", text, count=1, flags=re.IGNORECASE)
+            return self._typed(sunday, ctx, calendar)
+        today = ctx.now.astimezone(ctx.t.tz).date()
+        monday = today - timedelta(days=today.weekday())
+        start = today if re.search(r"\bini\b", text, re.IGNORECASE) else monday + timedelta(days=7)
+        raise Pending({"stage": "dates", "from": start.isoformat()})
+
+    def _typed(self, text: str, ctx: StepContext, calendar: OfficialCalendar | None) -> str:
+        tz = ctx.t.tz
+        result = parse_when(text, ctx.now, tz)
+        if isinstance(result, NotUnderstood):
+            raise _not_understood(result.reason)
+        if isinstance(result, Ambiguous):
+            raise Pending({"stage": "ambiguous", "text": text})
+        draft = ctx.draft
+        if isinstance(result, TimeOnly):
+            day_text = draft.get("day") or (draft.get("at", "")[:10] if draft.get("at") else None)
+            if not day_text:
+                raise Invalid(N_("Please write the date as well, e.g. “Senin depan jam 10” or “7 Desember jam 14.00”."))
+            day = date.fromisoformat(day_text)
+            if result.time is None:
+                return self._day(day, result.period, ctx, calendar)
+            return self._candidate(datetime.combine(day, result.time, tzinfo=tz), ctx, calendar)
+        if result.whole_week:
+            raise Pending({"stage": "dates", "from": result.day.isoformat()})
+        if result.time is None:
+            return self._day(result.day, result.period, ctx, calendar)
+        return self._candidate(datetime.combine(result.day, result.time, tzinfo=tz), ctx, calendar)
+
+    def _day(self, day: date, period: DayPeriod | None, ctx: StepContext, calendar: OfficialCalendar | None) -> str:
+        if calendar is None:
+            raise Pending({"stage": "times", "day": day.isoformat()})
+        times = calendar.free_times(day)
+        if not times:
+            refusal = calendar.day_refusal(day)
+            around = datetime.combine(day, time(9, 0), tzinfo=calendar.rules.tz)
+            self._refuse(refusal_text(refusal, day, calendar, ctx.t), around, ctx, calendar)
+        note = None
+        if period is not None:
+            start, end = PERIOD_HOURS[period]
+            if not any(start <= m.timetz().replace(tzinfo=None) < end for m in times):
+                note = ctx.t("There is no free time in that part of the day; here are the other free times.")
+        raise Pending({"stage": "times", "day": day.isoformat(), "period": period.value if period else None}, note)
+
+    def _candidate(self, at: datetime, ctx: StepContext, calendar: OfficialCalendar | None) -> str:
+        """A typed time: echoed back for confirmation when free, else refused with the nearest free times."""
+        if at.isoformat() in self._chosen(ctx):
+            raise Invalid(N_("You already chose that one."))
+        if calendar is None:
+            if at <= ctx.now:
+                raise Invalid(N_("That time has already passed. Please choose a time in the future."))
+            raise Pending({"stage": "confirm", "at": at.isoformat()})
+        result = calendar.check(at)
+        if isinstance(result, SlotFree):
+            raise Pending({"stage": "confirm", "at": at.astimezone(calendar.rules.tz).isoformat()})
+        self._refuse(refusal_text(result, at, calendar, ctx.t), at, ctx, calendar)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _accept(self, at: datetime, ctx: StepContext, calendar: OfficialCalendar | None) -> str:
+        """The final check before a time is taken: still free (someone may have booked it meanwhile)."""
+        if calendar is not None:
+            result = calendar.check(at)
+            if not isinstance(result, SlotFree):
+                self._refuse(refusal_text(result, at, calendar, ctx.t), at, ctx, calendar)
+            return at.astimezone(calendar.rules.tz).isoformat()
+        return at.isoformat()
+
+    def _refuse(self, note: str, around: datetime, ctx: StepContext, calendar: OfficialCalendar) -> None:
+        chosen = self._chosen(ctx)
+        alternatives = [m for m in calendar.nearest(around, limit=3 + len(chosen)) if m.isoformat() not in chosen]
+        if not alternatives:  # nothing after that day (beyond the horizon): the earliest free times instead
+            alternatives = [m for m in calendar.free_slots(3 + len(chosen)) if m.isoformat() not in chosen]
+        raise Pending({"stage": "refused", "alternatives": [m.isoformat() for m in alternatives[:3]]}, note)
+
+    # ---- how a chosen time reads -------------------------------------------------------------------------
+
+    @staticmethod
+    def show(value: str, ctx: StepContext) -> str:
+        return ctx.t.datetime(datetime.fromisoformat(value))
+
+    @staticmethod
+    def acknowledge(value: str, ctx: StepContext) -> str:
+        return ctx.t("Noted: {when}.", when=ctx.t.datetime(datetime.fromisoformat(value)))
+
+
+def _spread(times: list[datetime], limit: int) -> list[datetime]:
+    """At most `limit` times for buttons: whole hours first (people think in hours), in order."""
+    if len(times) <= limit:
+        return times
+    whole = [m for m in times if m.minute == 0]
+    rest = [m for m in times if m.minute != 0]
+    return sorted((whole + rest)[:limit])
+
+
+def _not_understood(reason: str) -> Invalid:
+    if reason == "weekday_mismatch":
+        return Invalid(N_("The day and the date do not match. Please check them, e.g. “Senin, 7 Desember 2026 "
+                          "jam 10”."))  # fmt: skip
+    if reason == "invalid_date":
+        return Invalid(N_("That date does not exist. Example: {example}"), {"example": "7 Desember 2026 jam 10"})
+    if reason == "invalid_time":
+        return Invalid(N_("That time is not valid. Example: {example}"), {"example": "jam 10 atau pukul 14.00"})
+    return Invalid(
+        N_(
+            "Sorry, we could not read that date. Please write it like “{example}”, “7 Desember 2026 pukul 14.00” "
+            "or “besok jam 9 pagi”, or choose a button."
+        ),
+        {"example": EXAMPLE},
+    )
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None

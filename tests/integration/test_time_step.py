@@ -1,0 +1,213 @@
+"""Choosing a time: free dates then free times as buttons, Indonesian typing echoed and confirmed, refusals
+that name the reason with the nearest free times as buttons. On memory, SQLite and PostgreSQL storage.
+
+START is Monday 23 November 2026, 09.00 WITA; with two working days' notice the first free date is
+Wednesday 25 November. Christmas (Friday 25 December) and its cuti bersama (Thursday 24 December) are inside
+the 60-day horizon.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import pytest
+
+from handlers.domain.model import Address, DayOffEntry
+from handlers.messages import Choice, PressIn
+from tests.harness import MAKASSAR, PROTOKOL, Harness
+from tests.integration.test_lifecycle import approve
+from tests.integration.test_request_dialog import HAPPY, REP, until
+
+AT_TIME_STEP = until("paling banyak tiga waktu")
+
+
+async def at_time_step(h: Harness, who: Address = REP) -> None:
+    await h.dialog(who, AT_TIME_STEP)
+
+
+async def submit_any(h: Harness, who: Address) -> int:
+    """A request with the first free time as its preference (the tests here then set times explicitly)."""
+    await at_time_step(h, who)
+    await h.dialog(who, [("1", "Waktu yang masih kosong"), ("1", "Dicatat"), *HAPPY[-3:-1], ("Kirim", "AUD-")])
+    request = (await h.requests_of(who))[0]
+    assert request.id is not None
+    return request.id
+
+
+def options(h: Harness) -> list[str]:
+    return [o.label for m in h.last if isinstance(m, Choice) for o in m.options]
+
+
+async def test_the_first_question_offers_the_next_free_dates_then_the_free_times_of_one(h: Harness) -> None:
+    await at_time_step(h)
+    assert options(h) == ["Rabu, 25 November 2026", "Kamis, 26 November 2026", "Jumat, 27 November 2026",
+                          "Senin, 30 November 2026", "Selasa, 1 Desember 2026", "Tanggal lain"]  # fmt: skip
+    reply = await h.say(REP, "Jumat, 27 November 2026")
+    assert "Waktu yang masih kosong pada Jumat, 27 November 2026" in reply
+    # Friday: 08.00–11.00 and 13.30–16.00 (salat Jumat between); an audience takes an hour.
+    assert options(h) == ["08.00", "08.30", "09.00", "09.30", "10.00", "13.30", "14.00", "15.00", "Tanggal lain"]
+    assert "Dicatat: Jumat, 27 November 2026 pukul 13.30 WITA." in await h.say(REP, "13.30")
+
+
+async def test_other_dates_page_forward_and_back_goes_to_the_dates(h: Harness) -> None:
+    await at_time_step(h)
+    await h.say(REP, "Tanggal lain")
+    assert options(h)[0] == "Rabu, 2 Desember 2026"
+    await h.say(REP, "Tanggal lain")
+    assert options(h)[0] == "Rabu, 9 Desember 2026"
+    await h.say(REP, "1")
+    assert "Waktu yang masih kosong pada Rabu, 9 Desember 2026" in h.last[0].body
+    reply = await h.say(REP, "/kembali")  # from the times of a date back to the dates, not the previous question
+    assert "paling banyak tiga waktu" in reply
+
+
+async def test_holidays_and_cuti_bersama_are_never_offered_and_are_refused_by_name(h: Harness) -> None:
+    await at_time_step(h)
+    for _ in range(5):
+        await h.say(REP, "Tanggal lain")
+        assert not {"Kamis, 24 Desember 2026", "Jumat, 25 Desember 2026"} & set(options(h))
+    await h.say(REP, "/kembali")
+    reply = await h.say(REP, "25 Desember jam 10")
+    assert "25 Desember 2026 adalah Hari Raya Natal; pada hari tersebut tidak ada audiensi." in reply
+    assert "Berikut waktu kosong terdekat" in reply
+    assert options(h) == ["Senin, 28 Desember 2026 pukul 08.00 WITA", "Senin, 28 Desember 2026 pukul 08.30 WITA",
+                          "Senin, 28 Desember 2026 pukul 09.00 WITA", "Tanggal lain"]  # fmt: skip
+    assert "Dicatat: Senin, 28 Desember 2026 pukul 08.30 WITA." in await h.say(REP, "2")
+    reply = await h.say(REP, "24 Desember")
+    assert "24 Desember 2026 adalah Cuti Bersama Hari Raya Natal" in reply
+
+
+TYPED_REFUSALS = [
+    (
+        "besok pagi",
+        "Audiensi perlu diajukan sekurang-kurangnya 2 hari kerja sebelumnya; tanggal paling awal yang "
+        "dapat dipilih adalah Rabu, 25 November 2026.",
+    ),
+    ("01/01/2020 10:00", "Rabu, 1 Januari 2020 pukul 10.00 WITA sudah lewat."),
+    ("Sabtu depan jam 10", "Sabtu, 5 Desember 2026 bukan hari kerja."),
+    (
+        "Rabu depan jam 7",
+        "berada di luar jam kerja. Audiensi berlangsung 60 menit; pada Rabu, 2 Desember 2026 "
+        "audiensi dapat dilaksanakan dalam rentang 08.00–16.00.",
+    ),
+    (
+        "Jumat depan jam 11",
+        "pada Jumat, 4 Desember 2026 audiensi dapat dilaksanakan dalam rentang 08.00–11.00 dan 13.30–16.00",
+    ),
+    ("15 Maret 2027 jam 10", "paling lama 60 hari ke depan, yaitu sampai Jumat, 22 Januari 2027"),
+]
+
+
+@pytest.mark.parametrize(("typed", "reason"), TYPED_REFUSALS, ids=[t for t, _ in TYPED_REFUSALS])
+async def test_a_typed_time_that_cannot_be_booked_names_the_reason_and_offers_the_nearest(
+    h: Harness, typed: str, reason: str
+) -> None:
+    await at_time_step(h)
+    reply = await h.say(REP, typed)
+    assert reason in reply
+    offered = options(h)
+    assert offered[-1] == "Tanggal lain" and 1 <= len(offered) <= 4
+    assert "Dicatat" in await h.say(REP, "1")  # a nearest free time, taken with one press
+
+
+async def test_a_typed_time_is_echoed_in_full_and_used_only_after_yes(h: Harness) -> None:
+    await at_time_step(h)
+    reply = await h.say(REP, "senin depan jam 2 siang")
+    assert "Senin, 30 November 2026 pukul 14.00 WITA — benar?" in reply
+    assert options(h) == ["Ya, benar", "Bukan, pilih lagi"]
+    reply = await h.say(REP, "Bukan, pilih lagi")
+    assert "Tanggal yang masih memiliki waktu kosong" in reply
+    await h.say(REP, "Kamis, 26 November 2026")
+    reply = await h.say(REP, "jam 4 sore")  # a time alone, on the date just chosen: 16.00 is past office hours
+    assert "berada di luar jam kerja" in reply
+    await h.say(REP, "Tanggal lain")
+    await h.say(REP, "Kamis, 26 November 2026")
+    assert "Kamis, 26 November 2026 pukul 10.30 WITA — benar?" in await h.say(REP, "10.30")
+    assert "Dicatat: Kamis, 26 November 2026 pukul 10.30 WITA." in await h.say(REP, "benar")
+
+
+async def test_a_day_alone_shows_its_free_times_and_a_part_of_the_day_narrows_them(h: Harness) -> None:
+    await at_time_step(h)
+    reply = await h.say(REP, "Kamis 26 November sore")
+    assert "Waktu yang masih kosong pada Kamis, 26 November 2026" in reply
+    assert options(h) == ["15.00", "Tanggal lain"]
+    assert "Dicatat: Kamis, 26 November 2026 pukul 15.00 WITA." in await h.say(REP, "1")
+
+
+async def test_minggu_alone_is_asked_about(h: Harness) -> None:
+    await at_time_step(h)
+    reply = await h.say(REP, "minggu jam 10")
+    assert "“Minggu” dapat berarti hari Minggu atau satu pekan" in reply
+    reply = await h.say(REP, "Hari Minggu")
+    assert "Minggu, 29 November 2026 bukan hari kerja." in reply
+    await h.say(REP, "Tanggal lain")
+    await h.say(REP, "minggu")
+    reply = await h.say(REP, "2")  # a week: the dates of next week
+    assert options(h)[0] == "Senin, 30 November 2026"
+
+
+async def test_minggu_depan_shows_the_free_dates_of_next_week(h: Harness) -> None:
+    await at_time_step(h)
+    await h.say(REP, "minggu depan")
+    assert options(h)[:2] == ["Senin, 30 November 2026", "Selasa, 1 Desember 2026"]
+
+
+async def test_approved_audiences_with_their_buffers_and_full_days_are_not_offered(h: Harness) -> None:
+    # Four audiences approved on Wednesday 25 November fill the day (at most four a day by default).
+    for number, hour in enumerate((8, 10, 12, 14), start=1):
+        request_id = await submit_any(h, Address("console", f"warga-{number + 10}"))
+        await h.say(PROTOKOL, PressIn(f"g:approve:{request_id}"), staff=True)
+        await h.say(PROTOKOL, f"Rabu, 25 November 2026 jam {hour}", staff=True)
+        await h.say(PROTOKOL, "Ya", staff=True)
+        await h.say(PROTOKOL, "1", staff=True)
+        assert "Keputusan tersimpan" in await h.say(PROTOKOL, "1", staff=True)
+    await at_time_step(h)
+    assert "Rabu, 25 November 2026" not in options(h)
+    reply = await h.say(REP, "25 November jam 15")
+    assert "Jadwal pada Rabu, 25 November 2026 sudah penuh." in reply
+
+
+async def test_a_time_within_another_audience_and_its_buffer_is_refused_as_taken(h: Harness) -> None:
+    first = Address("console", "warga-11")
+    await h.dialog(first, [*HAPPY[:-1], ("Kirim", "AUD-2026-000001")])
+    [request] = await h.requests_of(first)
+    assert "Keputusan tersimpan" in await approve(h, request.id or 0)  # Wednesday 25 November 09.00–10.00
+    await at_time_step(h)
+    await h.say(REP, "1")
+    # 09.00 is taken, and with the 30-minute buffer so are 08.00 (it would end at 09.00) and 10.00.
+    assert options(h)[:2] == ["10.30", "11.00"]
+    reply = await h.say(REP, "25 November 2026 jam 10")
+    assert "Rabu, 25 November 2026 pukul 10.00 WITA sudah terisi." in reply
+    assert options(h)[:2] == ["Rabu, 25 November 2026 pukul 10.30 WITA", "Rabu, 25 November 2026 pukul 11.00 WITA"]
+    assert "sudah terisi" in await h.say(REP, "25 November 2026 jam 8")
+
+
+async def test_a_staff_day_off_is_never_offered_and_is_refused_with_its_reason(h: Harness) -> None:
+    async with h.uow() as uow:
+        await uow.days_off.add(DayOffEntry("wakil-walikota", date(2026, 11, 26), "Kunjungan kerja ke Jakarta",
+                                           "Petugas Protokol"))  # fmt: skip
+        await uow.days_off.add(DayOffEntry(None, date(2026, 11, 27), "Hari jadi kota", "Petugas Protokol"))
+        await uow.commit()
+    await at_time_step(h)
+    assert options(h)[:2] == ["Rabu, 25 November 2026", "Senin, 30 November 2026"]
+    reply = await h.say(REP, "26 November jam 10")
+    assert "Pejabat tidak menerima audiensi pada Kamis, 26 November 2026: Kunjungan kerja ke Jakarta." in reply
+
+
+async def test_chosen_times_are_not_offered_again(h: Harness) -> None:
+    await at_time_step(h)
+    await h.say(REP, "1")
+    await h.say(REP, "08.00")
+    await h.say(REP, "1")
+    assert "08.00" not in options(h)
+    reply = await h.say(REP, "Rabu, 25 November 2026 jam 8")
+    assert "Pilihan tersebut sudah dipilih" in reply
+
+
+async def test_the_summary_reads_the_chosen_times_in_full(h: Harness) -> None:
+    await at_time_step(h)
+    await h.dialog(REP, [("1", "Rabu"), ("2", "Dicatat"), ("Selesai", "nomor surat"), ("lewati", "Mohon periksa")])
+    assert "Rabu, 25 November 2026 pukul 09.00 WITA" in h.last[0].body
+    await h.say(REP, "Kirim")
+    [request] = await h.requests_of(REP)
+    assert request.preferred_times == (datetime(2026, 11, 25, 9, 0, tzinfo=MAKASSAR),)
