@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.channels.telegram import TelegramChannel, make_bot
 from bot.city_config import CityConfig, ConfiguredDirectory, load_city_config
 from bot.clock import SystemClock
 from bot.i18n import load_catalogs
@@ -17,6 +18,7 @@ from handlers.i18n import Catalogs
 from handlers.ports import Clock, UnitOfWork
 from handlers.service import ConversationService, ServiceConfig
 from handlers.suggestions import WeekdaySuggester
+from storage.channel_messages import ChannelMessages
 from storage.database import create_engine, session_factory
 from storage.directory_sync import sync_officials
 from storage.migrate import upgrade_async
@@ -38,6 +40,17 @@ class App:
 
     def new_uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.sessions, self.clock)
+
+    def telegram(self) -> TelegramChannel:
+        """The Telegram channel (only when a token is configured)."""
+        return TelegramChannel(
+            self.service,
+            make_bot(self.settings),
+            self.outbox,
+            ChannelMessages(self.sessions),
+            self.clock,
+            staff_chat_id=self.settings.telegram_staff_chat_id,
+        )
 
 
 def staff_addresses(settings: Settings, city: CityConfig) -> list[Address]:

@@ -11,7 +11,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AUDIENSI_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="AUDIENSI_", env_file=".env", extra="ignore", populate_by_name=True)
 
     database_url: str = Field(
         default="sqlite:///audiensi.db",

@@ -156,6 +156,9 @@ class ConversationService:
                     )
             await uow.commit()
 
+    def staff_for(self, address: Address) -> StaffMember | None:
+        return self._directory.staff_for(address)
+
     def translator(self, language: str | None = None) -> Translator:
         return self._catalogs.translator(language, self._config.tz)
 
@@ -312,7 +315,7 @@ class ConversationService:
         if unreachable is not None:
             body += "\n" + t("Warning: the representative cannot be reached on {channel} since {when} ({reason}).",
                               channel=request.contact.channel.title(), when=t.datetime(unreachable[0]),
-                              reason=unreachable[1])  # fmt: skip
+                              reason=t(unreachable[1]))  # fmt: skip
         actions = card_actions(request, t)
         return Choice(body, actions) if actions else Text(body)
 
