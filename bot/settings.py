@@ -31,6 +31,24 @@ class Settings(BaseSettings):
     telegram_webhook_secret: SecretStr | None = None
     telegram_webhook_url: str | None = None
 
+    whatsapp_access_token: SecretStr | None = None
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_verify_token: SecretStr | None = None
+    whatsapp_graph_base_url: str = "https://graph.facebook.com"
+    whatsapp_api_version: str = "v21.0"
+    # Approved utility template (language id) used outside the 24-hour window; its text is in docs/whatsapp.md.
+    whatsapp_notice_template: str = "audiensi_pemberitahuan"
+    whatsapp_template_language: str = "id"
+    whatsapp_messages_per_second: float = 80.0
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        return all(
+            value is not None
+            for value in (self.whatsapp_access_token, self.whatsapp_phone_number_id, self.whatsapp_app_secret)
+        )
+
     @property
     def telegram_enabled(self) -> bool:
         return self.telegram_token is not None and bool(self.telegram_token.get_secret_value())

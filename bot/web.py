@@ -1,4 +1,4 @@
-"""The web process: Telegram's webhook (and later WhatsApp's), and a health check. FastAPI, one app factory."""
+"""The web process: the Telegram and WhatsApp webhooks and a health check. FastAPI, one app factory."""
 
 from __future__ import annotations
 
@@ -10,17 +10,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import PlainTextResponse
 from sqlalchemy import text
 from telegram import Update
 
 from bot.bootstrap import App
 from bot.channels.telegram import TelegramChannel
+from bot.channels.whatsapp import WhatsAppChannel
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
-def create_web_app(app: App, telegram: TelegramChannel | None, *, deliver: bool = True) -> FastAPI:
+def create_web_app(
+    app: App, telegram: TelegramChannel | None, *, deliver: bool = True, whatsapp: WhatsAppChannel | None = None
+) -> FastAPI:
     secret = app.settings.telegram_webhook_secret
 
     @asynccontextmanager
@@ -29,6 +33,10 @@ def create_web_app(app: App, telegram: TelegramChannel | None, *, deliver: bool 
         tasks = []
         if telegram is not None and deliver:
             tasks.append(asyncio.create_task(telegram.run_delivery(stop)))
+        if whatsapp is not None:
+            tasks.append(asyncio.create_task(whatsapp.run_processing(stop)))
+            if deliver:
+                tasks.append(asyncio.create_task(whatsapp.run_delivery(stop)))
         yield
         stop.set()
         for task in tasks:
@@ -61,5 +69,22 @@ def create_web_app(app: App, telegram: TelegramChannel | None, *, deliver: bool 
             return Response(status_code=400)
         await telegram.process(update)
         return Response(status_code=200)
+
+    @web.get("/whatsapp/webhook")
+    async def whatsapp_verify(request: Request) -> Response:
+        if whatsapp is None:
+            return Response(status_code=404)
+        query = request.query_params
+        challenge = whatsapp.verify(query.get("hub.mode"), query.get("hub.verify_token"), query.get("hub.challenge"))
+        if challenge is None:
+            return Response(status_code=403)
+        return PlainTextResponse(challenge)
+
+    @web.post("/whatsapp/webhook")
+    async def whatsapp_webhook(request: Request) -> Response:
+        if whatsapp is None:
+            return Response(status_code=404)
+        status = await whatsapp.receive(await request.body(), request.headers.get("X-Hub-Signature-256"))
+        return Response(status_code=status)
 
     return web
