@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.channels.telegram import TelegramChannel, make_bot
+from bot.channels.whatsapp import WhatsAppChannel, make_client
 from bot.city_config import CityConfig, ConfiguredDirectory, load_city_config
 from bot.clock import SystemClock
 from bot.i18n import load_catalogs
@@ -16,12 +18,14 @@ from handlers.domain.model import Address
 from handlers.i18n import Catalogs
 from handlers.ports import Clock, UnitOfWork
 from handlers.service import ConversationService, ServiceConfig
-from handlers.suggestions import WeekdaySuggester
+from handlers.suggestions import AvailabilitySuggester
+from storage.channel_messages import ChannelMessages
 from storage.database import create_engine, session_factory
 from storage.directory_sync import sync_officials
 from storage.migrate import upgrade_async
 from storage.outbox import OutboxStore
 from storage.unit_of_work import SqlUnitOfWork
+from storage.whatsapp_store import WhatsAppStore
 
 
 @dataclass
@@ -39,12 +43,31 @@ class App:
     def new_uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.sessions, self.clock)
 
+    def telegram(self) -> TelegramChannel:
+        """The Telegram channel (only when a token is configured)."""
+        return TelegramChannel(
+            self.service,
+            make_bot(self.settings),
+            self.outbox,
+            ChannelMessages(self.sessions),
+            self.clock,
+            staff_chat_id=self.settings.telegram_staff_chat_id,
+        )
+
+    def whatsapp(self) -> WhatsAppChannel:
+        """The WhatsApp channel (only when its access token, phone number id and app secret are configured)."""
+        return WhatsAppChannel(self.service, make_client(self.settings), WhatsAppStore(self.sessions), self.outbox,
+                               self.clock, self.settings)  # fmt: skip
+
 
 def staff_addresses(settings: Settings, city: CityConfig) -> list[Address]:
-    """Where notices for staff go: the Telegram staff group when there is one, else each staff console."""
+    """Where notices for staff go: the Telegram staff group and staff on WhatsApp; else each staff console."""
+    addresses: list[Address] = []
     if settings.telegram_enabled and settings.telegram_staff_chat_id is not None:
-        return [Address("telegram", str(settings.telegram_staff_chat_id))]
-    return [Address("console", f"staf:{member.key}") for member in city.staff]
+        addresses.append(Address("telegram", str(settings.telegram_staff_chat_id)))
+    if settings.whatsapp_enabled:
+        addresses.extend(Address("whatsapp", m.whatsapp_id) for m in city.staff if m.whatsapp_id)
+    return addresses or [Address("console", f"staf:{member.key}") for member in city.staff]
 
 
 @asynccontextmanager
@@ -69,7 +92,7 @@ async def application(settings: Settings, *, clock: Clock | None = None, migrate
             catalogs=catalogs,
             directory=directory,
             config=ServiceConfig(city=city.city.name, tz=city.tz, max_attendees=city.city.max_attendees),
-            suggester=WeekdaySuggester(city.tz),
+            suggester=AvailabilitySuggester(city.tz, city.calendar_rules()),
         )
         yield App(settings, city, engine, sessions, clock, catalogs, directory, service, OutboxStore(sessions))
     finally:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import signal
 import sys
 from collections.abc import Sequence
+from contextlib import suppress
 
+from bot import calendar_admin
 from bot.bootstrap import application
 from bot.channels.console import ConsoleChannel
 from bot.city_config import ConfigError, load_city_config
@@ -31,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     i18n = commands.add_parser("i18n", help="translation catalogs")
     i18n.add_argument("action", choices=["update", "compile", "check"])
     commands.add_parser("check-config", help="validate the city's configuration file")
+    calendar_admin.add_arguments(commands)
+    web = commands.add_parser("web", help="the web process: Telegram webhook and health check")
+    web.add_argument("--host", default="0.0.0.0")
+    web.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    telegram = commands.add_parser("telegram", help="Telegram webhook registration")
+    telegram.add_argument("action", choices=["set-webhook", "delete-webhook"])
     return parser
 
 
@@ -59,6 +69,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_chat(settings, staff=args.staf, user=args.pengguna))
         elif command == "run":
             asyncio.run(_run(settings))
+        elif command == "libur":
+            return calendar_admin.run(settings, args)
+        elif command == "web":
+            asyncio.run(_web(settings, args.host, args.port))
+        elif command == "telegram":
+            asyncio.run(_telegram_webhook(settings, args.action))
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 2
@@ -102,6 +118,55 @@ async def _chat(settings: Settings, *, staff: str | None, user: str) -> None:
 
 
 async def _run(settings: Settings) -> None:
-    if settings.telegram_enabled:
-        raise ConfigError("the Telegram channel is not available in this version; unset AUDIENSI_TELEGRAM_TOKEN")
-    await _chat(settings, staff=None, user="warga")
+    """Everything in one process: Telegram polling and delivery when a token is set, else the console."""
+    if not settings.telegram_enabled:
+        await _chat(settings, staff=None, user="warga")
+        return
+    async with application(settings) as app:
+        channel = app.telegram()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signame in ("SIGINT", "SIGTERM"):
+            with suppress(NotImplementedError):
+                loop.add_signal_handler(getattr(signal, signame), stop.set)
+        async with channel.bot:
+            await channel.set_commands()
+            logging.getLogger(__name__).info("Telegram polling started")
+            await asyncio.gather(channel.run_polling(stop), channel.run_delivery(stop))
+
+
+async def _web(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from bot.web import create_web_app
+
+    async with application(settings) as app:
+        channel = app.telegram() if settings.telegram_enabled else None
+        if channel is not None:
+            await channel.bot.initialize()
+        server = uvicorn.Server(uvicorn.Config(create_web_app(app, channel), host=host, port=port, log_level="info"))
+        try:
+            await server.serve()
+        finally:
+            if channel is not None:
+                await channel.bot.shutdown()
+
+
+async def _telegram_webhook(settings: Settings, action: str) -> None:
+    if not settings.telegram_enabled:
+        raise ConfigError("AUDIENSI_TELEGRAM_TOKEN is not set")
+    from bot.channels.telegram import make_bot
+
+    async with make_bot(settings) as bot:
+        if action == "delete-webhook":
+            await bot.delete_webhook()
+            print("webhook deleted")
+            return
+        if not settings.telegram_webhook_url or settings.telegram_webhook_secret is None:
+            raise ConfigError("set AUDIENSI_TELEGRAM_WEBHOOK_URL and AUDIENSI_TELEGRAM_WEBHOOK_SECRET first")
+        await bot.set_webhook(
+            url=settings.telegram_webhook_url,
+            secret_token=settings.telegram_webhook_secret.get_secret_value(),
+            allowed_updates=["message", "callback_query"],
+        )
+        print("webhook set")

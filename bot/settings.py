@@ -11,7 +11,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AUDIENSI_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="AUDIENSI_", env_file=".env", extra="ignore", populate_by_name=True)
 
     database_url: str = Field(
         default="sqlite:///audiensi.db",
@@ -30,6 +30,24 @@ class Settings(BaseSettings):
     telegram_staff_chat_id: int | None = None
     telegram_webhook_secret: SecretStr | None = None
     telegram_webhook_url: str | None = None
+
+    whatsapp_access_token: SecretStr | None = None
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_verify_token: SecretStr | None = None
+    whatsapp_graph_base_url: str = "https://graph.facebook.com"
+    whatsapp_api_version: str = "v21.0"
+    # Approved utility template (language id) used outside the 24-hour window; its text is in docs/whatsapp.md.
+    whatsapp_notice_template: str = "audiensi_pemberitahuan"
+    whatsapp_template_language: str = "id"
+    whatsapp_messages_per_second: float = 80.0
+
+    @property
+    def whatsapp_enabled(self) -> bool:
+        return all(
+            value is not None
+            for value in (self.whatsapp_access_token, self.whatsapp_phone_number_id, self.whatsapp_app_secret)
+        )
 
     @property
     def telegram_enabled(self) -> bool:

@@ -188,6 +188,9 @@ class ConversationService(LifecycleActions):
                     )
             await uow.commit()
 
+    def unit_of_work(self) -> UnitOfWork:
+        return self._uow_factory()
+
     def staff_for(self, address: Address) -> StaffMember | None:
         return self._directory.staff_for(address)
 

@@ -46,13 +46,3 @@ class AvailabilitySuggester:
 
     async def suggest(self, uow: UnitOfWork, official_key: str, now: datetime, limit: int) -> Sequence[datetime]:
         return (await self.calendar(uow, official_key, now)).free_slots(limit)
-
-
-class WeekdaySuggester(AvailabilitySuggester):
-    """Deprecated name kept while the composition root still builds it: every official on the default rules.
-
-    Build :class:`AvailabilitySuggester` with the officials' configured rules instead.
-    """
-
-    def __init__(self, tz: ZoneInfo, lead_days: int = 2) -> None:
-        super().__init__(tz)

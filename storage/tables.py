@@ -237,3 +237,42 @@ class DayOffRow(SQLModel, table=True):
     reason: str = Field(max_length=200)
     added_by: str = Field(max_length=120)
     created_at: datetime = _utc()
+
+
+class WhatsAppInboxRow(SQLModel, table=True):
+    """Webhook events as Meta delivered them: stored first (the webhook answers 200 at once), then processed.
+
+    The unique event id (the message id, or status id + status) makes a redelivery a no-op at insertion.
+    """
+
+    __tablename__ = "whatsapp_inbox"
+    __table_args__ = (Index("ix_whatsapp_inbox_state", "state", "id"), Index("ix_whatsapp_inbox_sender", "sender"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=160, unique=True)
+    sender: str = Field(max_length=64)
+    kind: str = Field(max_length=16)  # message | status
+    payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    state: str = Field(default="pending", max_length=16)  # pending | done | unsupported | failed
+    received_at: datetime = _utc()
+    processed_at: datetime | None = _utc(nullable=True)
+    last_error: str | None = Field(default=None, max_length=500)
+
+
+class WhatsAppSentRow(SQLModel, table=True):
+    """What we sent (by wamid), so delivery receipts and failures reach the notice they belong to."""
+
+    __tablename__ = "whatsapp_sent"
+
+    wamid: str = Field(primary_key=True, max_length=160)
+    recipient: str = Field(max_length=64)
+    outbox_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), nullable=True)
+    )
+    request_id: int | None = Field(default=None, sa_column=Column(Integer, nullable=True))
+    kind: str = Field(max_length=32)
+    template: bool = False
+    status: str = Field(default="accepted", max_length=16)
+    error_code: int | None = None
+    sent_at: datetime = _utc()
+    updated_at: datetime = _utc()

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from storage.migrate import upgrade
+from tests.fakes.graph_api import graph_api  # noqa: F401 - fixture
+from tests.fakes.telegram_api import telegram_api  # noqa: F401 - fixture
 from tests.harness import (
     MAKASSAR,
     Harness,

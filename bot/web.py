@@ -1,0 +1,90 @@
+"""The web process: the Telegram and WhatsApp webhooks and a health check. FastAPI, one app factory."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import PlainTextResponse
+from sqlalchemy import text
+from telegram import Update
+
+from bot.bootstrap import App
+from bot.channels.telegram import TelegramChannel
+from bot.channels.whatsapp import WhatsAppChannel
+
+log = logging.getLogger(__name__)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+def create_web_app(
+    app: App, telegram: TelegramChannel | None, *, deliver: bool = True, whatsapp: WhatsAppChannel | None = None
+) -> FastAPI:
+    secret = app.settings.telegram_webhook_secret
+
+    @asynccontextmanager
+    async def lifespan(_web: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        tasks = []
+        if telegram is not None and deliver:
+            tasks.append(asyncio.create_task(telegram.run_delivery(stop)))
+        if whatsapp is not None:
+            tasks.append(asyncio.create_task(whatsapp.run_processing(stop)))
+            if deliver:
+                tasks.append(asyncio.create_task(whatsapp.run_delivery(stop)))
+        yield
+        stop.set()
+        for task in tasks:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
+    web = FastAPI(title="Audiensi", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+
+    @web.get("/healthz")
+    async def health() -> dict[str, str]:
+        async with app.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    @web.post("/telegram/webhook")
+    async def telegram_webhook(request: Request) -> Response:
+        if telegram is None or secret is None:
+            return Response(status_code=404)
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), secret.get_secret_value().encode()):
+            log.warning("webhook request with a wrong or missing secret token refused")
+            return Response(status_code=403)
+        try:
+            data = json.loads(await request.body())
+            update = Update.de_json(data, telegram.bot)
+        except (ValueError, TypeError, KeyError):
+            return Response(status_code=400)
+        if update is None:
+            return Response(status_code=400)
+        await telegram.process(update)
+        return Response(status_code=200)
+
+    @web.get("/whatsapp/webhook")
+    async def whatsapp_verify(request: Request) -> Response:
+        if whatsapp is None:
+            return Response(status_code=404)
+        query = request.query_params
+        challenge = whatsapp.verify(query.get("hub.mode"), query.get("hub.verify_token"), query.get("hub.challenge"))
+        if challenge is None:
+            return Response(status_code=403)
+        return PlainTextResponse(challenge)
+
+    @web.post("/whatsapp/webhook")
+    async def whatsapp_webhook(request: Request) -> Response:
+        if whatsapp is None:
+            return Response(status_code=404)
+        status = await whatsapp.receive(await request.body(), request.headers.get("X-Hub-Signature-256"))
+        return Response(status_code=status)
+
+    return web

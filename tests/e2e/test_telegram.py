@@ -1,0 +1,476 @@
+"""Telegram end to end: the real bot client against a fake Bot API server on loopback, driven like people do."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from handlers.domain.model import RequestStatus
+from storage.repositories import count_rows
+from storage.tables import ConversationRow, ProcessedEventRow
+from tests.conftest import START
+from tests.e2e.telegram_world import (
+    KESBANGPOL_ID,
+    PROTOKOL_ID,
+    STAFF_GROUP,
+    WEBHOOK_SECRET,
+    World,
+    running_bot,
+    serving,
+)
+from tests.fakes.memory import FakeClock
+from tests.fakes.telegram_api import FakeTelegramAPI, SentMessage
+
+REP = 5001
+STRANGER = 7777
+
+
+@pytest.fixture
+async def world(telegram_api: FakeTelegramAPI, tmp_path: Path) -> AsyncIterator[World]:
+    async with running_bot(telegram_api, tmp_path, FakeClock(START)) as running:
+        yield running
+
+
+async def request_audience(w: World, user: int = REP, org: str = "Karang Taruna Kelurahan Maccini") -> str:
+    """A representative's whole request with buttons and typed answers; returns the reference code."""
+    api = w.api
+    menu = await w.step(user, lambda: api.user_text(user, "/start"), "Apa yang ingin Bapak/Ibu lakukan?")
+    assert any("Selamat datang" in m.text for m in api.messages_to(user))
+    assert menu.reply_markup is not None
+    assert [b["text"] for row in menu.reply_markup["keyboard"] for b in row] == [
+        "Ajukan Audiensi",
+        "Status Permohonan",
+        "Bantuan",
+    ]
+    await w.step(user, lambda: api.user_text(user, "Ajukan Audiensi"), "Apa nama organisasi")
+    await w.step(user, lambda: api.user_text(user, org), "Apa jenis organisasi")
+    await w.step(user, lambda: api.user_press_button(user, "Karang Taruna"), "nomor registrasi")
+    await w.step(user, lambda: api.user_press_button(user, "Lewati"), "nama lengkap")
+    await w.step(user, lambda: api.user_text(user, "Andi Rahmat Hidayat"), "jabatan")
+    phone_prompt = await w.step(user, lambda: api.user_text(user, "Ketua"), "nomor telepon")
+    assert phone_prompt.reply_markup is not None
+    assert phone_prompt.reply_markup["keyboard"][0][0]["request_contact"] is True
+    await w.step(user, lambda: api.user_contact(user, "6281234567890"), "Pejabat mana")
+    await w.step(user, lambda: api.user_press_button(user, "Wakil Wali Kota Makassar"), "perihal")
+    await w.step(user, lambda: api.user_text(user, "Silaturahmi dan pelaporan pelantikan pengurus baru"), "jelaskan")
+    await w.step(
+        user,
+        lambda: api.user_text(user, "Kami ingin melaporkan susunan pengurus dan menjajaki kerja sama."),
+        "Berapa orang",
+    )
+    await w.step(user, lambda: api.user_text(user, "5"), "paling banyak tiga waktu")
+    await w.step(user, lambda: api.user_press_button(user, "Rabu, 25 November 2026"), "Waktu yang masih kosong")
+    await w.step(user, lambda: api.user_press_button(user, "09.00"), "Sudah dipilih")
+    await w.step(user, lambda: api.user_press_button(user, "Selesai"), "nomor surat")
+    await w.step(user, lambda: api.user_text(user, "005/12/KT-MKS/XI/2026"), "Mohon kirim surat permohonan")
+    content = b"%PDF-1.4 surat permohonan"
+    await w.step(
+        user,
+        lambda: api.user_document(user, "surat-permohonan.pdf", "application/pdf", content=content),
+        "Mohon periksa kembali",
+    )
+    done = await w.step(user, lambda: api.user_press_button(user, "Kirim"), "kode permohonan")
+    return done.text.split("kode permohonan ")[1].split(".")[0]
+
+
+def labels(message: SentMessage | None) -> list[str]:
+    return [text for row in message.button_texts for text in row] if message else []
+
+
+async def card_of(w: World, reference: str) -> SentMessage:
+    return await w.api.wait_for(
+        lambda: next(
+            (
+                m
+                for m in w.api.messages_to(STAFF_GROUP)
+                if f"Permohonan audiensi {reference}" in m.text and "Permohonan audiensi baru" in m.text
+            ),
+            None,
+        ),
+        description="the staff card",
+    )
+
+
+async def test_a_representative_requests_and_staff_get_a_card_with_buttons(world: World) -> None:
+    reference = await request_audience(world)
+    assert reference == "AUD-2026-000001"
+    card = await card_of(world, reference)
+    for shown in (
+        "Karang Taruna Kelurahan Maccini",
+        "belum terdaftar",
+        "Andi Rahmat Hidayat",
+        "+6281234567890",
+        "Wakil Wali Kota Makassar",
+        "5 orang",
+        "Rabu, 25 November 2026 pukul 09.00 WITA",
+        "005/12/KT-MKS/XI/2026",
+        "surat-permohonan.pdf (PDF",
+    ):
+        assert shown in card.text, shown
+    assert labels(card) == ["Setujui", "Tolak", "Minta Info", "Usulkan Waktu Lain", "Disposisi"]
+    assert all(len(card.button_data(label).encode()) <= 64 for label in labels(card))
+    # A pressed keyboard is closed in place, with the choice written under the question.
+    pressed = next(m for m in world.api.messages_to(REP) if "Apa jenis organisasi" in m.text)
+    assert "✓ Karang Taruna" in pressed.text and not labels(pressed)
+    assert world.api.unanswered_callback_queries() == []
+
+
+async def test_commands_are_set_in_indonesian(world: World) -> None:
+    commands = {c["command"]: c["description"] for c in world.api.commands()}
+    assert {"mulai", "ajukan", "status", "batal", "bantuan"} <= commands.keys()
+    assert commands["ajukan"] == "Ajukan Audiensi"
+
+
+async def test_staff_approve_in_the_group_and_the_card_is_edited_in_place(world: World) -> None:
+    api = world.api
+    reference = await request_audience(world)
+    card = await card_of(world, reference)
+    await world.step(
+        STAFF_GROUP,
+        lambda: api.user_press(PROTOKOL_ID, card.message_id, card.button_data("Setujui"), STAFF_GROUP),
+        "pilih salah satu waktu",
+    )
+    await world.step(
+        STAFF_GROUP,
+        lambda: api.user_press_button(PROTOKOL_ID, "Rabu, 25 November 2026 pukul 09.00 WITA", STAFF_GROUP),
+        "Di mana audiensi",
+    )
+    await world.step(
+        STAFF_GROUP,
+        lambda: api.user_press_button(PROTOKOL_ID, "Ruang Kerja Wakil Wali Kota, Lantai 2 Balai Kota", STAFF_GROUP),
+        "Setujui audiensi ini?",
+    )
+    await world.step(
+        STAFF_GROUP, lambda: api.user_press_button(PROTOKOL_ID, "Setujui", STAFF_GROUP), "Keputusan tersimpan"
+    )
+    edited = await api.wait_for(
+        lambda: next(
+            (m for m in api.messages_to(STAFF_GROUP) if m.message_id == card.message_id and "Disetujui" in m.text), None
+        )
+    )
+    assert "Keputusan terakhir oleh Petugas Protokol" in edited.text
+    assert labels(edited) == ["Terlaksana", "Tidak hadir", "Ditunda"]  # what remains to do with it
+    told = await api.wait_for_message(REP, "telah disetujui")
+    assert "Rabu, 25 November 2026 pukul 09.00 WITA" in told.text
+    # An old button pressed after the decision: an alert naming who decided and when; nothing changes.
+    api.user_press(KESBANGPOL_ID, card.message_id, "g:reject:1", STAFF_GROUP, check_button=False)
+    alert = await api.wait_for(lambda: next((a for a in api.callback_answers() if a.get("show_alert")), None))
+    assert "sudah ditangani" in alert["text"] and "Petugas Protokol" in alert["text"]
+    async with world.app.new_uow() as uow:
+        request = await uow.requests.get_by_reference(reference)
+    assert request is not None and request.status is RequestStatus.APPROVED
+    assert request.decided_by == "Petugas Protokol"
+
+
+async def test_staff_reject_with_a_reason_asked_by_force_reply(world: World) -> None:
+    api = world.api
+    reference = await request_audience(world)
+    card = await card_of(world, reference)
+    question = await world.step(
+        STAFF_GROUP,
+        lambda: api.user_press(PROTOKOL_ID, card.message_id, card.button_data("Tolak"), STAFF_GROUP),
+        "alasannya",
+    )
+    assert question.reply_markup == {"force_reply": True, "selective": True}
+    await world.step(
+        STAFF_GROUP,
+        lambda: api.user_reply(
+            PROTOKOL_ID, STAFF_GROUP, question.message_id, "Jadwal Wakil Wali Kota penuh hingga akhir tahun."
+        ),
+        "Tolak permohonan ini",
+    )
+    await world.step(
+        STAFF_GROUP, lambda: api.user_press_button(PROTOKOL_ID, "Tolak", STAFF_GROUP), "Keputusan tersimpan"
+    )
+    told = await api.wait_for_message(REP, "tidak dapat dipenuhi")
+    assert "Jadwal Wakil Wali Kota penuh hingga akhir tahun." in told.text
+
+
+async def test_staff_ask_for_information_and_the_answer_comes_back_to_the_card(world: World) -> None:
+    api = world.api
+    reference = await request_audience(world)
+    card = await card_of(world, reference)
+    question = await world.step(
+        STAFF_GROUP,
+        lambda: api.user_press(PROTOKOL_ID, card.message_id, card.button_data("Minta Info"), STAFF_GROUP),
+        "Informasi apa",
+    )
+    await world.step(
+        STAFF_GROUP,
+        lambda: api.user_reply(
+            PROTOKOL_ID, STAFF_GROUP, question.message_id, "Mohon kirim SK kepengurusan yang berlaku."
+        ),
+        "Kirim pertanyaan ini kepada perwakilan",
+    )
+    await world.step(
+        STAFF_GROUP, lambda: api.user_press_button(PROTOKOL_ID, "Kirim pertanyaan", STAFF_GROUP), "Keputusan tersimpan"
+    )
+    await api.wait_for_message(REP, "Mohon kirim SK kepengurusan")
+    await world.step(REP, lambda: api.user_press_button(REP, "Jawab"), "Mohon ketik jawaban")
+    await world.step(REP, lambda: api.user_text(REP, "SK nomor 12/KT/2026 kami kirim lewat surel."), "diteruskan")
+    note = await api.wait_for_message(STAFF_GROUP, "SK nomor 12/KT/2026")
+    assert note.message_id != card.message_id
+    refreshed = await api.wait_for(
+        lambda: next(
+            (
+                m
+                for m in api.messages_to(STAFF_GROUP)
+                if m.message_id == card.message_id and "Menunggu keputusan" in m.text and labels(m)
+            ),
+            None,
+        )
+    )
+    assert labels(refreshed) == ["Setujui", "Tolak", "Minta Info", "Usulkan Waktu Lain", "Disposisi"]
+
+
+async def test_a_non_staff_press_gets_an_alert_and_changes_nothing(world: World) -> None:
+    api = world.api
+    reference = await request_audience(world)
+    card = await card_of(world, reference)
+    api.user_press(STRANGER, card.message_id, card.button_data("Setujui"), STAFF_GROUP)
+    alert = await api.wait_for(lambda: next((a for a in api.callback_answers() if a.get("show_alert")), None))
+    assert "petugas terdaftar" in alert["text"]
+    assert "Menunggu keputusan" in (api.messages_to(STAFF_GROUP)[0].text)
+
+
+async def test_two_staff_pressing_at_the_same_moment_make_exactly_one_decision(world: World) -> None:
+    api = world.api
+    reference = await request_audience(world)
+    card = await card_of(world, reference)
+    await world.step(
+        STAFF_GROUP,
+        lambda: api.user_press(PROTOKOL_ID, card.message_id, "g:approve:1", STAFF_GROUP),
+        "pilih salah satu waktu",
+    )
+    await world.step(
+        STAFF_GROUP,
+        lambda: api.user_press_button(PROTOKOL_ID, "Rabu, 25 November 2026 pukul 09.00 WITA", STAFF_GROUP),
+        "Di mana audiensi",
+    )
+    await world.step(
+        STAFF_GROUP,
+        lambda: api.user_press_button(PROTOKOL_ID, "Ruang Kerja Wakil Wali Kota, Lantai 2 Balai Kota", STAFF_GROUP),
+        "Setujui audiensi ini?",
+    )
+    approve_summary = api.last_message_to(STAFF_GROUP)
+    assert approve_summary is not None
+    question = await world.step(
+        STAFF_GROUP, lambda: api.user_press(KESBANGPOL_ID, card.message_id, "g:reject:1", STAFF_GROUP), "alasannya"
+    )
+    reject_summary = await world.step(
+        STAFF_GROUP,
+        lambda: api.user_reply(
+            KESBANGPOL_ID, STAFF_GROUP, question.message_id, "Mohon bertemu Kepala Kesbangpol saja."
+        ),
+        "Tolak permohonan",
+    )
+    # Both final buttons are pressed before the bot reads either update.
+    api.user_press(PROTOKOL_ID, approve_summary.message_id, approve_summary.button_data("Setujui"), STAFF_GROUP)
+    api.user_press(KESBANGPOL_ID, reject_summary.message_id, reject_summary.button_data("Tolak"), STAFF_GROUP)
+    await api.wait_for(
+        lambda: (
+            len([m for m in api.messages_to(STAFF_GROUP) if "Keputusan tersimpan" in m.text]) == 1
+            and any(a.get("show_alert") for a in api.callback_answers())
+        )
+    )
+    await asyncio.sleep(0.3)
+    assert len([m for m in api.messages_to(STAFF_GROUP) if "Keputusan tersimpan" in m.text]) == 1
+    assert "sudah ditangani" in next(a for a in api.callback_answers() if a.get("show_alert"))["text"]
+
+    def decision_notices() -> int:
+        return len([m for m in api.messages_to(REP) if "Kabar baik" in m.text or "tidak dapat dipenuhi" in m.text])
+
+    await api.wait_for(lambda: decision_notices() == 1)
+    await asyncio.sleep(0.3)
+    assert decision_notices() == 1
+
+
+async def test_queue_in_the_group_opens_cards(world: World) -> None:
+    api = world.api
+    await request_audience(world)
+    queue = await world.step(
+        STAFF_GROUP,
+        lambda: api.user_text(PROTOKOL_ID, "/antrian", STAFF_GROUP),
+        "menunggu keputusan, dimulai dari yang terlama",
+    )
+    label = labels(queue)[0]
+    assert label.startswith("AUD-2026-000001")
+    opened = await world.step(
+        STAFF_GROUP,
+        lambda: api.user_press_button(PROTOKOL_ID, label, STAFF_GROUP),
+        "Permohonan audiensi AUD-2026-000001",
+    )
+    assert labels(opened) == ["Setujui", "Tolak", "Minta Info", "Usulkan Waktu Lain", "Disposisi"]
+
+
+async def test_blocked_representative_is_shown_to_staff_as_unreachable(world: World) -> None:
+    api = world.api
+    reference = await request_audience(world)
+    card = await card_of(world, reference)
+    api.block_chat(REP)
+    await world.step(
+        STAFF_GROUP, lambda: api.user_press(PROTOKOL_ID, card.message_id, "g:info:1", STAFF_GROUP), "Informasi apa"
+    )
+    question = api.last_message_to(STAFF_GROUP)
+    assert question is not None
+    await world.step(
+        STAFF_GROUP,
+        lambda: api.user_reply(PROTOKOL_ID, STAFF_GROUP, question.message_id, "Mohon kirim SK kepengurusan."),
+        "Kirim pertanyaan ini kepada perwakilan",
+    )
+    await world.step(
+        STAFF_GROUP, lambda: api.user_press_button(PROTOKOL_ID, "Kirim pertanyaan", STAFF_GROUP), "Keputusan tersimpan"
+    )
+    flagged = await api.wait_for(
+        lambda: next(
+            (
+                m
+                for m in api.messages_to(STAFF_GROUP)
+                if m.message_id == card.message_id and "tidak dapat dihubungi" in m.text
+            ),
+            None,
+        ),
+        timeout=8,
+    )
+    assert "memblokir bot" in flagged.text
+
+
+async def test_telegram_answering_429_is_waited_out(world: World) -> None:
+    api = world.api
+    api.fail_next("sendMessage", status=429, retry_after=1)
+    await world.step(REP, lambda: api.user_text(REP, "/start"), "Selamat datang")
+    assert [c for c in api.requests if c.method == "sendMessage" and c.status == 429]
+
+
+async def test_telegram_5xx_is_retried(world: World) -> None:
+    api = world.api
+    api.fail_next("sendMessage", status=502, times=2)
+    await world.step(REP, lambda: api.user_text(REP, "/start"), "Selamat datang")
+
+
+async def test_markup_typed_by_a_person_is_shown_verbatim(world: World) -> None:
+    api = world.api
+    await world.step(REP, lambda: api.user_text(REP, "/ajukan"), "Apa nama organisasi")
+    await world.step(REP, lambda: api.user_text(REP, "<b>Karang</b> *Taruna* _[x](y)_"), "Apa jenis organisasi")
+    await world.step(REP, lambda: api.user_text(REP, "/kembali"), "<b>Karang</b> *Taruna* _[x](y)_")
+
+
+async def test_letter_files_too_large_or_of_another_type_are_refused(world: World) -> None:
+    api = world.api
+    await request_audience_until_letter(world)
+    await world.step(
+        REP,
+        lambda: api.user_document(REP, "surat.docx", "application/msword", content=b"x"),
+        "Hanya berkas PDF, JPEG, atau PNG yang dapat diterima",
+    )
+    await world.step(
+        REP, lambda: api.user_document(REP, "surat.pdf", "application/pdf", size=11 * 1024 * 1024), "melebihi 10 MB"
+    )
+    await world.step(REP, lambda: api.user_photo(REP), "Mohon periksa kembali")
+
+
+async def request_audience_until_letter(w: World) -> None:
+    api = w.api
+    await w.step(REP, lambda: api.user_text(REP, "/ajukan"), "Apa nama organisasi")
+    for said, expected in (
+        ("Karang Taruna Maccini", "jenis"),
+        ("4", "registrasi"),
+        ("lewati", "nama lengkap"),
+        ("Andi Rahmat", "jabatan"),
+        ("Ketua", "telepon"),
+        ("0812-3456-7890", "Pejabat"),
+        ("2", "perihal"),
+        ("Silaturahmi pengurus baru organisasi", "jelaskan"),
+        ("Kami ingin melaporkan susunan pengurus baru.", "Berapa"),
+        ("5", "tiga waktu"),
+        ("1", "Waktu yang masih kosong"),
+        ("2", "Sudah dipilih"),
+        ("Selesai", "nomor surat"),
+        ("005/12/KT/2026", "Mohon kirim surat"),
+    ):
+        await w.step(REP, lambda said=said: api.user_text(REP, said), expected)
+
+
+async def test_a_deep_link_preselects_the_official(world: World) -> None:
+    api = world.api
+    await world.step(REP, lambda: api.user_text(REP, "/start wakil-walikota"), "Wakil Wali Kota Makassar")
+    for said, expected in (
+        ("Karang Taruna Maccini", "jenis"),
+        ("4", "registrasi"),
+        ("lewati", "nama lengkap"),
+        ("Andi Rahmat", "jabatan"),
+        ("Ketua", "telepon"),
+    ):
+        await world.step(REP, lambda said=said: api.user_text(REP, said), expected)
+    await world.step(REP, lambda: api.user_text(REP, "0812-3456-7890"), "Apa perihal")
+
+
+async def test_the_webhook_checks_its_secret_and_handles_a_redelivered_update_once(
+    telegram_api: FakeTelegramAPI, tmp_path: Path
+) -> None:
+    from bot.web import create_web_app
+
+    async with (
+        running_bot(telegram_api, tmp_path, FakeClock(START), polling=False) as w,
+        serving(create_web_app(w.app, w.channel, deliver=False)) as base_url,
+    ):
+        url = f"{base_url}/telegram/webhook"
+        update = telegram_api.make_text_update(REP, "/start")
+        async with httpx.AsyncClient() as client:
+            refused = await client.post(url, json=update)
+            wrong = await client.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "salah"})
+            assert (refused.status_code, wrong.status_code) == (403, 403)
+            assert telegram_api.messages_to(REP) == []
+            async with w.app.sessions() as session:
+                assert await count_rows(session, ProcessedEventRow) == 0
+                assert await count_rows(session, ConversationRow) == 0
+            headers = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
+            first = await client.post(url, json=update, headers=headers)
+            second = await client.post(url, json=update, headers=headers)
+            assert (first.status_code, second.status_code) == (200, 200)
+            assert (await client.post(url, content=b"{not json", headers=headers)).status_code == 400
+            health = await client.get(f"{base_url}/healthz")
+            assert health.json() == {"status": "ok"}
+        welcomes = [m for m in telegram_api.messages_to(REP) if "Selamat datang" in m.text]
+        assert len(welcomes) == 1
+
+
+async def test_replies_are_kept_while_telegram_is_down_and_sent_when_it_is_back(world: World) -> None:
+    api = world.api
+    api.fail_next("sendMessage", status=502, times=8)  # longer than the immediate retries
+    api.user_text(REP, "/start")
+    await api.wait_for(lambda: len([r for r in api.requests if r.method == "sendMessage"]) >= 8, timeout=15)
+    assert not any("Selamat datang" in m.text for m in api.messages_to(REP))
+    world.clock.advance(minutes=10)  # the delivery loop's backoff has passed
+    await api.wait_for_message(REP, "Selamat datang", timeout=10)
+    await api.wait_for_message(REP, "Apa yang ingin Bapak/Ibu lakukan?", timeout=10)
+
+
+async def test_the_cli_sets_the_webhook_with_its_secret(telegram_api: FakeTelegramAPI, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from bot.settings import PROJECT_ROOT
+    from tests.e2e.telegram_world import settings_for
+
+    settings = settings_for(telegram_api, tmp_path)
+    env = {
+        **os.environ,
+        "AUDIENSI_TELEGRAM_TOKEN": telegram_api.token,
+        "AUDIENSI_TELEGRAM_API_BASE_URL": settings.telegram_api_base_url,
+        "AUDIENSI_TELEGRAM_FILE_BASE_URL": settings.telegram_file_base_url,
+        "AUDIENSI_TELEGRAM_WEBHOOK_URL": "https://audiensi.example.go.id/telegram/webhook",
+        "AUDIENSI_TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "AUDIENSI_CONFIG_FILE": str(settings.config_file),
+    }
+    command = [sys.executable, "-m", "bot", "telegram", "set-webhook"]
+    done = await asyncio.to_thread(subprocess.run, command, env=env, cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert telegram_api.webhook()["url"] == "https://audiensi.example.go.id/telegram/webhook"
+    assert telegram_api.webhook()["secret_token"] == WEBHOOK_SECRET
+    assert telegram_api.token not in done.stdout + done.stderr  # the token never reaches the logs

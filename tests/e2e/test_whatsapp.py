@@ -1,0 +1,213 @@
+"""WhatsApp end to end: signed webhooks in Meta's format to our web app, replies to a fake Graph API server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.channels.whatsapp import WhatsAppChannel
+from handlers.domain.model import Address
+from handlers.messages import Choice, Option, Text
+from storage.repositories import count_rows
+from storage.tables import WhatsAppInboxRow
+from tests.conftest import START
+from tests.e2e.telegram_world import PROTOKOL_ID, STAFF_GROUP
+from tests.e2e.whatsapp_world import STAFF_WA, TEMPLATE, VERIFY_TOKEN, WaWorld, running_whatsapp, shown
+from tests.fakes.graph_api import FakeGraphAPI
+from tests.fakes.memory import FakeClock
+from tests.fakes.telegram_api import FakeTelegramAPI
+
+REP = "6281234567890"
+BSUID = "ID.1234567890123456"
+
+
+@pytest.fixture
+async def wa(graph_api: FakeGraphAPI, tmp_path: Path) -> AsyncIterator[WaWorld]:
+    async with running_whatsapp(graph_api, tmp_path, FakeClock(START)) as world:
+        yield world
+
+
+async def whole_request(w: WaWorld, who: str = REP) -> str:
+    hooks = w.graph.webhooks
+    welcome = await w.say(hooks.text_message(who, "Halo"), who, "Ajukan Audiensi")
+    assert welcome["type"] == "interactive" and welcome["payload"]["interactive"]["type"] == "button"
+    await w.say(hooks.button_reply(who, "g:request", "Ajukan Audiensi"), who, "Apa nama organisasi")
+    kinds = await w.say(hooks.text_message(who, "Karang Taruna Kelurahan Maccini"), who, "Apa jenis organisasi")
+    assert kinds["payload"]["interactive"]["type"] == "list"
+    rows = kinds["payload"]["interactive"]["action"]["sections"][0]["rows"]
+    assert len(rows) == 8 and all(len(r["title"]) <= 24 for r in rows)
+    assert rows[0]["description"] == "Ormas (organisasi kemasyarakatan)"  # the full label where the title is cut
+    await w.say(hooks.list_reply(who, "karang_taruna", "Karang Taruna"), who, "nomor registrasi")
+    await w.say(hooks.button_reply(who, "f:skip", "Lewati"), who, "nama lengkap")
+    await w.say(hooks.text_message(who, "Andi Rahmat Hidayat"), who, "jabatan")
+    await w.say(hooks.text_message(who, "Ketua"), who, "nomor telepon")
+    await w.say(hooks.contacts_message(who, "+62 812-3456-7890", "Andi"), who, "Pejabat mana")
+    await w.say(hooks.list_reply(who, "wakil-walikota", "Wakil Wali Kota"), who, "perihal")
+    await w.say(hooks.text_message(who, "Silaturahmi dan pelaporan pelantikan pengurus baru"), who, "jelaskan")
+    await w.say(hooks.text_message(who, "Kami ingin melaporkan susunan pengurus dan menjajaki kerja sama."), who,
+                "Berapa orang")  # fmt: skip
+    dates = await w.say(hooks.text_message(who, "5"), who, "paling banyak tiga waktu")
+    day = dates["payload"]["interactive"]["action"]["sections"][0]["rows"][0]
+    times = await w.say(hooks.list_reply(who, day["id"], day["title"]), who, "Waktu yang masih kosong")
+    first = times["payload"]["interactive"]["action"]["sections"][0]["rows"][0]
+    await w.say(hooks.list_reply(who, first["id"], first["title"]), who, "Sudah dipilih")
+    await w.say(hooks.list_reply(who, "f:done", "Selesai"), who, "nomor surat")
+    await w.say(hooks.text_message(who, "005/12/KT-MKS/XI/2026"), who, "Mohon kirim surat")
+    media = w.graph.add_media(b"%PDF-1.4 surat", "application/pdf", "surat.pdf")
+    await w.say(hooks.document_message(who, media, "surat.pdf", "application/pdf", "0" * 64), who, "Kirim")
+    done = await w.say(hooks.button_reply(who, "f:send", "Kirim"), who, "kode permohonan")
+    return shown(done).split("kode permohonan ")[1].split(".")[0]
+
+
+async def test_a_whole_request_on_whatsapp_with_buttons_and_lists(wa: WaWorld) -> None:
+    reference = await whole_request(wa)
+    assert reference == "AUD-2026-000001"
+    async with wa.app.new_uow() as uow:
+        request = await uow.requests.get_by_reference(reference)
+    assert request is not None
+    assert request.letter_file is not None and request.letter_file.name == "surat.pdf"
+    assert request.letter_file.size == len(b"%PDF-1.4 surat")
+    assert request.representative.phone == "+6281234567890"
+
+
+async def test_identity_is_the_business_scoped_user_id_when_meta_gives_one(wa: WaWorld) -> None:
+    hooks = wa.graph.webhooks
+    await wa.say(hooks.text_message(None, "/mulai", user_id=BSUID), BSUID, "Ajukan Audiensi")
+    async with wa.app.new_uow() as uow:
+        state = await uow.conversations.load(Address("whatsapp", BSUID))
+    assert state is not None
+
+
+async def test_the_webhook_verification_answers_the_challenge_only_with_our_token(wa: WaWorld) -> None:
+    url = f"{wa.url}/whatsapp/webhook"
+    ok = await wa.client.get(url, params={"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN,
+                                          "hub.challenge": "1158201444"})  # fmt: skip
+    assert (ok.status_code, ok.text) == (200, "1158201444")
+    wrong = await wa.client.get(url, params={"hub.mode": "subscribe", "hub.verify_token": "x", "hub.challenge": "1"})
+    assert wrong.status_code == 403
+
+
+async def test_a_forged_or_missing_signature_is_refused_and_nothing_is_stored(wa: WaWorld) -> None:
+    payload = wa.graph.webhooks.text_message(REP, "/mulai")
+    assert (await wa.post(payload, signature="sha256=" + "0" * 64)).status_code == 403
+    assert (await wa.post(payload, signature="")).status_code == 403
+    assert (await wa.post(payload, app_secret="not-the-app-secret")).status_code == 403
+    async with wa.app.sessions() as session:
+        assert await count_rows(session, WhatsAppInboxRow) == 0
+    assert wa.graph.sent(REP) == []
+
+
+async def test_a_redelivered_webhook_is_handled_once(wa: WaWorld) -> None:
+    payload = wa.graph.webhooks.text_message(REP, "/mulai")
+    await wa.say(payload, REP, "Ajukan Audiensi")
+    assert (await wa.post(payload)).status_code == 200
+    await wa.channel.process_pending()
+    assert len([r for r in wa.graph.sent(REP) if "Ajukan Audiensi" in shown(r)]) == 1
+
+
+async def test_an_unknown_message_type_gets_a_polite_answer_and_is_recorded(wa: WaWorld) -> None:
+    reply = await wa.say(wa.graph.webhooks.unknown_message(REP, type="sticker"), REP, "jenis pesan ini")
+    assert reply["type"] == "text"
+    async with wa.app.sessions() as session:
+        assert await count_rows(session, WhatsAppInboxRow) == 1
+    for _ in range(200):
+        unsupported = await wa.channel.store.states("unsupported")
+        if unsupported:
+            break
+        await asyncio.sleep(0.01)
+    assert [e.payload["type"] for e in unsupported] == ["sticker"]
+
+
+async def test_lists_over_ten_options_become_numbered_text_and_limits_are_kept(wa: WaWorld) -> None:
+    channel: WhatsAppChannel = wa.channel
+    many = tuple(Option(f"k{n}", f"Pilihan nomor {n}") for n in range(1, 13))
+    await channel.send(REP, Choice("Pilih salah satu:", many))
+    numbered = wa.graph.last_sent(REP)
+    assert numbered["type"] == "text" and "12. Pilihan nomor 12" in numbered["text"]
+    exactly = (Option("a", "x" * 20), Option("b", "Tidak"))
+    await channel.send(REP, Choice("Dua tombol", exactly))
+    assert wa.graph.last_sent(REP)["payload"]["interactive"]["type"] == "button"
+    longer = (Option("a", "x" * 21), Option("b", "Tidak"))
+    await channel.send(REP, Choice("Judul terlalu panjang untuk tombol", longer))
+    listed = wa.graph.last_sent(REP)["payload"]["interactive"]
+    assert listed["type"] == "list" and len(listed["action"]["sections"][0]["rows"][0]["title"]) <= 24
+    long_body = "Ringkasan permohonan. " * 80  # 1,760 characters: over the interactive body limit
+    await channel.send(REP, Choice(long_body, (Option("f:send", "Kirim"),)))
+    last_two = wa.graph.sent(REP)[-2:]
+    assert last_two[0]["type"] == "text" and long_body.strip() in last_two[0]["text"]
+    assert last_two[1]["payload"]["interactive"]["body"]["text"] == "Silakan pilih:"
+    await channel.send(REP, Text("kata " * 2000))  # 10,000 characters: split at the text limit, words whole
+    parts = [r["text"] for r in wa.graph.sent(REP)[-3:] if r["type"] == "text"]
+    assert all(len(p) <= 4096 for p in parts) and " ".join(parts).split() == ["kata"] * 2000
+
+
+async def test_a_notice_outside_the_window_goes_as_the_approved_template(wa: WaWorld) -> None:
+    await whole_request(wa)
+    wa.clock.advance(hours=25)  # the representative last wrote over 24 hours ago
+    staff = await wa.say(wa.graph.webhooks.text_message(STAFF_WA, "/antrian"), STAFF_WA, "AUD-2026-000001")
+    row = staff["payload"]["interactive"]["action"]
+    assert row  # the queue reaches the WhatsApp staff member (their window is open: they just wrote)
+    await wa.say(wa.graph.webhooks.button_reply(STAFF_WA, "g:reject:1", "Tolak"), STAFF_WA, "alasannya")
+    await wa.say(wa.graph.webhooks.text_message(STAFF_WA, "Jadwal pejabat penuh hingga akhir tahun."), STAFF_WA,
+                 "Tolak permohonan ini")  # fmt: skip
+    await wa.say(wa.graph.webhooks.button_reply(STAFF_WA, "f:send", "Tolak"), STAFF_WA, "Keputusan tersimpan")
+    template = await wa.graph.wait_for_sent(REP, lambda r: r["type"] == "template")
+    assert template["payload"]["template"]["name"] == TEMPLATE
+    assert "AUD-2026-000001" in shown(template) and "tidak dapat dipenuhi" in shown(template)
+
+
+async def test_window_closed_error_switches_to_the_template(wa: WaWorld) -> None:
+    await whole_request(wa)
+    wa.graph.window_closed_for(REP)  # Meta says 131047 although our record says the window is open
+    await wa.say(wa.graph.webhooks.text_message(STAFF_WA, "/antrian"), STAFF_WA, "AUD-2026-000001")
+    await wa.say(wa.graph.webhooks.button_reply(STAFF_WA, "g:reject:1", "Tolak"), STAFF_WA, "alasannya")
+    await wa.say(wa.graph.webhooks.text_message(STAFF_WA, "Jadwal pejabat penuh hingga akhir tahun."), STAFF_WA,
+                 "Tolak permohonan ini")  # fmt: skip
+    await wa.say(wa.graph.webhooks.button_reply(STAFF_WA, "f:send", "Tolak"), STAFF_WA, "Keputusan tersimpan")
+    template = await wa.graph.wait_for_sent(REP, lambda r: r["type"] == "template")
+    assert "tidak dapat dipenuhi" in shown(template)
+
+
+async def test_throughput_limit_is_retried_later(wa: WaWorld) -> None:
+    await whole_request(wa)
+    # The new request's card goes to the staff member on WhatsApp first (as a template: they never wrote).
+    await wa.graph.wait_for_sent(STAFF_WA, lambda r: r["type"] == "template")
+    refused_before = len([r for r in wa.graph.requests if r[2] == 400])
+    wa.graph.fail_next(code=130429)
+    await wa.app.service.owe(Address("whatsapp", REP), [Text("Pemberitahuan uji throughput")], kind="decision")
+    await wa.channel.deliver_due()
+    assert len([r for r in wa.graph.requests if r[2] == 400]) == refused_before + 1  # Meta said 130429
+    assert not [r for r in wa.graph.sent(REP) if "Pemberitahuan uji" in shown(r)]
+    wa.clock.advance(minutes=5)  # past the backoff
+    await wa.graph.wait_for_sent(REP, lambda r: "Pemberitahuan uji throughput" in shown(r))
+
+
+async def test_a_whatsapp_representative_decided_by_staff_on_telegram_gets_a_template_outside_the_window(
+    graph_api: FakeGraphAPI, telegram_api: FakeTelegramAPI, tmp_path: Path
+) -> None:
+    async with running_whatsapp(graph_api, tmp_path, FakeClock(START), telegram=telegram_api) as w:
+        await whole_request(w)
+        card = await telegram_api.wait_for_message(STAFF_GROUP, "Permohonan audiensi baru AUD-2026-000001")
+        w.clock.advance(hours=30)
+        telegram_api.user_press(PROTOKOL_ID, card.message_id, "g:reject:1", STAFF_GROUP)
+        question = await telegram_api.wait_for_message(STAFF_GROUP, "alasannya")
+        telegram_api.user_reply(PROTOKOL_ID, STAFF_GROUP, question.message_id, "Jadwal pejabat penuh hingga Januari.")
+        summary = await telegram_api.wait_for_message(STAFF_GROUP, "Tolak permohonan ini")
+        telegram_api.user_press(PROTOKOL_ID, summary.message_id, summary.button_data("Tolak"), STAFF_GROUP)
+        template = await graph_api.wait_for_sent(REP, lambda r: r["type"] == "template", timeout=10)
+        assert "Jadwal pejabat penuh hingga Januari." in shown(template)
+        assert not [r for r in graph_api.sent(REP) if r["type"] == "text" and "tidak dapat dipenuhi" in shown(r)]
+
+
+def test_signature_helper_rejects_everything_but_the_exact_hmac() -> None:
+    from bot.channels.whatsapp import signature_valid
+    from tests.fakes.graph_api import sign
+
+    body = b'{"object":"whatsapp_business_account"}'
+    assert signature_valid(body, sign(body, "s"), "s")
+    assert not signature_valid(body + b" ", sign(body, "s"), "s")
+    assert not signature_valid(body, sign(body, "s").replace("sha256=", "sha1="), "s")
+    assert not signature_valid(body, None, "s")

@@ -1,0 +1,120 @@
+"""The bot's web app serving WhatsApp webhooks, against the fake Graph API server (and optionally Telegram's)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from bot.bootstrap import App, application
+from bot.channels.whatsapp import WhatsAppChannel
+from bot.settings import Settings
+from bot.web import create_web_app
+from tests.e2e.telegram_world import city_with_telegram_staff, serving, settings_for
+from tests.fakes.graph_api import DEFAULT_APP_SECRET, FakeGraphAPI, post_webhook
+from tests.fakes.memory import FakeClock
+from tests.fakes.telegram_api import FakeTelegramAPI
+
+VERIFY_TOKEN = "token-verifikasi-uji"
+STAFF_WA = "6281100000001"
+TEMPLATE = "audiensi_pemberitahuan"
+
+
+def wa_settings(graph: FakeGraphAPI, tmp_path: Path, telegram: FakeTelegramAPI | None) -> Settings:
+    base = (
+        settings_for(telegram, tmp_path)
+        if telegram
+        else Settings(database_url=f"sqlite:///{tmp_path / 'wa.db'}", config_file=city_with_telegram_staff(tmp_path))
+    )
+    config = Path(base.config_file)
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            'key = "protokol"\n', f'key = "protokol"\nwhatsapp_id = "{STAFF_WA}"\n'
+        ),
+        encoding="utf-8",
+    )
+    return base.model_copy(update={
+        "whatsapp_access_token": SecretStr(graph.access_token), "whatsapp_phone_number_id": graph.phone_number_id,
+        "whatsapp_app_secret": SecretStr(DEFAULT_APP_SECRET), "whatsapp_verify_token": SecretStr(VERIFY_TOKEN),
+        "whatsapp_graph_base_url": graph.base_url, "whatsapp_api_version": graph.api_version,
+    })  # fmt: skip
+
+
+@dataclass
+class WaWorld:
+    graph: FakeGraphAPI
+    app: App
+    channel: WhatsAppChannel
+    url: str
+    clock: FakeClock
+    client: httpx.AsyncClient
+
+    async def post(self, payload: dict[str, Any], **kwargs: Any) -> httpx.Response:
+        return await post_webhook(f"{self.url}/whatsapp/webhook", payload, client=self.client, **kwargs)
+
+    async def say(
+        self, payload: dict[str, Any], to: str, expect: str | Callable[[dict[str, Any]], bool]
+    ) -> dict[str, Any]:
+        """Post an inbound webhook and wait for a new message to `to` that shows `expect`."""
+        before = len(self.graph.sent(to))
+        response = await self.post(payload)
+        assert response.status_code == 200, response.text
+
+        def matches(record: dict[str, Any]) -> bool:
+            return expect(record) if callable(expect) else expect in shown(record)
+
+        async def arrived() -> dict[str, Any]:
+            while True:
+                found = [r for r in self.graph.sent(to)[before:] if matches(r)]
+                if found:
+                    return found[-1]
+                await asyncio.sleep(0.01)
+
+        try:
+            return await asyncio.wait_for(arrived(), 8)
+        except TimeoutError:
+            raise AssertionError(f"no message to {to} showing {expect!r}; sent: "
+                                 f"{[shown(r) for r in self.graph.sent(to)][-5:]}") from None  # fmt: skip
+
+
+def shown(record: dict[str, Any]) -> str:
+    """What the person sees in a message: its text plus every button and row title."""
+    payload = record["payload"]
+    parts = [record.get("text") or ""]
+    interactive = payload.get("interactive") or {}
+    action = interactive.get("action") or {}
+    parts += [b["reply"]["title"] for b in action.get("buttons", [])]
+    for section in action.get("sections", []):
+        parts += [f"{row['title']} {row.get('description', '')}" for row in section["rows"]]
+    if payload.get("type") == "template":
+        parts += [p["text"] for c in payload["template"].get("components", []) for p in c.get("parameters", [])
+                  if "text" in p]  # fmt: skip
+    return "\n".join(parts)
+
+
+@asynccontextmanager
+async def running_whatsapp(
+    graph: FakeGraphAPI, tmp_path: Path, clock: FakeClock, telegram: FakeTelegramAPI | None = None
+) -> AsyncIterator[WaWorld]:
+    graph.register_template(TEMPLATE, "id", 2, quick_reply_count=1)
+    settings = wa_settings(graph, tmp_path, telegram)
+    async with AsyncExitStack() as stack:
+        app = await stack.enter_async_context(application(settings, clock=clock))
+        channel = app.whatsapp()
+        tg = app.telegram() if telegram else None
+        base = await stack.enter_async_context(serving(create_web_app(app, tg, whatsapp=channel)))
+        client = await stack.enter_async_context(httpx.AsyncClient(timeout=10))
+        if tg is not None:
+            await stack.enter_async_context(tg.bot)
+            stop = asyncio.Event()
+            polling = asyncio.create_task(tg.run_polling(stop, poll_seconds=1))
+            stack.push_async_callback(lambda: polling)  # awaited after stop is set below
+            stack.callback(stop.set)
+        await stack.enter_async_context(channel.client)
+        yield WaWorld(graph, app, channel, base, clock, client)
