@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -12,8 +13,9 @@ from collections.abc import Sequence
 from contextlib import suppress
 
 from bot import calendar_admin
-from bot.bootstrap import application
+from bot.bootstrap import App, application
 from bot.channels.console import ConsoleChannel
+from bot.channels.telegram import TelegramChannel
 from bot.city_config import ConfigError, load_city_config
 from bot.settings import PROJECT_ROOT, Settings
 from handlers.domain.model import Address, Permission
@@ -118,38 +120,75 @@ async def _chat(settings: Settings, *, staff: str | None, user: str) -> None:
 
 
 async def _run(settings: Settings) -> None:
-    """Everything in one process: Telegram polling and delivery when a token is set, else the console."""
-    if not settings.telegram_enabled:
+    """Everything in one process: the chat channels that are configured, else the console.
+
+    Telegram polls (one process per token) unless a webhook URL is set; WhatsApp always arrives by webhook, so
+    the web app is served whenever WhatsApp or a Telegram webhook is configured.
+    """
+    if not settings.telegram_enabled and not settings.whatsapp_enabled:
         await _chat(settings, staff=None, user="warga")
         return
+    polling = settings.telegram_enabled and not settings.telegram_webhook_url
+    serve = settings.whatsapp_enabled or (settings.telegram_enabled and not polling)
     async with application(settings) as app:
-        channel = app.telegram()
+        telegram = app.telegram() if settings.telegram_enabled else None
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signame in ("SIGINT", "SIGTERM"):
             with suppress(NotImplementedError):
                 loop.add_signal_handler(getattr(signal, signame), stop.set)
-        async with channel.bot:
-            await channel.set_commands()
-            logging.getLogger(__name__).info("Telegram polling started")
-            await asyncio.gather(channel.run_polling(stop), channel.run_delivery(stop))
+        jobs = []
+        if telegram is not None:
+            await telegram.bot.initialize()
+            await telegram.set_commands()
+            if polling:
+                jobs.append(telegram.run_polling(stop))
+            if not serve:
+                jobs.append(telegram.run_delivery(stop))
+        if serve:
+            jobs.append(
+                _serve(app, telegram, stop, os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "8000")))
+            )
+        logging.getLogger(__name__).info("Audiensi running: %s", ", ".join(
+            name for name, on in (("Telegram polling", polling), ("web", serve)) if on))  # fmt: skip
+        try:
+            await asyncio.gather(*jobs)
+        finally:
+            if telegram is not None:
+                await telegram.bot.shutdown()
 
 
-async def _web(settings: Settings, host: str, port: int) -> None:
+async def _serve(app: App, telegram: TelegramChannel | None, stop: asyncio.Event, host: str, port: int) -> None:
+    """The web app (webhooks, health; its lifespan runs the delivery and processing loops) until `stop`."""
     import uvicorn
 
     from bot.web import create_web_app
 
+    whatsapp = app.whatsapp() if app.settings.whatsapp_enabled else None
+    server = uvicorn.Server(
+        uvicorn.Config(create_web_app(app, telegram, whatsapp=whatsapp), host=host, port=port, log_level="info")
+    )
+    async with contextlib.AsyncExitStack() as resources:
+        if whatsapp is not None:
+            await resources.enter_async_context(whatsapp.client)
+        watcher = asyncio.create_task(stop.wait())
+        serving = asyncio.create_task(server.serve())
+        await asyncio.wait({watcher, serving}, return_when=asyncio.FIRST_COMPLETED)
+        server.should_exit = True
+        await serving
+        watcher.cancel()
+
+
+async def _web(settings: Settings, host: str, port: int) -> None:
     async with application(settings) as app:
-        channel = app.telegram() if settings.telegram_enabled else None
-        if channel is not None:
-            await channel.bot.initialize()
-        server = uvicorn.Server(uvicorn.Config(create_web_app(app, channel), host=host, port=port, log_level="info"))
+        telegram = app.telegram() if settings.telegram_enabled else None
+        if telegram is not None:
+            await telegram.bot.initialize()
         try:
-            await server.serve()
+            await _serve(app, telegram, asyncio.Event(), host, port)
         finally:
-            if channel is not None:
-                await channel.bot.shutdown()
+            if telegram is not None:
+                await telegram.bot.shutdown()
 
 
 async def _telegram_webhook(settings: Settings, action: str) -> None:

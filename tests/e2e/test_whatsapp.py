@@ -30,7 +30,7 @@ async def wa(graph_api: FakeGraphAPI, tmp_path: Path) -> AsyncIterator[WaWorld]:
         yield world
 
 
-async def whole_request(w: WaWorld, who: str = REP) -> str:
+async def whole_request(w: WaWorld, who: str = REP, *, photo: bool = False) -> str:
     hooks = w.graph.webhooks
     welcome = await w.say(hooks.text_message(who, "Halo"), who, "Ajukan Audiensi")
     assert welcome["type"] == "interactive" and welcome["payload"]["interactive"]["type"] == "button"
@@ -56,8 +56,12 @@ async def whole_request(w: WaWorld, who: str = REP) -> str:
     await w.say(hooks.list_reply(who, first["id"], first["title"]), who, "Sudah dipilih")
     await w.say(hooks.list_reply(who, "f:done", "Selesai"), who, "nomor surat")
     await w.say(hooks.text_message(who, "005/12/KT-MKS/XI/2026"), who, "Mohon kirim surat")
-    media = w.graph.add_media(b"%PDF-1.4 surat", "application/pdf", "surat.pdf")
-    await w.say(hooks.document_message(who, media, "surat.pdf", "application/pdf", "0" * 64), who, "Kirim")
+    if photo:
+        media = w.graph.add_media(b"\xff\xd8\xff" + b"0" * 2048, "image/jpeg", None)
+        await w.say(hooks.image_message(who, media, "image/jpeg", "0" * 64), who, "Kirim")
+    else:
+        media = w.graph.add_media(b"%PDF-1.4 surat", "application/pdf", "surat.pdf")
+        await w.say(hooks.document_message(who, media, "surat.pdf", "application/pdf", "0" * 64), who, "Kirim")
     done = await w.say(hooks.button_reply(who, "f:send", "Kirim"), who, "kode permohonan")
     return shown(done).split("kode permohonan ")[1].split(".")[0]
 
@@ -211,3 +215,92 @@ def test_signature_helper_rejects_everything_but_the_exact_hmac() -> None:
     assert not signature_valid(body + b" ", sign(body, "s"), "s")
     assert not signature_valid(body, sign(body, "s").replace("sha256=", "sha1="), "s")
     assert not signature_valid(body, None, "s")
+
+
+async def test_the_web_process_serves_whatsapp_from_its_settings(graph_api: FakeGraphAPI, tmp_path: Path) -> None:
+    """`audiensi web` as the Procfile starts it: verification, a signed message, a reply at the Graph API."""
+    import os
+    import socket
+    import sys
+
+    import httpx
+
+    from bot.settings import PROJECT_ROOT
+    from tests.e2e.whatsapp_world import wa_settings
+    from tests.fakes.graph_api import post_webhook
+
+    settings = wa_settings(graph_api, tmp_path, None)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "AUDIENSI_CONFIG_FILE": str(settings.config_file),
+        "AUDIENSI_WHATSAPP_ACCESS_TOKEN": graph_api.access_token,
+        "AUDIENSI_WHATSAPP_PHONE_NUMBER_ID": graph_api.phone_number_id,
+        "AUDIENSI_WHATSAPP_APP_SECRET": "fake-app-secret",
+        "AUDIENSI_WHATSAPP_VERIFY_TOKEN": VERIFY_TOKEN,
+        "AUDIENSI_WHATSAPP_GRAPH_BASE_URL": graph_api.base_url,
+        "AUDIENSI_WHATSAPP_API_VERSION": graph_api.api_version,
+    }
+    env.pop("AUDIENSI_TELEGRAM_TOKEN", None)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "web", "--host", "127.0.0.1", "--port", str(port),
+        env=env, cwd=PROJECT_ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(300):
+                try:
+                    if (await client.get(f"{base}/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+            challenge = await client.get(f"{base}/whatsapp/webhook", params={
+                "hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "42"})  # fmt: skip
+            assert challenge.text == "42"
+            sent = await post_webhook(f"{base}/whatsapp/webhook", graph_api.webhooks.text_message(REP, "/mulai"))
+            assert sent.status_code == 200
+            welcome = await graph_api.wait_for_sent(REP, timeout=15)
+            assert "Selamat datang" in shown(welcome)
+    finally:
+        process.terminate()
+        output = (await asyncio.wait_for(process.communicate(), 30))[0].decode()
+    assert graph_api.access_token not in output  # no secret in the logs
+
+
+async def test_receipts_are_recorded_and_a_late_window_failure_resends_the_notice_as_a_template(wa: WaWorld) -> None:
+    hooks = wa.graph.webhooks
+    await wa.say(hooks.text_message(REP, "/mulai"), REP, "Ajukan Audiensi")
+    await wa.app.service.owe(Address("whatsapp", REP), [Text("Pemberitahuan uji tanda terima")], kind="decision")
+    await wa.channel.deliver_due()
+    notice = await wa.graph.wait_for_sent(REP, lambda r: "Pemberitahuan uji tanda terima" in shown(r))
+    for status in ("delivered", "read"):
+        assert (await wa.post(hooks.status_event(REP, notice["id"], status))).status_code == 200
+    await wa.channel.process_pending()
+    receipts = {wamid: state for wamid, _kind, _template, state, _code in await wa.channel.store.sent_to(REP)}
+    assert receipts[notice["id"]] == "read"
+    failed = hooks.status_event(
+        REP, notice["id"], "failed", errors=[{"code": 131047, "title": "Re-engagement message"}]
+    )
+    await wa.post(failed)
+    template = await wa.graph.wait_for_sent(REP, lambda r: r["type"] == "template")
+    assert "Ada pemberitahuan baru" in shown(template)
+
+
+async def test_a_photo_of_the_letter_is_kept_with_its_type_and_size(wa: WaWorld) -> None:
+    reference = await whole_request(wa, photo=True)
+    async with wa.app.new_uow() as uow:
+        request = await uow.requests.get_by_reference(reference)
+    assert request is not None and request.letter_file is not None
+    assert (request.letter_file.mime_type, request.letter_file.size) == ("image/jpeg", 2051)
+
+
+async def test_a_photo_where_text_is_expected_is_answered_politely(wa: WaWorld) -> None:
+    hooks = wa.graph.webhooks
+    media = wa.graph.add_media(b"\xff\xd8\xff", "image/jpeg", None)
+    await wa.say(hooks.text_message(REP, "/ajukan"), REP, "Apa nama organisasi")
+    reply = await wa.say(hooks.image_message(REP, media, "image/jpeg", "0" * 64), REP, "dalam bentuk teks")
+    assert "Apa nama organisasi" in shown(reply)  # the same question again
