@@ -474,3 +474,16 @@ async def test_the_cli_sets_the_webhook_with_its_secret(telegram_api: FakeTelegr
     assert telegram_api.webhook()["url"] == "https://audiensi.example.go.id/telegram/webhook"
     assert telegram_api.webhook()["secret_token"] == WEBHOOK_SECRET
     assert telegram_api.token not in done.stdout + done.stderr  # the token never reaches the logs
+
+
+async def test_staff_can_use_the_queue_in_a_private_chat_too(world: World) -> None:
+    api = world.api
+    await request_audience(world)
+    queue = await world.step(PROTOKOL_ID, lambda: api.user_text(PROTOKOL_ID, "/antrian"), "dimulai dari yang terlama")
+    card = await world.step(
+        PROTOKOL_ID, lambda: api.user_press_button(PROTOKOL_ID, labels(queue)[0]), "Status: Menunggu keputusan"
+    )
+    assert labels(card)[:3] == ["Setujui", "Tolak", "Minta Info"]
+    # A representative typing the same command is not shown the queue.
+    reply = await world.step(REP, lambda: api.user_text(REP, "/antrian"), "tidak dikenal")
+    assert "AUD-2026-000001" not in reply.text
