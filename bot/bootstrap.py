@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.channels.telegram import TelegramChannel, make_bot
 from bot.city_config import CityConfig, ConfiguredDirectory, load_city_config
 from bot.clock import SystemClock
+from bot.delivery import DeliveryGate
 from bot.i18n import load_catalogs
 from bot.settings import Settings
 from handlers.domain.model import Address
@@ -37,6 +38,7 @@ class App:
     directory: ConfiguredDirectory
     service: ConversationService
     outbox: OutboxStore
+    gate: DeliveryGate
 
     def new_uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.sessions, self.clock)
@@ -50,6 +52,7 @@ class App:
             ChannelMessages(self.sessions),
             self.clock,
             staff_chat_id=self.settings.telegram_staff_chat_id,
+            gate=self.gate,
         )
 
 
@@ -81,9 +84,12 @@ async def application(settings: Settings, *, clock: Clock | None = None, migrate
             clock=clock,
             catalogs=catalogs,
             directory=directory,
-            config=ServiceConfig(city=city.city.name, tz=city.tz, max_attendees=city.city.max_attendees),
+            config=ServiceConfig(city=city.city.name, tz=city.tz, max_attendees=city.city.max_attendees,
+                                 reminders=settings.reminder_policy(city.tz)),
             suggester=WeekdaySuggester(city.tz),
-        )
-        yield App(settings, city, engine, sessions, clock, catalogs, directory, service, OutboxStore(sessions))
+        )  # fmt: skip
+        outbox = OutboxStore(sessions)
+        gate = DeliveryGate(outbox, service.reminders.policy, clock)
+        yield App(settings, city, engine, sessions, clock, catalogs, directory, service, outbox, gate)
     finally:
         await engine.dispose()

@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     i18n = commands.add_parser("i18n", help="translation catalogs")
     i18n.add_argument("action", choices=["update", "compile", "check"])
     commands.add_parser("check-config", help="validate the city's configuration file")
+    commands.add_parser("worker", help="the scheduler: reminders, digests and queued messages")
+    messages = commands.add_parser("messages", help="scheduled and recent messages of a request")
+    messages.add_argument("reference", help="e.g. AUD-2026-000001")
     web = commands.add_parser("web", help="the web process: Telegram webhook and health check")
     web.add_argument("--host", default="0.0.0.0")
     web.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
@@ -67,6 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_chat(settings, staff=args.staf, user=args.pengguna))
         elif command == "run":
             asyncio.run(_run(settings))
+        elif command == "worker":
+            asyncio.run(_worker(settings))
+        elif command == "messages":
+            return asyncio.run(_messages(settings, args.reference))
         elif command == "web":
             asyncio.run(_web(settings, args.host, args.port))
         elif command == "telegram":
@@ -109,26 +116,81 @@ async def _chat(settings: Settings, *, staff: str | None, user: str) -> None:
             if chosen is None:
                 raise ConfigError(f"no staff member {staff!r} in {settings.config_file}")
             address, persona = Address("console", f"staf:{chosen.key}"), STAFF
-        channel = ConsoleChannel(app.service, app.outbox, app.clock.now, address=address, persona=persona)
+        channel = ConsoleChannel(
+            app.service, app.outbox, app.clock.now, address=address, persona=persona, gate=app.gate
+        )
         await channel.run()
 
 
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signame in ("SIGINT", "SIGTERM"):
+        with suppress(NotImplementedError):
+            loop.add_signal_handler(getattr(signal, signame), stop.set)
+    return stop
+
+
 async def _run(settings: Settings) -> None:
-    """Everything in one process: Telegram polling and delivery when a token is set, else the console."""
-    if not settings.telegram_enabled:
-        await _chat(settings, staff=None, user="warga")
-        return
-    async with application(settings) as app:
-        channel = app.telegram()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signame in ("SIGINT", "SIGTERM"):
-            with suppress(NotImplementedError):
-                loop.add_signal_handler(getattr(signal, signame), stop.set)
-        async with channel.bot:
-            await channel.set_commands()
-            logging.getLogger(__name__).info("Telegram polling started")
-            await asyncio.gather(channel.run_polling(stop), channel.run_delivery(stop))
+    """Everything in one process: the scheduler's jobs, and Telegram polling when a token is set, else the console."""
+    from bot.worker import Worker, single_worker_on_sqlite
+
+    with single_worker_on_sqlite(settings.database_url):
+        if not settings.telegram_enabled:
+            async with application(settings) as app:
+                stop = asyncio.Event()
+                jobs = asyncio.create_task(Worker(app, None).run(stop, settings.worker_interval_seconds))
+                try:
+                    await _chat(settings, staff=None, user="warga")
+                finally:
+                    stop.set()
+                    await jobs
+            return
+        async with application(settings) as app:
+            channel = app.telegram()
+            stop = _stop_on_signals()
+            async with channel.bot:
+                await channel.set_commands()
+                logging.getLogger(__name__).info("Telegram polling started")
+                await asyncio.gather(
+                    channel.run_polling(stop), Worker(app, channel).run(stop, settings.worker_interval_seconds)
+                )
+
+
+async def _worker(settings: Settings) -> None:
+    from bot.worker import Worker, single_worker_on_sqlite
+
+    with single_worker_on_sqlite(settings.database_url):
+        async with application(settings) as app:
+            channel = app.telegram() if settings.telegram_enabled else None
+            stop = _stop_on_signals()
+            logging.getLogger(__name__).info("worker started (every %s s)", settings.worker_interval_seconds)
+            if channel is None:
+                await Worker(app, None).run(stop, settings.worker_interval_seconds)
+                return
+            async with channel.bot:
+                await Worker(app, channel).run(stop, settings.worker_interval_seconds)
+
+
+async def _messages(settings: Settings, reference: str) -> int:
+    """Scheduled and recent messages of one request, for staff: what, to whom, when, how it went."""
+    async with application(settings, migrate=False) as app:
+        t = app.service.translator()
+        async with app.new_uow() as uow:
+            request = await uow.requests.get_by_reference(reference.strip().upper())
+            if request is None or request.id is None:
+                print(t("That request was not found."), file=sys.stderr)
+                return 1
+            rows = await uow.outbox.for_request(request.id)
+        print(t("Messages for {reference}:", reference=request.reference))
+        for row in rows:
+            moment = row.sent_at if row.sent_at else row.due_at
+            error = f" — {row.last_error}" if row.last_error else ""
+            print(f"  {row.id:>6}  {row.kind:<20} {row.channel}:{row.external_id:<22} {row.state:<9} "
+                  f"{t.datetime(moment)}  ({row.attempts}){error}")  # fmt: skip
+        if not rows:
+            print(t("No messages."))
+        return 0
 
 
 async def _web(settings: Settings, host: str, port: int) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from handlers.domain.model import Action, AudienceRequest, Official, RequestStatus
 from handlers.flows.request_audience import ORGANIZATION_TYPE_LABELS, show_letter_file
 from handlers.i18n import N_, Translator
@@ -35,7 +37,9 @@ def official_name(official: Official | None, key: str) -> str:
     return official.display if official else key
 
 
-def request_card(request: AudienceRequest, official: Official | None, t: Translator) -> str:
+def request_card(
+    request: AudienceRequest, official: Official | None, t: Translator, reminders: Sequence[str] = ()
+) -> str:
     org = request.organization
     registration = (
         t("registered, no. {number}", number=org.registration_number)
@@ -67,6 +71,7 @@ def request_card(request: AudienceRequest, official: Official | None, t: Transla
     lines.append(t("Request letter: {letter}", letter=letter))
     lines.append(t("Submitted: {when}", when=t.datetime(request.created_at)))
     lines.extend(outcome_lines(request, t))
+    lines.extend(reminders)
     return "\n".join(lines)
 
 

@@ -32,6 +32,8 @@ from handlers.i18n import Catalogs, Translator
 from handlers.messages import Choice, Inbound, Notification, Option, Outbound, Refusal, Text
 from handlers.ports import Clock, ConcurrencyConflict, Directory, SlotSuggester, UnitOfWork, UnitOfWorkFactory
 from handlers.presenters import card_actions, request_card, status_label, status_line
+from handlers.reminders import ReminderPolicy
+from handlers.usecases import reminders
 from handlers.usecases import requests as usecases
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ class ServiceConfig:
     tz: ZoneInfo
     max_attendees: int = 50
     max_file_bytes: int = 10 * 1024 * 1024
+    reminders: ReminderPolicy | None = None  # None: the issue's defaults in the city's zone
 
 
 @dataclass
@@ -90,6 +93,8 @@ class ConversationService:
             REPRESENTATIVE: Engine(rep_flows, representative_persona(config.city)),
             STAFF: Engine(staff_flows, staff_persona(config.city)),
         }
+        self.reminders = reminders.ReminderPlanner(policy=config.reminders or ReminderPolicy(tz=config.tz),
+                                                   directory=directory, translator=self.translator)  # fmt: skip
 
     # ---- public API --------------------------------------------------------------------------------------
 
@@ -110,6 +115,7 @@ class ConversationService:
         With `event_id` (a platform's update or message id) a redelivered event is recognised and changes
         nothing; it returns no messages.
         """
+        reminders.use(self.reminders)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 async with self._uow_factory() as uow:
@@ -229,11 +235,12 @@ class ConversationService:
             "queue": self._queue,
             "open": self._open,
             "start": self._deep_link,
+            "r": self._reminder_press,
             **{key: self._start_decision for key in DECISION_FLOWS},
         }
         handler = handlers.get(name)
         allowed = (
-            (REPRESENTATIVE, ("status", "answers", "answer", "start")),
+            (REPRESENTATIVE, ("status", "answers", "answer", "start", "r")),
             (STAFF, ("queue", "open", *DECISION_FLOWS)),
         )
         permitted = dict(allowed).get(ex.persona, ())
@@ -277,6 +284,13 @@ class ConversationService:
         turn = ex.engine.start_flow(state, PROVIDE_INFO.name, ex.context, data)
         return list(turn.messages), turn.state
 
+    async def _reminder_press(
+        self, ex: _Exchange, state: ConversationState, argument: str
+    ) -> tuple[list[Outbound], ConversationState]:
+        messages = await self.reminders.press(ex.uow, ex.conversation, argument, ex.t, ex.now, self.card)
+        turn = self._reprompt(ex, state)
+        return [*messages, *turn.messages], turn.state
+
     async def _deep_link(
         self, ex: _Exchange, state: ConversationState, payload: str
     ) -> tuple[list[Outbound], ConversationState]:
@@ -311,7 +325,9 @@ class ConversationService:
     async def card(self, uow: UnitOfWork, request: AudienceRequest, t: Translator) -> Outbound:
         """The staff card; it says so when the representative can no longer be reached."""
         unreachable = await uow.contacts.unreachable(request.contact)
-        body = request_card(request, self._directory.official(request.official_key), t)
+        scheduled = await uow.outbox.for_request(request.id) if request.id is not None else []
+        body = request_card(request, self._directory.official(request.official_key), t,
+                            reminders.status_lines(scheduled, t))  # fmt: skip
         if unreachable is not None:
             body += "\n" + t("Warning: the representative cannot be reached on {channel} since {when} ({reason}).",
                               channel=request.contact.channel.title(), when=t.datetime(unreachable[0]),

@@ -25,6 +25,7 @@ from handlers.domain.model import (
     StaffMember,
 )
 from handlers.ports import UnitOfWork
+from handlers.usecases import reminders
 
 
 class RequestNotFound(DomainError):
@@ -118,6 +119,7 @@ async def transition(
     updated, event = request.apply(action, actor, now, note, **changes)
     saved = await uow.requests.save_transition(updated, expected_version=request.version)
     await uow.audit.add(event)
+    await reminders.after_transition(uow, request, saved, now)
     return saved
 
 
