@@ -254,12 +254,8 @@ class ReminderPlanner:
         number, _, value = rest.partition(":")
         request = await usecases.owned_request(uow, contact, _int(number))
         if verb == "rate" and value in {"1", "2", "3", "4", "5"}:
-            for address in self._staff_for(request):
-                staff_t = await self._t(uow, address)
-                note = staff_t("The representative rated the audience {reference}: {rating} of 5.",
-                               reference=request.reference, rating=value)  # fmt: skip
-                await uow.outbox.enqueue(Notification(address.channel, address.external_id, "feedback_received",
-                                                      (Text(note),), request.id), now)  # fmt: skip
+            note = N_("The representative rated the audience {reference}: {rating} of 5.")
+            await self._tell_staff(uow, request, now, "feedback_received", note, None, rating=value)
             return [Text(t("Thank you for your rating, Bapak/Ibu."))]
         if request.status is not RequestStatus.APPROVED or request.scheduled_at is None:
             raise usecases.AlreadyDecided(request)
@@ -277,16 +273,23 @@ class ReminderPlanner:
         if verb == "cancelyes":
             actor = Actor(ActorKind.REPRESENTATIVE, str(request.representative.id), request.representative.full_name)
             updated = await usecases.transition(uow, request, Action.CANCEL, actor, now, note="reminder")
-            for address in self._directory.staff_addresses():
-                staff_t = await self._t(uow, address)
-                intro = Text(staff_t("The representative cancelled the audience {reference}.",
-                                     reference=request.reference))  # fmt: skip
-                staff_card = await card(uow, updated, staff_t)
-                await uow.outbox.enqueue(Notification(address.channel, address.external_id, "decided",
-                                                      (intro, staff_card), request.id), now)  # fmt: skip
+            note = N_("The representative cancelled the audience {reference}.")
+            await self._tell_staff(uow, updated, now, "decided", note, card)
             return [Text(t("Your audience {reference} has been cancelled. Staff have been told.",
                            reference=request.reference))]  # fmt: skip
         raise NotAuthorized(argument)
+
+    async def _tell_staff(
+        self, uow: UnitOfWork, request: AudienceRequest, now: datetime, kind: str, note: str,
+        card: CardMaker | None, **params: object,
+    ) -> None:  # fmt: skip
+        for address in self._staff_for(request):
+            t = await self._t(uow, address)
+            messages: tuple[Outbound, ...] = (Text(t(note, reference=request.reference, **params)),)
+            if card is not None:
+                messages = (*messages, await card(uow, request, t))
+            notification = Notification(address.channel, address.external_id, kind, messages, request.id)
+            await uow.outbox.enqueue(notification, now)
 
 
 def status_lines(messages: Sequence[ScheduledMessage], t: Translator) -> list[str]:
