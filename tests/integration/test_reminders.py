@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
+
+import pytest
 
 from bot.channels.console import ConsoleChannel
 from bot.delivery import DeliveryGate
+from bot.worker import SecondWorker, single_worker_on_sqlite
 from handlers.domain.model import Action, Actor, ActorKind, RequestStatus
 from handlers.messages import PressIn
 from handlers.reminders import MARK_OUTCOME
@@ -206,3 +210,12 @@ async def test_a_restart_between_scheduling_and_sending_still_sends(sql_h: Harne
         assert any("Pengingat, Bapak/Ibu: audiensi AUD-2026-000001" in text for text in seen)
     finally:
         await engine.dispose()
+
+
+def test_a_second_worker_on_one_sqlite_file_refuses_to_start(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'one.db'}"
+    with single_worker_on_sqlite(url), pytest.raises(SecondWorker, match="SQLite deployments run a single process"):
+        with single_worker_on_sqlite(url):
+            pass  # pragma: no cover
+    with single_worker_on_sqlite(url):  # released when the first one stops
+        pass
