@@ -56,16 +56,18 @@ async def representative(api: FakeTelegramAPI, client: httpx.AsyncClient, url: s
 async def main(representatives: int, database_url: str | None) -> None:
     with FakeTelegramAPI() as api, tempfile.TemporaryDirectory() as tmp:
         clock = FakeClock(datetime(2026, 11, 23, 9, 0, tzinfo=MAKASSAR))
-        async with running_bot(api, Path(tmp), clock, polling=False, database_url=database_url) as world:
-            async with serving(create_web_app(world.app, world.channel, deliver=False)) as base_url:
-                limits = httpx.Limits(max_connections=representatives)
-                async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-                    started = time.perf_counter()
-                    runs = await asyncio.gather(*(
+        async with (
+            running_bot(api, Path(tmp), clock, polling=False, database_url=database_url) as world,
+            serving(create_web_app(world.app, world.channel, deliver=False)) as base_url,
+        ):
+            limits = httpx.Limits(max_connections=representatives)
+            async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+                started = time.perf_counter()
+                runs = await asyncio.gather(*(
                         representative(api, client, f"{base_url}/telegram/webhook", 100_000 + n)
                         for n in range(representatives)
                     ))  # fmt: skip
-                    elapsed = time.perf_counter() - started
+                elapsed = time.perf_counter() - started
     latencies = sorted(x for run in runs for x in run)
     steps = len(latencies)
     cut = statistics.quantiles(latencies, n=100)

@@ -87,9 +87,9 @@ def sends(api: FakeTelegramAPI) -> Counter[int]:
     return Counter(int(call["chat_id"]) for call in api.calls("sendMessage", ok=True))
 
 
-async def wait_until(condition: object, timeout: float, what: str) -> None:
+async def wait_until(condition: object, within: float, what: str) -> None:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while not await condition():  # type: ignore[operator]
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")

@@ -214,8 +214,8 @@ async def test_a_restart_between_scheduling_and_sending_still_sends(sql_h: Harne
 
 def test_a_second_worker_on_one_sqlite_file_refuses_to_start(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'one.db'}"
-    with single_worker_on_sqlite(url), pytest.raises(SecondWorker, match="SQLite deployments run a single process"):
-        with single_worker_on_sqlite(url):
-            pass  # pragma: no cover
+    refused = pytest.raises(SecondWorker, match="SQLite deployments run a single process")
+    with single_worker_on_sqlite(url), refused, single_worker_on_sqlite(url):
+        pass  # pragma: no cover
     with single_worker_on_sqlite(url):  # released when the first one stops
         pass
