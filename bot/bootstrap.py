@@ -12,6 +12,7 @@ from bot.channels.telegram import TelegramChannel, make_bot
 from bot.channels.whatsapp import WhatsAppChannel, make_client
 from bot.city_config import CityConfig, ConfiguredDirectory, load_city_config
 from bot.clock import SystemClock
+from bot.delivery import DeliveryGate
 from bot.i18n import load_catalogs
 from bot.settings import Settings
 from handlers.domain.model import Address
@@ -39,6 +40,7 @@ class App:
     directory: ConfiguredDirectory
     service: ConversationService
     outbox: OutboxStore
+    gate: DeliveryGate
 
     def new_uow(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self.sessions, self.clock)
@@ -52,12 +54,20 @@ class App:
             ChannelMessages(self.sessions),
             self.clock,
             staff_chat_id=self.settings.telegram_staff_chat_id,
+            gate=self.gate,
         )
 
     def whatsapp(self) -> WhatsAppChannel:
         """The WhatsApp channel (only when its access token, phone number id and app secret are configured)."""
-        return WhatsAppChannel(self.service, make_client(self.settings), WhatsAppStore(self.sessions), self.outbox,
-                               self.clock, self.settings)  # fmt: skip
+        return WhatsAppChannel(
+            self.service,
+            make_client(self.settings),
+            WhatsAppStore(self.sessions),
+            self.outbox,
+            self.clock,
+            self.settings,
+            gate=self.gate,
+        )
 
 
 def staff_addresses(settings: Settings, city: CityConfig) -> list[Address]:
@@ -91,9 +101,16 @@ async def application(settings: Settings, *, clock: Clock | None = None, migrate
             clock=clock,
             catalogs=catalogs,
             directory=directory,
-            config=ServiceConfig(city=city.city.name, tz=city.tz, max_attendees=city.city.max_attendees),
+            config=ServiceConfig(
+                city=city.city.name,
+                tz=city.tz,
+                max_attendees=city.city.max_attendees,
+                reminders=settings.reminder_policy(city.tz),
+            ),
             suggester=AvailabilitySuggester(city.tz, city.calendar_rules()),
         )
-        yield App(settings, city, engine, sessions, clock, catalogs, directory, service, OutboxStore(sessions))
+        outbox = OutboxStore(sessions)
+        gate = DeliveryGate(outbox, service.reminders.policy, clock)
+        yield App(settings, city, engine, sessions, clock, catalogs, directory, service, outbox, gate)
     finally:
         await engine.dispose()

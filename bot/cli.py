@@ -9,8 +9,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from contextlib import suppress
+from typing import Any
 
 from bot import calendar_admin
 from bot.bootstrap import App, application
@@ -38,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     i18n.add_argument("action", choices=["update", "compile", "check"])
     commands.add_parser("check-config", help="validate the city's configuration file")
     calendar_admin.add_arguments(commands)
+    commands.add_parser("worker", help="the scheduler: reminders, digests and queued messages")
+    messages = commands.add_parser("messages", help="scheduled and recent messages of a request")
+    messages.add_argument("reference", help="e.g. AUD-2026-000001")
     web = commands.add_parser("web", help="the web process: Telegram webhook and health check")
     web.add_argument("--host", default="0.0.0.0")
     web.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
@@ -73,6 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_run(settings))
         elif command == "libur":
             return calendar_admin.run(settings, args)
+        elif command == "worker":
+            asyncio.run(_worker(settings))
+        elif command == "messages":
+            return asyncio.run(_messages(settings, args.reference))
         elif command == "web":
             asyncio.run(_web(settings, args.host, args.port))
         elif command == "telegram":
@@ -115,47 +123,98 @@ async def _chat(settings: Settings, *, staff: str | None, user: str) -> None:
             if chosen is None:
                 raise ConfigError(f"no staff member {staff!r} in {settings.config_file}")
             address, persona = Address("console", f"staf:{chosen.key}"), STAFF
-        channel = ConsoleChannel(app.service, app.outbox, app.clock.now, address=address, persona=persona)
+        channel = ConsoleChannel(
+            app.service, app.outbox, app.clock.now, address=address, persona=persona, gate=app.gate
+        )
         await channel.run()
 
 
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signame in ("SIGINT", "SIGTERM"):
+        with suppress(NotImplementedError):
+            loop.add_signal_handler(getattr(signal, signame), stop.set)
+    return stop
+
+
 async def _run(settings: Settings) -> None:
-    """Everything in one process: the chat channels that are configured, else the console.
+    """Everything in one process: the configured chat channels (else the console) and the scheduler's jobs.
 
     Telegram polls (one process per token) unless a webhook URL is set; WhatsApp always arrives by webhook, so
     the web app is served whenever WhatsApp or a Telegram webhook is configured.
     """
-    if not settings.telegram_enabled and not settings.whatsapp_enabled:
-        await _chat(settings, staff=None, user="warga")
-        return
-    polling = settings.telegram_enabled and not settings.telegram_webhook_url
-    serve = settings.whatsapp_enabled or (settings.telegram_enabled and not polling)
-    async with application(settings) as app:
-        telegram = app.telegram() if settings.telegram_enabled else None
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signame in ("SIGINT", "SIGTERM"):
-            with suppress(NotImplementedError):
-                loop.add_signal_handler(getattr(signal, signame), stop.set)
-        jobs = []
-        if telegram is not None:
-            await telegram.bot.initialize()
-            await telegram.set_commands()
-            if polling:
-                jobs.append(telegram.run_polling(stop))
-            if not serve:
-                jobs.append(telegram.run_delivery(stop))
-        if serve:
-            jobs.append(
-                _serve(app, telegram, stop, os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "8000")))
-            )
-        logging.getLogger(__name__).info("Audiensi running: %s", ", ".join(
-            name for name, on in (("Telegram polling", polling), ("web", serve)) if on))  # fmt: skip
-        try:
-            await asyncio.gather(*jobs)
-        finally:
+    from bot.worker import Worker, single_worker_on_sqlite
+
+    with single_worker_on_sqlite(settings.database_url):
+        if not settings.telegram_enabled and not settings.whatsapp_enabled:
+            async with application(settings) as app:
+                stop = asyncio.Event()
+                scheduler = asyncio.create_task(Worker(app, None).run(stop, settings.worker_interval_seconds))
+                try:
+                    await _chat(settings, staff=None, user="warga")
+                finally:
+                    stop.set()
+                    await scheduler
+            return
+        polling = settings.telegram_enabled and not settings.telegram_webhook_url
+        serve = settings.whatsapp_enabled or (settings.telegram_enabled and not polling)
+        async with application(settings) as app:
+            telegram = app.telegram() if settings.telegram_enabled else None
+            stop = _stop_on_signals()
+            jobs: list[Coroutine[Any, Any, None]] = []
             if telegram is not None:
-                await telegram.bot.shutdown()
+                await telegram.bot.initialize()
+                await telegram.set_commands()
+                if polling:
+                    jobs.append(telegram.run_polling(stop))
+            jobs.append(Worker(app, telegram).run(stop, settings.worker_interval_seconds))
+            if serve:
+                host, port = os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "8000"))
+                jobs.append(_serve(app, telegram, stop, host, port))
+            running = ", ".join(name for name, on in (("Telegram polling", polling), ("web", serve)) if on)
+            logging.getLogger(__name__).info("Audiensi running: %s, worker", running)
+            try:
+                await asyncio.gather(*jobs)
+            finally:
+                if telegram is not None:
+                    await telegram.bot.shutdown()
+
+
+async def _worker(settings: Settings) -> None:
+    from bot.worker import Worker, single_worker_on_sqlite
+
+    with single_worker_on_sqlite(settings.database_url):
+        async with application(settings) as app:
+            channel = app.telegram() if settings.telegram_enabled else None
+            stop = _stop_on_signals()
+            logging.getLogger(__name__).info("worker started (every %s s)", settings.worker_interval_seconds)
+            if channel is None:
+                await Worker(app, None).run(stop, settings.worker_interval_seconds)
+                return
+            async with channel.bot:
+                await Worker(app, channel).run(stop, settings.worker_interval_seconds)
+
+
+async def _messages(settings: Settings, reference: str) -> int:
+    """Scheduled and recent messages of one request, for staff: what, to whom, when, how it went."""
+    async with application(settings, migrate=False) as app:
+        t = app.service.translator()
+        async with app.new_uow() as uow:
+            request = await uow.requests.get_by_reference(reference.strip().upper())
+            if request is None or request.id is None:
+                print(t("That request was not found."), file=sys.stderr)
+                return 1
+            rows = await uow.outbox.for_request(request.id)
+        print(t("Messages for {reference}:", reference=request.reference))
+        for row in rows:
+            moment = row.sent_at if row.sent_at else row.due_at
+            error = f" — {row.last_error}" if row.last_error else ""
+            print(f"  {row.id:>6}  {row.kind:<20} {row.channel}:{row.external_id:<22} {row.state:<9} "
+                  f"{t.datetime(moment)}  ({row.attempts}){error}")  # fmt: skip
+        if not rows:
+            print(t("No messages."))
+        return 0
 
 
 async def _serve(app: App, telegram: TelegramChannel | None, stop: asyncio.Event, host: str, port: int) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from handlers.reminders import ReminderPolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,6 +51,36 @@ class Settings(BaseSettings):
         return all(
             value is not None
             for value in (self.whatsapp_access_token, self.whatsapp_phone_number_id, self.whatsapp_app_secret)
+        )
+
+    # Messages per second this process sends to Telegram (AIORateLimiter; Telegram allows about 30 overall per
+    # bot, so with N sending processes give each 30/N). The 20/minute per group limit is the limiter's default.
+    telegram_max_rate: float = 30.0
+
+    # Reminders and scheduled messages, in office time (the city's zone). quiet_start == quiet_end: no quiet hours.
+    reminder_day_before_at: time = time(9, 0)
+    reminder_before_minutes: int = Field(default=120, ge=10)
+    digest_today_at: time = time(7, 0)
+    digest_tomorrow_at: time = time(16, 0)
+    nudge_at: time = time(8, 0)
+    nudge_after_working_days: int = Field(default=2, ge=1)
+    quiet_start: time = time(21, 0)
+    quiet_end: time = time(6, 0)
+    feedback_after_minutes: int = Field(default=120, ge=0)
+    worker_interval_seconds: float = Field(default=15.0, gt=0)
+
+    def reminder_policy(self, tz: ZoneInfo) -> ReminderPolicy:
+        return ReminderPolicy(
+            tz=tz,
+            day_before_at=self.reminder_day_before_at,
+            before=timedelta(minutes=self.reminder_before_minutes),
+            digest_today_at=self.digest_today_at,
+            digest_tomorrow_at=self.digest_tomorrow_at,
+            nudge_at=self.nudge_at,
+            nudge_after_working_days=self.nudge_after_working_days,
+            quiet_start=self.quiet_start,
+            quiet_end=self.quiet_end,
+            after_audience=timedelta(minutes=self.feedback_after_minutes),
         )
 
     @property

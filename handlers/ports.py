@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
@@ -81,8 +82,37 @@ class ReferenceSequence(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ScheduledMessage:
+    """One outbox row as staff see it: what, to whom, when, and how it went."""
+
+    id: int
+    kind: str
+    channel: str
+    external_id: str
+    state: str  # pending, sending, sent, failed, skipped, cancelled
+    due_at: datetime
+    attempts: int
+    last_error: str | None
+    sent_at: datetime | None
+
+
 class Outbox(Protocol):
-    async def enqueue(self, notification: Notification, due_at: datetime) -> None: ...
+    async def enqueue(
+        self, notification: Notification, due_at: datetime, *, key: str | None = None, skipped: str | None = None
+    ) -> bool:
+        """Queue a message for `due_at`. With `key`, at most one row ever exists for it: False when it did already
+        (another worker made today's digest first). With `skipped`, the row is recorded as skipped for that reason.
+        """
+        ...
+
+    async def cancel_pending(self, request_id: int, kinds: Collection[str], reason: str) -> int:
+        """Cancel the request's rows of these kinds that have not been sent yet; how many were cancelled."""
+        ...
+
+    async def for_request(self, request_id: int) -> list[ScheduledMessage]:
+        """Every message about one request, by due time."""
+        ...
 
 
 class EventLog(Protocol):

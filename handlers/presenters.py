@@ -80,7 +80,11 @@ def official_name(official: Official | None, key: str) -> str:
 
 
 def request_card(
-    request: AudienceRequest, official: Official | None, t: Translator, officials: Mapping[str, Official] | None = None
+    request: AudienceRequest,
+    official: Official | None,
+    t: Translator,
+    officials: Mapping[str, Official] | None = None,
+    reminders: Sequence[str] = (),
 ) -> str:
     org = request.organization
     registration = (
@@ -113,6 +117,7 @@ def request_card(
     lines.append(t("Request letter: {letter}", letter=letter))
     lines.append(t("Submitted: {when}", when=t.datetime(request.created_at)))
     lines.extend(outcome_lines(request, t, officials))
+    lines.extend(reminders)
     return "\n".join(lines)
 
 

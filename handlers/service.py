@@ -54,8 +54,10 @@ from handlers.presenters import (
     status_label,
     status_line,
 )
+from handlers.reminders import ReminderPolicy
 from handlers.scheduling import OfficialCalendar
 from handlers.suggestions import AvailabilitySuggester
+from handlers.usecases import reminders
 from handlers.usecases import requests as usecases
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,7 @@ class ServiceConfig:
     tz: ZoneInfo
     max_attendees: int = 50
     max_file_bytes: int = 10 * 1024 * 1024
+    reminders: ReminderPolicy | None = None  # None: the issue's defaults in the city's zone
 
 
 @dataclass
@@ -122,6 +125,8 @@ class ConversationService(LifecycleActions):
             REPRESENTATIVE: Engine(rep_flows, representative_persona(config.city)),
             STAFF: Engine(staff_flows, staff_persona(config.city)),
         }
+        self.reminders = reminders.ReminderPlanner(policy=config.reminders or ReminderPolicy(tz=config.tz),
+                                                   directory=directory, translator=self.translator)  # fmt: skip
 
     # ---- public API --------------------------------------------------------------------------------------
 
@@ -142,6 +147,7 @@ class ConversationService(LifecycleActions):
         With `event_id` (a platform's update or message id) a redelivered event is recognised and changes
         nothing; it returns no messages.
         """
+        reminders.use(self.reminders)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 async with self._uow_factory() as uow:
@@ -270,12 +276,13 @@ class ConversationService(LifecycleActions):
             "queue": self._queue,
             "open": self._open,
             "start": self._deep_link,
+            "r": self._reminder_press,
             **{key: self._start_decision for key in DECISION_FLOWS},
             **self._lifecycle_handlers(),
         }
         handler = handlers.get(name)
         allowed = (
-            (REPRESENTATIVE, ("status", "answers", "answer", "start", *REPRESENTATIVE_ACTIONS)),
+            (REPRESENTATIVE, ("status", "answers", "answer", "start", "r", *REPRESENTATIVE_ACTIONS)),
             (STAFF, ("queue", "open", *DECISION_FLOWS, *STAFF_ACTIONS)),
         )
         permitted = dict(allowed).get(ex.persona, ())
@@ -315,6 +322,13 @@ class ConversationService(LifecycleActions):
         turn = ex.engine.start_flow(state, PROVIDE_INFO.name, ex.context, data)
         return list(turn.messages), turn.state
 
+    async def _reminder_press(
+        self, ex: _Exchange, state: ConversationState, argument: str
+    ) -> tuple[list[Outbound], ConversationState]:
+        messages = await self.reminders.press(ex.uow, ex.conversation, argument, ex.t, ex.now, self.card)
+        turn = self._reprompt(ex, state)
+        return [*messages, *turn.messages], turn.state
+
     async def _deep_link(
         self, ex: _Exchange, state: ConversationState, payload: str
     ) -> tuple[list[Outbound], ConversationState]:
@@ -350,7 +364,10 @@ class ConversationService(LifecycleActions):
         """The staff card; it says so when the representative can no longer be reached."""
         unreachable = await uow.contacts.unreachable(request.contact)
         officials = {o.key: o for o in self._directory.officials()}
-        body = request_card(request, self._directory.official(request.official_key), t, officials)
+        scheduled = await uow.outbox.for_request(request.id) if request.id is not None else []
+        body = request_card(
+            request, self._directory.official(request.official_key), t, officials, reminders.status_lines(scheduled, t)
+        )
         clashes = await self._clashes(uow, request, t, self._clock.now())
         if clashes:
             body += "\n" + "\n".join(clashes)

@@ -82,6 +82,25 @@ class OutboxStore:
         else:
             await self._set(item_id, state=FAILED, claimed_until=None, last_error=error[:500])
 
+    async def mark_skipped(self, item_id: int, reason: str) -> None:
+        """Not sent on purpose (a reminder for an audience already past); recorded with the reason."""
+        await self._set(item_id, state=SKIPPED, claimed_until=None, last_error=reason[:500])
+
+    async def defer(self, item_id: int, until: datetime, note: str) -> None:
+        """Back to pending until `until` (quiet hours); not a failed attempt."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxRow)
+                .where(col(OutboxRow.id) == item_id)
+                .values(
+                    state=PENDING,
+                    due_at=until,
+                    claimed_until=None,
+                    last_error=note[:500],
+                    attempts=col(OutboxRow.attempts) - 1,
+                )
+            )
+
     async def _set(self, item_id: int, **values: Any) -> None:
         async with self._sessions() as session, session.begin():
             await session.execute(update(OutboxRow).where(col(OutboxRow.id) == item_id).values(**values))

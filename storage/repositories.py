@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -31,7 +31,7 @@ from handlers.domain.model import (
     SlotTaken,
 )
 from handlers.messages import Notification, outbound_to_dict
-from handlers.ports import ConcurrencyConflict
+from handlers.ports import ConcurrencyConflict, ScheduledMessage
 from storage.tables import (
     AudienceRequestRow,
     AuditEventRow,
@@ -370,21 +370,63 @@ class SqlOutbox:
     def __init__(self, session: AsyncSession) -> None:
         self._s = session
 
-    async def enqueue(self, notification: Notification, due_at: datetime) -> None:
+    async def enqueue(
+        self, notification: Notification, due_at: datetime, *, key: str | None = None, skipped: str | None = None
+    ) -> bool:
         payload = {"messages": [outbound_to_dict(m) for m in notification.messages], "extra": notification.extra}
-        await self._s.execute(
-            insert(OutboxRow).values(
-                channel=notification.channel,
-                external_id=notification.external_id,
-                kind=notification.kind,
-                request_id=notification.request_id,
-                payload=payload,
-                state="pending",
-                due_at=due_at,
-                attempts=0,
-                created_at=_now_of(self._s),
-            )
+        values = {
+            "channel": notification.channel,
+            "external_id": notification.external_id,
+            "kind": notification.kind,
+            "request_id": notification.request_id,
+            "payload": payload,
+            "state": "skipped" if skipped else "pending",
+            "last_error": skipped[:500] if skipped else None,
+            "due_at": due_at,
+            "attempts": 0,
+            "created_at": _now_of(self._s),
+            "dedupe_key": key,
+        }
+        if key is None:
+            await self._s.execute(insert(OutboxRow).values(**values))
+            return True
+        statement = (
+            _upsert_for(self._s)(OutboxRow)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+            .returning(col(OutboxRow.id))
         )
+        return (await self._s.execute(statement)).first() is not None
+
+    async def cancel_pending(self, request_id: int, kinds: Collection[str], reason: str) -> int:
+        result = await self._s.execute(
+            update(OutboxRow)
+            .where(
+                col(OutboxRow.request_id) == request_id,
+                col(OutboxRow.kind).in_(list(kinds)),
+                col(OutboxRow.state) == "pending",
+            )
+            .values(state="cancelled", last_error=reason[:500])
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def for_request(self, request_id: int) -> list[ScheduledMessage]:
+        rows = (
+            (
+                await self._s.execute(
+                    select(OutboxRow)
+                    .where(col(OutboxRow.request_id) == request_id)
+                    .order_by(col(OutboxRow.due_at), col(OutboxRow.id))
+                )
+            )
+            .scalars()
+            .all()
+        )
+        return [
+            ScheduledMessage(r.id or 0, r.kind, r.channel, r.external_id, r.state, r.due_at, r.attempts,
+                             r.last_error, r.sent_at)
+            for r in rows
+        ]  # fmt: skip
 
 
 async def count_rows(session: AsyncSession, table: Any) -> int:

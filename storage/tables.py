@@ -147,7 +147,12 @@ class OutboxRow(SQLModel, table=True):
     """Messages the bot owes someone: written in the same transaction as the change that causes them."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "state", "due_at"), Index("ix_outbox_recipient", "channel", "external_id"))
+    __table_args__ = (
+        Index("ix_outbox_due", "state", "due_at"),
+        Index("ix_outbox_recipient", "channel", "external_id"),
+        Index("ix_outbox_request", "request_id", "kind"),
+        Index("uq_outbox_dedupe_key", "dedupe_key", unique=True),
+    )
 
     id: int | None = Field(
         default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -166,6 +171,8 @@ class OutboxRow(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     created_at: datetime = _utc()
     sent_at: datetime | None = _utc(nullable=True)
+    # A message that must exist once at most (a day's digest for one recipient): the second insert is a no-op.
+    dedupe_key: str | None = Field(default=None, max_length=160)
 
 
 class ProcessedEventRow(SQLModel, table=True):

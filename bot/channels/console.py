@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import datetime
 
+from bot.delivery import DeliveryGate
 from handlers.domain.model import Address
 from handlers.i18n import Translator
 from handlers.messages import Choice, Outbound, TextIn
@@ -59,7 +60,9 @@ class ConsoleChannel:
         reader: Reader = stdin_reader,
         writer: Writer = stdout_writer,
         poll_seconds: float = 1.0,
+        gate: DeliveryGate | None = None,
     ) -> None:
+        self._gate = gate
         self._service = service
         self._outbox = outbox
         self._now = clock_now
@@ -81,6 +84,8 @@ class ConsoleChannel:
         )
         t = self._service.translator()
         for item in items:
+            if self._gate is not None and not await self._gate.allow(item):
+                continue
             self._write(f"\n🔔 {render(item.messages, t)}\n")
             await self._outbox.mark_sent(item.id, self._now())
         return len(items)

@@ -33,6 +33,7 @@ from telegram import (
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
 
+from bot.delivery import DeliveryGate
 from bot.settings import Settings
 from handlers.domain.model import Address, FileRef
 from handlers.i18n import N_
@@ -73,7 +74,7 @@ def make_bot(settings: Settings) -> ExtBot[int]:
         base_url=settings.telegram_api_base_url,
         base_file_url=settings.telegram_file_base_url,
         # Telegram's limits: ~30 messages/s overall, 20/min per group; 429s are waited out and retried.
-        rate_limiter=AIORateLimiter(max_retries=3),
+        rate_limiter=AIORateLimiter(overall_max_rate=settings.telegram_max_rate, max_retries=3),
     )
 
 
@@ -112,7 +113,9 @@ class TelegramChannel:
         clock: Clock,
         *,
         staff_chat_id: int | None,
+        gate: DeliveryGate | None = None,
     ) -> None:
+        self.gate = gate  # quiet hours and pointless reminders
         self.service = service
         self.bot = bot
         self.outbox = outbox
@@ -368,6 +371,8 @@ class TelegramChannel:
         return len(items)
 
     async def _deliver(self, item: OutboxItem) -> None:
+        if self.gate is not None and not await self.gate.allow(item):
+            return
         now = self.clock.now()
         try:
             if item.kind in CARD_KINDS and item.request_id is not None and self._is_staff_chat(item.external_id):

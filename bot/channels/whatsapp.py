@@ -35,6 +35,7 @@ from bot.channels.whatsapp_api import (
     UndeliverableError,
 )
 from bot.channels.whatsapp_text import clean_template_param, fit, split_message
+from bot.delivery import DeliveryGate
 from bot.settings import Settings
 from handlers.domain.model import Address, FileRef
 from handlers.i18n import N_
@@ -101,12 +102,15 @@ class WhatsAppChannel:
         outbox: OutboxStore,
         clock: Clock,
         settings: Settings,
+        *,
+        gate: DeliveryGate | None = None,
     ) -> None:
         self.service = service
         self.client = client
         self.store = store
         self.outbox = outbox
         self.clock = clock
+        self.gate = gate  # quiet hours and past reminders, as for every channel
         assert settings.whatsapp_app_secret is not None
         self._app_secret = settings.whatsapp_app_secret.get_secret_value()
         self._verify_token = settings.whatsapp_verify_token
@@ -348,6 +352,8 @@ class WhatsAppChannel:
         return last is not None and self.clock.now() - last < WINDOW
 
     async def _deliver(self, item: OutboxItem) -> None:
+        if self.gate is not None and not await self.gate.allow(item):
+            return
         now = self.clock.now()
         try:
             if await self._window_open(item.external_id):

@@ -27,6 +27,7 @@ from handlers.domain.model import (
     StaffMember,
 )
 from handlers.ports import SlotSuggester, UnitOfWork
+from handlers.usecases import reminders
 
 
 class RequestNotFound(DomainError):
@@ -128,6 +129,7 @@ async def transition(
     updated, event = request.apply(action, actor, now, note, **changes)
     saved = await uow.requests.save_transition(updated, expected_version=request.version)
     await uow.audit.add(event)
+    await reminders.after_transition(uow, request, saved, now)
     return saved
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
@@ -23,7 +23,7 @@ from handlers.domain.model import (
     SlotTaken,
 )
 from handlers.messages import Notification
-from handlers.ports import ConcurrencyConflict
+from handlers.ports import ConcurrencyConflict, ScheduledMessage
 
 
 class FakeClock:
@@ -44,6 +44,17 @@ class FakeClock:
 
 
 @dataclass
+class OutboxEntry:
+    id: int
+    notification: Notification
+    due_at: datetime
+    created_at: datetime
+    state: str = "pending"
+    key: str | None = None
+    last_error: str | None = None
+
+
+@dataclass
 class MemoryData:
     requests: dict[int, AudienceRequest] = field(default_factory=dict)
     organizations: list[Organization] = field(default_factory=list)
@@ -52,7 +63,7 @@ class MemoryData:
     conversations: dict[Address, dict[str, object]] = field(default_factory=dict)
     audit: list[AuditEvent] = field(default_factory=list)
     counters: dict[int, int] = field(default_factory=dict)
-    outbox: list[tuple[Notification, datetime]] = field(default_factory=list)
+    outbox: list[OutboxEntry] = field(default_factory=list)
     events: set[tuple[str, str]] = field(default_factory=set)
     unreachable: dict[Address, tuple[datetime, str]] = field(default_factory=dict)
     bookings: dict[int, Booking] = field(default_factory=dict)
@@ -72,7 +83,7 @@ class MemoryDatabase:
 
     @property
     def notifications(self) -> list[Notification]:
-        return [n for n, _due in self.data.outbox]
+        return [entry.notification for entry in self.data.outbox]
 
 
 class MemoryUnitOfWork:
@@ -224,8 +235,34 @@ class _Outbox:
     def __init__(self, data: MemoryData) -> None:
         self._d = data
 
-    async def enqueue(self, notification: Notification, due_at: datetime) -> None:
-        self._d.outbox.append((notification, due_at))
+    async def enqueue(
+        self, notification: Notification, due_at: datetime, *, key: str | None = None, skipped: str | None = None
+    ) -> bool:
+        if key is not None and any(e.key == key for e in self._d.outbox):
+            return False
+        self._d.outbox.append(
+            OutboxEntry(
+                _new_id(self._d), notification, due_at, due_at, "skipped" if skipped else "pending", key, skipped
+            )
+        )
+        return True
+
+    async def cancel_pending(self, request_id: int, kinds: Collection[str], reason: str) -> int:
+        cancelled = 0
+        for entry in self._d.outbox:
+            n = entry.notification
+            if n.request_id == request_id and n.kind in kinds and entry.state == "pending":
+                entry.state, entry.last_error = "cancelled", reason
+                cancelled += 1
+        return cancelled
+
+    async def for_request(self, request_id: int) -> list[ScheduledMessage]:
+        found = [e for e in self._d.outbox if e.notification.request_id == request_id]
+        return [
+            ScheduledMessage(e.id, e.notification.kind, e.notification.channel, e.notification.external_id, e.state,
+                             e.due_at, 0, e.last_error, None)
+            for e in sorted(found, key=lambda e: (e.due_at, e.id))
+        ]  # fmt: skip
 
 
 class _Events:

@@ -1,0 +1,105 @@
+"""The worker: APScheduler (in memory, per process) runs one short periodic job that creates the day's digests and
+nudges, expires requests nobody decided in time, and delivers due outbox rows through the channel's deliverer.
+
+Several workers share a PostgreSQL database safely: rows are claimed with FOR UPDATE SKIP LOCKED and a lease, and
+a day's digest has a unique key, so nothing is sent twice by two workers. A worker killed mid-batch leaves its
+claimed rows to the lease; they are claimed again afterwards (at least once — see docs/architecture.md). SQLite
+deployments run one process: a second worker on the same SQLite file refuses to start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.engine import make_url
+
+from bot.bootstrap import App
+from bot.channels.telegram import TelegramChannel
+from bot.city_config import ConfigError
+from handlers.ports import ConcurrencyConflict
+from handlers.usecases import reminders
+
+log = logging.getLogger(__name__)
+BATCH = 30
+
+
+class SecondWorker(ConfigError):
+    """Another worker already runs on this SQLite database."""
+
+
+@contextmanager
+def single_worker_on_sqlite(database_url: str) -> Iterator[None]:
+    """On SQLite, hold an exclusive lock file beside the database for the life of the worker (or `run`)."""
+    url = make_url(database_url)
+    if not url.drivername.startswith("sqlite") or not url.database or url.database == ":memory:":
+        yield
+        return
+    path = f"{url.database}.worker.lock"
+    handle: IO[str] = open(path, "a+")  # noqa: SIM115 - held for the whole block
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SecondWorker(
+                f"another worker is already running on {url.database} (lock {path}). SQLite deployments run a "
+                "single process; use PostgreSQL (DATABASE_URL) for several workers."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        handle.close()
+
+
+class Worker:
+    def __init__(self, app: App, channel: TelegramChannel | None, *, batch: int = BATCH) -> None:
+        self.app = app
+        self.channel = channel
+        self.batch = batch
+
+    async def tick(self) -> int:
+        """One round: scheduled jobs, then deliver until nothing due is left. Returns how many rows were handled."""
+        planner = self.app.service.reminders
+        reminders.use(planner)
+        now = self.app.clock.now()
+        for job in (planner.run_digests, planner.run_nudges, planner.run_expiry):
+            try:
+                async with self.app.new_uow() as uow:
+                    await job(uow, now)
+                    await uow.commit()
+            except ConcurrencyConflict:
+                log.info("%s: another worker was first; next round", job.__name__)
+        handled = 0
+        if self.channel is not None:
+            while True:
+                claimed = await self.channel.deliver_due(limit=self.batch)
+                handled += claimed
+                if claimed < self.batch:
+                    break
+        return handled
+
+    async def _safe_tick(self) -> None:
+        try:
+            await self.tick()
+        except Exception:
+            log.exception("worker round failed")
+
+    async def run(self, stop: asyncio.Event, interval: float) -> None:
+        scheduler = AsyncIOScheduler()
+        scheduler.add_job(self._safe_tick, "interval", seconds=interval, max_instances=1, coalesce=True,
+                          id="outbox", next_run_time=None)  # fmt: skip
+        scheduler.start()
+        try:
+            await self._safe_tick()
+            await stop.wait()
+        finally:
+            scheduler.shutdown(wait=False)

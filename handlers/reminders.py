@@ -1,0 +1,221 @@
+"""Reminders and scheduled messages, the pure part: which messages, when, in which zone, and whether to send now.
+
+Everything here is a function of a request, a policy and an instant; no database, no channel. The unit-of-work
+side (rows in the outbox, moving and cancelling them) is `handlers/usecases/reminders.py`.
+
+Times are office times (the city's zone: WIB, WITA or WIT). Working days are Monday to Friday except Indonesian
+national holidays and cuti bersama (`handlers.availability.HolidayCalendar`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from handlers.availability import HolidayCalendar, HolidayLookup
+from handlers.domain.model import AudienceRequest, RequestStatus
+
+REMINDER_DAY_BEFORE = "reminder_day_before"
+REMINDER_2H = "reminder_2h"
+FEEDBACK = "feedback"
+MARK_OUTCOME = "mark_outcome"
+DIGEST_TODAY = "digest_today"
+DIGEST_TOMORROW = "digest_tomorrow"
+NUDGE = "nudge_undecided"
+EXPIRED = "expired"
+
+# Rows planned per request: cancelled and planned again whenever the request changes status (or time).
+PLANNED_KINDS = frozenset({REMINDER_DAY_BEFORE, REMINDER_2H, FEEDBACK, MARK_OUTCOME})
+# Reminders about an audience: pointless once it has begun.
+AUDIENCE_REMINDERS = frozenset({REMINDER_DAY_BEFORE, REMINDER_2H})
+# Messages to representatives: quiet hours apply.
+TO_REPRESENTATIVE = frozenset({REMINDER_DAY_BEFORE, REMINDER_2H, FEEDBACK, EXPIRED})
+SCHEDULED_KINDS = PLANNED_KINDS | {DIGEST_TODAY, DIGEST_TOMORROW, NUDGE, EXPIRED}
+UNDECIDED = (RequestStatus.SUBMITTED, RequestStatus.INFO_REQUESTED, RequestStatus.COUNTER_OFFERED)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReminderPolicy:
+    """Every time the scheduler uses, in office time. Defaults are the issue's."""
+
+    tz: ZoneInfo
+    day_before_at: time = time(9, 0)
+    before: timedelta = timedelta(hours=2)
+    digest_today_at: time = time(7, 0)
+    digest_tomorrow_at: time = time(16, 0)
+    nudge_at: time = time(8, 0)
+    nudge_after_working_days: int = 2
+    quiet_start: time = time(21, 0)
+    quiet_end: time = time(6, 0)
+    after_audience: timedelta = timedelta(hours=2)
+    holidays: HolidayLookup = field(default_factory=HolidayCalendar.indonesia, compare=False)
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.tz)
+
+    def at(self, day: date, clock_time: time) -> datetime:
+        return datetime.combine(day, clock_time, tzinfo=self.tz)
+
+    def is_working_day(self, day: date) -> bool:
+        return day.weekday() < 5 and self.holidays.name(day) is None
+
+    def previous_working_day(self, day: date) -> date:
+        day -= timedelta(days=1)
+        while not self.is_working_day(day):
+            day -= timedelta(days=1)
+        return day
+
+    def working_days_between(self, start: datetime, end: datetime) -> int:
+        """Whole working days after `start`'s day up to and including `end`'s day."""
+        day, last, count = self.local(start).date(), self.local(end).date(), 0
+        while day < last:
+            day += timedelta(days=1)
+            count += self.is_working_day(day)
+        return count
+
+    # ---- quiet hours (representatives only) --------------------------------------------------------------
+
+    def in_quiet_hours(self, moment: datetime) -> bool:
+        start, end = self.quiet_start, self.quiet_end
+        if start == end:
+            return False
+        now = self.local(moment).time()
+        return now >= start or now < end if start > end else start <= now < end
+
+    def after_quiet_hours(self, moment: datetime) -> datetime:
+        """The end of the quiet period `moment` falls in (or `moment` itself outside one)."""
+        if not self.in_quiet_hours(moment):
+            return moment
+        local = self.local(moment)
+        end = self.at(local.date(), self.quiet_end)
+        return end if end > local else self.at(local.date() + timedelta(days=1), self.quiet_end)
+
+
+@dataclass(frozen=True)
+class Planned:
+    kind: str
+    due_at: datetime
+    to_staff: bool = False
+
+
+def plan(request: AudienceRequest, policy: ReminderPolicy, now: datetime) -> list[Planned]:
+    """The per-request messages still to come for the request as it is now (none unless approved and ahead)."""
+    when = request.scheduled_at
+    if request.status is not RequestStatus.APPROVED or when is None or when <= now:
+        return []
+    planned: list[Planned] = []
+    day_before = policy.at(policy.previous_working_day(policy.local(when).date()), policy.day_before_at)
+    if now < day_before < when:
+        planned.append(Planned(REMINDER_DAY_BEFORE, policy.after_quiet_hours(day_before)))
+    two_hours = policy.after_quiet_hours(when - policy.before)
+    if now < two_hours < when:
+        planned.append(Planned(REMINDER_2H, two_hours))
+    after = when + policy.after_audience
+    planned.append(Planned(FEEDBACK, policy.after_quiet_hours(after)))
+    planned.append(Planned(MARK_OUTCOME, after, to_staff=True))
+    return planned
+
+
+# ---- at delivery time --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Send:
+    pass
+
+
+@dataclass(frozen=True)
+class Defer:
+    until: datetime
+
+
+@dataclass(frozen=True)
+class Skip:
+    reason: str
+
+
+Decision = Send | Defer | Skip
+
+
+def gate(kind: str, audience_at: datetime | None, now: datetime, policy: ReminderPolicy) -> Decision:
+    """Whether a due message goes out now, waits for the end of quiet hours, or is pointless (skipped)."""
+    if kind not in TO_REPRESENTATIVE:
+        return Send()
+    reminder = kind in AUDIENCE_REMINDERS and audience_at is not None
+    if reminder and audience_at is not None and audience_at <= now:
+        return Skip("the audience has already begun")
+    if policy.in_quiet_hours(now):
+        until = policy.after_quiet_hours(now)
+        if reminder and audience_at is not None and until >= audience_at:
+            return Skip("quiet hours last until the audience begins")
+        return Defer(until)
+    return Send()
+
+
+# ---- digests, nudges, expiry -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DigestSlot:
+    kind: str
+    day: date  # the day whose audiences it lists
+    due_at: datetime
+
+
+def digest_slots(now: datetime, policy: ReminderPolicy) -> list[DigestSlot]:
+    """Digests that are due at `now` and still worth sending (today's until the afternoon one, tomorrow's until
+    midnight). Each is created once per day; the caller's unique key makes a second creation a no-op."""
+    local = policy.local(now)
+    today = local.date()
+    slots = []
+    morning = policy.at(today, policy.digest_today_at)
+    afternoon = policy.at(today, policy.digest_tomorrow_at)
+    if morning <= local < afternoon:
+        slots.append(DigestSlot(DIGEST_TODAY, today, morning))
+    if afternoon <= local:
+        slots.append(DigestSlot(DIGEST_TOMORROW, today + timedelta(days=1), afternoon))
+    return slots
+
+
+def audiences_on(
+    requests: Iterable[AudienceRequest], day: date, policy: ReminderPolicy, officials: Sequence[str] = ()
+) -> list[AudienceRequest]:
+    """Approved audiences on `day` (office time) in time order; only these officials' when given."""
+    found = [
+        r
+        for r in requests
+        if r.status is RequestStatus.APPROVED
+        and r.scheduled_at is not None
+        and policy.local(r.scheduled_at).date() == day
+        and (not officials or r.official_key in officials)
+    ]
+    return sorted(found, key=lambda r: (r.scheduled_at, r.reference))
+
+
+def nudge_due(now: datetime, policy: ReminderPolicy) -> datetime | None:
+    """The time of today's nudge to staff, when it is due now (working days only)."""
+    local = policy.local(now)
+    at = policy.at(local.date(), policy.nudge_at)
+    if policy.is_working_day(local.date()) and at <= local:
+        return at
+    return None
+
+
+def overdue_undecided(
+    requests: Iterable[AudienceRequest], now: datetime, policy: ReminderPolicy
+) -> list[AudienceRequest]:
+    """Requests waiting for staff longer than the policy allows, oldest first."""
+    found = [
+        r
+        for r in requests
+        if r.status is RequestStatus.SUBMITTED
+        and policy.working_days_between(r.created_at, now) >= policy.nudge_after_working_days
+    ]
+    return sorted(found, key=lambda r: (r.created_at, r.reference))
+
+
+def to_expire(requests: Iterable[AudienceRequest], now: datetime) -> list[AudienceRequest]:
+    """Undecided requests whose preferred times have all passed."""
+    return [r for r in requests if r.status in UNDECIDED and r.preferred_times and max(r.preferred_times) <= now]

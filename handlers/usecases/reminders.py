@@ -1,0 +1,311 @@
+"""Reminders and scheduled messages, the unit-of-work side: outbox rows planned, moved and cancelled in the same
+transaction as the change that causes them, and the periodic jobs (digests, nudges, expiry) a worker runs.
+
+Hook: `after_transition()` is called by `handlers.usecases.requests.transition` after every status change. It
+uses the planner the running service installed with `use()` (a context variable, so tests with several cities in
+one process stay apart); without one it does nothing, which keeps plain use-case tests free of scheduling.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
+from datetime import datetime
+
+from handlers.domain.model import (
+    Action,
+    Actor,
+    ActorKind,
+    Address,
+    AudienceRequest,
+    NotAuthorized,
+    RequestStatus,
+)
+from handlers.i18n import N_, Translator
+from handlers.messages import Choice, Notification, Option, Outbound, Text
+from handlers.ports import Directory, ScheduledMessage, UnitOfWork
+from handlers.reminders import (
+    DIGEST_TODAY,
+    EXPIRED,
+    FEEDBACK,
+    MARK_OUTCOME,
+    NUDGE,
+    PLANNED_KINDS,
+    REMINDER_2H,
+    REMINDER_DAY_BEFORE,
+    UNDECIDED,
+    ReminderPolicy,
+    audiences_on,
+    digest_slots,
+    nudge_due,
+    overdue_undecided,
+    plan,
+    to_expire,
+)
+
+log = logging.getLogger(__name__)
+
+KIND_LABELS = {
+    REMINDER_DAY_BEFORE: N_("reminder the working day before"),
+    REMINDER_2H: N_("reminder shortly before"),
+    FEEDBACK: N_("request for feedback"),
+}
+STATE_LABELS = {
+    "pending": N_("scheduled for {when}"),
+    "sending": N_("being sent"),
+    "sent": N_("sent on {when}"),
+    "failed": N_("failed ({error})"),
+    "skipped": N_("skipped ({error})"),
+}
+MANY = 10_000
+
+CardMaker = Callable[[UnitOfWork, AudienceRequest, Translator], Awaitable[Outbound]]
+TranslatorFor = Callable[[str | None], Translator]
+
+_current: ContextVar[ReminderPlanner | None] = ContextVar("reminder_planner", default=None)
+
+
+def use(planner: ReminderPlanner | None) -> None:
+    """Install the planner for the current task (the service does this at the start of each message)."""
+    _current.set(planner)
+
+
+async def after_transition(uow: UnitOfWork, before: AudienceRequest, after: AudienceRequest, now: datetime) -> None:
+    """Plan, move or cancel the request's scheduled messages now that it changed (the one hook in transition)."""
+    planner = _current.get()
+    if planner is None:
+        return
+    if before.status is after.status and before.scheduled_at == after.scheduled_at and before.place == after.place:
+        return
+    await planner.replan(uow, after, now)
+
+
+class ReminderPlanner:
+    def __init__(self, *, policy: ReminderPolicy, directory: Directory, translator: TranslatorFor) -> None:
+        self.policy = policy
+        self._directory = directory
+        self._translator = translator
+        self._made_keys: set[str] = set()  # digests this process already created (skips recomputing them)
+
+    async def _t(self, uow: UnitOfWork, address: Address) -> Translator:
+        stored = await uow.conversations.load(address)
+        return self._translator(stored.language if stored else None).with_zone(self.policy.tz)
+
+    def _official(self, request: AudienceRequest) -> str:
+        official = self._directory.official(request.official_key)
+        return official.display if official else request.official_key
+
+    # ---- per request -------------------------------------------------------------------------------------
+
+    async def replan(self, uow: UnitOfWork, request: AudienceRequest, now: datetime) -> None:
+        """Cancel what was planned for the request and plan what its current state calls for."""
+        assert request.id is not None
+        cancelled = await uow.outbox.cancel_pending(request.id, PLANNED_KINDS, f"request {request.status.value}")
+        planned = plan(request, self.policy, now)
+        if cancelled or planned:
+            log.info("%s: %s scheduled message(s) cancelled, %s planned", request.reference, cancelled, len(planned))
+        audience_at = request.scheduled_at.isoformat() if request.scheduled_at else None
+        for item in planned:
+            recipients = self._staff_for(request) if item.to_staff else [request.contact]
+            for address in recipients:
+                t = await self._t(uow, address)
+                messages = self._render(item.kind, request, t)
+                notification = Notification(address.channel, address.external_id, item.kind, messages, request.id,
+                                            {"audience_at": audience_at})  # fmt: skip
+                await uow.outbox.enqueue(notification, item.due_at)
+
+    def _staff_for(self, request: AudienceRequest) -> list[Address]:
+        found = []
+        for address in self._directory.staff_addresses():
+            member = self._directory.staff_for(address)
+            if member is None or not member.officials or request.official_key in member.officials:
+                found.append(address)
+        return found
+
+    def _render(self, kind: str, request: AudienceRequest, t: Translator) -> tuple[Outbound, ...]:
+        assert request.scheduled_at is not None and request.id is not None
+        params = {"reference": request.reference, "official": self._official(request),
+                  "when": t.datetime(request.scheduled_at), "place": request.place or "-"}  # fmt: skip
+        if kind in (REMINDER_DAY_BEFORE, REMINDER_2H):
+            if kind == REMINDER_DAY_BEFORE:
+                body = t("Reminder, Bapak/Ibu: your audience {reference} with {official} is on {when}.\n"
+                         "Place: {place}\nPlease arrive 15 minutes early and bring this reference code.",
+                         **params)  # fmt: skip
+            else:
+                body = t("Bapak/Ibu, your audience {reference} with {official} begins soon: {when}.\n"
+                         "Place: {place}\nPlease bring this reference code.", **params)  # fmt: skip
+            options = (Option(f"g:r:attend:{request.id}", t("I will attend")),
+                       Option(f"g:r:cancel:{request.id}", t("Cancel the audience")))  # fmt: skip
+            return (Choice(body, options),)
+        if kind == FEEDBACK:
+            body = t("Thank you, Bapak/Ibu, for the audience {reference} with {official}. How did it go? "
+                     "Please rate it from 1 (poor) to 5 (very good).", **params)  # fmt: skip
+            return (Choice(body, tuple(Option(f"g:r:rate:{request.id}:{n}", str(n)) for n in range(1, 6))),)
+        if kind == MARK_OUTCOME:
+            return (Text(t("The audience {reference} ({organization}) with {official} was scheduled for {when}. "
+                           "Please record whether it was held or not attended.",
+                           organization=request.organization.name, **params)),)  # fmt: skip
+        raise ValueError(kind)
+
+    # ---- periodic jobs -----------------------------------------------------------------------------------
+
+    async def run_digests(self, uow: UnitOfWork, now: datetime) -> int:
+        """Create the digests due now, once per day and recipient; a day with no audiences sends nothing."""
+        created = 0
+        approved: list[AudienceRequest] | None = None
+        for slot in digest_slots(now, self.policy):
+            for address in self._directory.staff_addresses():
+                key = f"{slot.kind}:{slot.day.isoformat()}:{address.channel}:{address.external_id}"
+                if key in self._made_keys:
+                    continue
+                if approved is None:
+                    approved = await uow.requests.list_by_status([RequestStatus.APPROVED], limit=MANY)
+                member = self._directory.staff_for(address)
+                day = audiences_on(approved, slot.day, self.policy, member.officials if member else ())
+                t = await self._t(uow, address)
+                messages = (Text(self._digest_text(slot.kind, slot.day, day, t)),) if day else ()
+                notification = Notification(address.channel, address.external_id, slot.kind, messages)
+                skipped = None if day else "no audiences that day"
+                if await uow.outbox.enqueue(notification, slot.due_at, key=key, skipped=skipped):
+                    created += 1 if day else 0
+                self._made_keys.add(key)
+        return created
+
+    def _digest_text(self, kind: str, day: object, audiences: Sequence[AudienceRequest], t: Translator) -> str:
+        date_text = t.date(day)  # type: ignore[arg-type]
+        if kind == DIGEST_TODAY:
+            head = t.plural("Today's agenda, {date}: {n} audience.", "Today's agenda, {date}: {n} audiences.",
+                            len(audiences), date=date_text)  # fmt: skip
+        else:
+            head = t.plural("Tomorrow's agenda, {date}: {n} audience.", "Tomorrow's agenda, {date}: {n} audiences.",
+                            len(audiences), date=date_text)  # fmt: skip
+        lines = [head]
+        for request in audiences:
+            assert request.scheduled_at is not None
+            local = request.scheduled_at.astimezone(self.policy.tz)
+            attendees = t.plural("{n} person", "{n} people", request.attendees)
+            lines.append(t("{time} — {organization}: {subject}\n   {official}; {attendees}; {place} ({reference})",
+                           time=local.strftime("%H.%M" if t.language == "id" else "%H:%M"),
+                           organization=request.organization.name, subject=request.subject,
+                           official=self._official(request), attendees=attendees, place=request.place or "-",
+                           reference=request.reference))  # fmt: skip
+        return "\n".join(lines)
+
+    async def run_nudges(self, uow: UnitOfWork, now: datetime) -> int:
+        """Once a working day: staff are told which requests wait too long for a decision, oldest first."""
+        at = nudge_due(now, self.policy)
+        if at is None:
+            return 0
+        created = 0
+        day = self.policy.local(at).date().isoformat()
+        waiting: list[AudienceRequest] | None = None
+        for address in self._directory.staff_addresses():
+            key = f"{NUDGE}:{day}:{address.channel}:{address.external_id}"
+            if key in self._made_keys:
+                continue
+            if waiting is None:
+                waiting = overdue_undecided(await uow.requests.list_by_status([RequestStatus.SUBMITTED], limit=MANY),
+                                            now, self.policy)  # fmt: skip
+            member = self._directory.staff_for(address)
+            mine = [r for r in waiting if member is None or not member.officials or r.official_key in member.officials]
+            t = await self._t(uow, address)
+            lines = [t.plural("{n} request has waited for a decision for {days} working days or more, oldest first:",
+                              "{n} requests have waited for a decision for {days} working days or more, oldest first:",
+                              len(mine), days=self.policy.nudge_after_working_days)]  # fmt: skip
+            lines += [t("{reference} — {organization} — submitted {when}", reference=r.reference,
+                        organization=r.organization.name, when=t.datetime(r.created_at)) for r in mine]  # fmt: skip
+            messages = (Text("\n".join(lines)),) if mine else ()
+            notification = Notification(address.channel, address.external_id, NUDGE, messages)
+            if await uow.outbox.enqueue(notification, at, key=key, skipped=None if mine else "nothing overdue"):
+                created += 1 if mine else 0
+            self._made_keys.add(key)
+        return created
+
+    async def run_expiry(self, uow: UnitOfWork, now: datetime) -> int:
+        """Undecided requests whose preferred times have all passed expire; the representative is told."""
+        from handlers.usecases import requests as usecases
+
+        use(self)
+        expired = 0
+        for request in to_expire(await uow.requests.list_by_status(list(UNDECIDED), limit=MANY), now):
+            updated = await usecases.transition(uow, request, Action.EXPIRE, Actor.system(), now)
+            t = await self._t(uow, request.contact)
+            body = t("We are sorry, Bapak/Ibu: your audience request {reference} with {official} could not be decided "
+                     "before the times you proposed had passed, so it has expired. You are welcome to request an "
+                     "audience again with new times.", reference=request.reference,
+                     official=self._official(request))  # fmt: skip
+            message = Choice(body, (Option("g:request", t("Request an audience")),))
+            await uow.outbox.enqueue(Notification(request.contact.channel, request.contact.external_id, EXPIRED,
+                                                  (message,), updated.id), now)  # fmt: skip
+            expired += 1
+        return expired
+
+    # ---- buttons on reminders ------------------------------------------------------------------------------
+
+    async def press(
+        self, uow: UnitOfWork, contact: Address, argument: str, t: Translator, now: datetime, card: CardMaker
+    ) -> list[Outbound]:
+        """Hadir / Batalkan on a reminder, the cancel confirmation, and the feedback rating."""
+        from handlers.usecases import requests as usecases
+
+        use(self)
+        verb, _, rest = argument.partition(":")
+        number, _, value = rest.partition(":")
+        request = await usecases.owned_request(uow, contact, _int(number))
+        if verb == "rate" and value in {"1", "2", "3", "4", "5"}:
+            note = N_("The representative rated the audience {reference}: {rating} of 5.")
+            await self._tell_staff(uow, request, now, "feedback_received", note, None, rating=value)
+            return [Text(t("Thank you for your rating, Bapak/Ibu."))]
+        if request.status is not RequestStatus.APPROVED or request.scheduled_at is None:
+            raise usecases.AlreadyDecided(request)
+        when = t.datetime(request.scheduled_at)
+        if verb == "attend":
+            return [Text(t("Thank you, Bapak/Ibu. We look forward to welcoming you on {when}.", when=when))]
+        if verb == "keep":
+            return [Text(t("Your audience {reference} stays as scheduled: {when}.", reference=request.reference,
+                           when=when))]  # fmt: skip
+        if verb == "cancel":
+            question = t("Do you want to cancel your audience {reference} on {when}? This cannot be undone.",
+                         reference=request.reference, when=when)  # fmt: skip
+            return [Choice(question, (Option(f"g:r:cancelyes:{request.id}", t("Yes, cancel it")),
+                                      Option(f"g:r:keep:{request.id}", t("No, keep it"))))]  # fmt: skip
+        if verb == "cancelyes":
+            actor = Actor(ActorKind.REPRESENTATIVE, str(request.representative.id), request.representative.full_name)
+            updated = await usecases.transition(uow, request, Action.CANCEL, actor, now, note="reminder")
+            note = N_("The representative cancelled the audience {reference}.")
+            await self._tell_staff(uow, updated, now, "decided", note, card)
+            return [Text(t("Your audience {reference} has been cancelled. Staff have been told.",
+                           reference=request.reference))]  # fmt: skip
+        raise NotAuthorized(argument)
+
+    async def _tell_staff(
+        self, uow: UnitOfWork, request: AudienceRequest, now: datetime, kind: str, note: str,
+        card: CardMaker | None, **params: object,
+    ) -> None:  # fmt: skip
+        for address in self._staff_for(request):
+            t = await self._t(uow, address)
+            messages: tuple[Outbound, ...] = (Text(t(note, reference=request.reference, **params)),)
+            if card is not None:
+                messages = (*messages, await card(uow, request, t))
+            notification = Notification(address.channel, address.external_id, kind, messages, request.id)
+            await uow.outbox.enqueue(notification, now)
+
+
+def status_lines(messages: Sequence[ScheduledMessage], t: Translator) -> list[str]:
+    """The reminder status for the staff card: one line per planned message that is not cancelled."""
+    lines = []
+    for message in messages:
+        if message.kind not in KIND_LABELS or message.state not in STATE_LABELS:
+            continue
+        moment = message.sent_at if message.state == "sent" and message.sent_at else message.due_at
+        state = t(STATE_LABELS[message.state], when=t.datetime(moment), error=message.last_error or "-")
+        lines.append(t("{what}: {state}", what=t(KIND_LABELS[message.kind]), state=state))
+    return lines
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise NotAuthorized(text) from None

@@ -1,0 +1,119 @@
+"""Planning reminders: which messages, at which office time, across WIB/WITA/WIT; quiet hours; digests."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from handlers.availability import HolidayCalendar
+from handlers.domain.model import Address, AudienceRequest, Organization, OrganizationType, Representative
+from handlers.domain.model import RequestStatus as S
+from handlers.reminders import (
+    DIGEST_TODAY,
+    DIGEST_TOMORROW,
+    FEEDBACK,
+    MARK_OUTCOME,
+    REMINDER_2H,
+    REMINDER_DAY_BEFORE,
+    Defer,
+    ReminderPolicy,
+    Send,
+    Skip,
+    audiences_on,
+    digest_slots,
+    gate,
+    overdue_undecided,
+    plan,
+    to_expire,
+)
+
+WIB, WITA, WIT = ZoneInfo("Asia/Jakarta"), ZoneInfo("Asia/Makassar"), ZoneInfo("Asia/Jayapura")
+
+
+def request(tz: ZoneInfo, when: datetime | None, status: S = S.APPROVED, **changes: object) -> AudienceRequest:
+    made = AudienceRequest(
+        reference="AUD-2026-000001", status=status, organization=Organization("Karang Taruna", OrganizationType.LSM),
+        representative=Representative("Andi", "+6281234567890", 1), position="Ketua", official_key="walikota",
+        subject="Silaturahmi", description="-", attendees=5,
+        preferred_times=(datetime(2026, 12, 7, 10, 0, tzinfo=tz),), contact=Address("console", "warga"),
+        created_at=datetime(2026, 11, 23, 9, 0, tzinfo=tz), scheduled_at=when, place="Ruang Rapat", id=1,
+    )  # fmt: skip
+    return replace(made, **changes)  # type: ignore[arg-type]
+
+
+def local_plan(tz: ZoneInfo, when: datetime, now: datetime) -> dict[str, str]:
+    policy = ReminderPolicy(tz=tz)
+    return {p.kind: p.due_at.astimezone(tz).strftime("%a %d %H:%M") for p in plan(request(tz, when), policy, now)}
+
+
+@pytest.mark.parametrize("tz", [WIB, WITA, WIT], ids=["WIB", "WITA", "WIT"])
+def test_each_kind_is_due_at_the_right_office_time_in_every_zone(tz: ZoneInfo) -> None:
+    # Monday 7 December 2026, 10.00 office time; approved on Monday 23 November.
+    planned = local_plan(tz, datetime(2026, 12, 7, 10, 0, tzinfo=tz), datetime(2026, 11, 23, 9, 0, tzinfo=tz))
+    assert planned == {
+        REMINDER_DAY_BEFORE: "Fri 04 09:00",  # the working day before a Monday is the Friday
+        REMINDER_2H: "Mon 07 08:00",
+        FEEDBACK: "Mon 07 12:00",
+        MARK_OUTCOME: "Mon 07 12:00",
+    }
+
+
+def test_the_working_day_before_skips_holidays() -> None:
+    holidays = HolidayCalendar.from_mapping({date(2026, 12, 24): "Cuti Bersama Natal", date(2026, 12, 25): "Natal"})
+    policy = ReminderPolicy(tz=WITA, holidays=holidays)
+    when = datetime(2026, 12, 28, 10, 0, tzinfo=WITA)  # Monday after Christmas
+    due = {p.kind: p.due_at for p in plan(request(WITA, when), policy, datetime(2026, 12, 1, tzinfo=UTC))}
+    assert due[REMINDER_DAY_BEFORE] == datetime(2026, 12, 23, 9, 0, tzinfo=WITA)
+
+
+def test_an_early_audience_has_its_second_reminder_moved_out_of_quiet_hours() -> None:
+    planned = local_plan(WITA, datetime(2026, 12, 7, 7, 30, tzinfo=WITA), datetime(2026, 11, 23, 9, 0, tzinfo=WITA))
+    assert planned[REMINDER_2H] == "Mon 07 06:00"  # 05.30 falls in quiet hours: it waits until 06.00
+    late = local_plan(WITA, datetime(2026, 12, 7, 6, 0, tzinfo=WITA), datetime(2026, 11, 23, 9, 0, tzinfo=WITA))
+    assert REMINDER_2H not in late  # at 06.00 it would be pointless
+
+
+def test_approved_late_plans_only_what_is_still_ahead() -> None:
+    when = datetime(2026, 12, 7, 10, 0, tzinfo=WITA)
+    planned = local_plan(WITA, when, datetime(2026, 12, 7, 7, 0, tzinfo=WITA))
+    assert set(planned) == {REMINDER_2H, FEEDBACK, MARK_OUTCOME}
+    assert plan(request(WITA, when, S.REJECTED), ReminderPolicy(tz=WITA), datetime(2026, 11, 1, tzinfo=UTC)) == []
+
+
+def test_quiet_hours_hold_messages_to_representatives_until_six_or_skip_them_when_pointless() -> None:
+    policy = ReminderPolicy(tz=WIT)
+    night = datetime(2026, 12, 6, 22, 30, tzinfo=WIT)
+    assert gate(REMINDER_DAY_BEFORE, datetime(2026, 12, 7, 10, 0, tzinfo=WIT), night, policy) == Defer(
+        datetime(2026, 12, 7, 6, 0, tzinfo=WIT)
+    )
+    assert isinstance(gate(REMINDER_2H, datetime(2026, 12, 7, 5, 0, tzinfo=WIT), night, policy), Skip)
+    assert isinstance(gate(REMINDER_2H, night.replace(hour=20), night, policy), Skip)  # already past
+    assert gate(MARK_OUTCOME, None, night, policy) == Send()  # staff: no quiet hours
+    assert gate(FEEDBACK, None, datetime(2026, 12, 7, 6, 0, tzinfo=WIT), policy) == Send()
+
+
+def test_digest_slots_and_the_day_they_list() -> None:
+    policy = ReminderPolicy(tz=WIB)
+    assert digest_slots(datetime(2026, 12, 7, 6, 59, tzinfo=WIB), policy) == []
+    [today] = digest_slots(datetime(2026, 12, 7, 7, 0, tzinfo=WIB), policy)
+    assert (today.kind, today.day) == (DIGEST_TODAY, date(2026, 12, 7))
+    [tomorrow] = digest_slots(datetime(2026, 12, 7, 16, 5, tzinfo=WIB), policy)
+    assert (tomorrow.kind, tomorrow.day) == (DIGEST_TOMORROW, date(2026, 12, 8))
+    early = request(WIB, datetime(2026, 12, 7, 9, 0, tzinfo=WIB), reference="AUD-2026-000002", id=2)
+    late = request(WIB, datetime(2026, 12, 7, 14, 0, tzinfo=WIB))
+    other_day = request(WIB, datetime(2026, 12, 8, 9, 0, tzinfo=WIB), id=3)
+    listed = audiences_on([late, other_day, early], date(2026, 12, 7), policy)
+    assert [r.id for r in listed] == [2, 1]
+    assert audiences_on([late], date(2026, 12, 7), policy, officials=("sekda",)) == []
+
+
+def test_nudges_count_working_days_and_expiry_waits_for_the_last_preferred_time() -> None:
+    policy = ReminderPolicy(tz=WITA, quiet_start=time(0), quiet_end=time(0))
+    waiting = request(WITA, None, S.SUBMITTED)  # submitted Monday 23 November
+    assert overdue_undecided([waiting], datetime(2026, 11, 24, 12, 0, tzinfo=WITA), policy) == []
+    assert overdue_undecided([waiting], datetime(2026, 11, 25, 8, 0, tzinfo=WITA), policy) == [waiting]
+    assert to_expire([waiting], datetime(2026, 12, 7, 9, 59, tzinfo=WITA)) == []
+    assert to_expire([waiting], datetime(2026, 12, 7, 10, 0, tzinfo=WITA)) == [waiting]
