@@ -304,3 +304,32 @@ async def test_a_photo_where_text_is_expected_is_answered_politely(wa: WaWorld) 
     await wa.say(hooks.text_message(REP, "/ajukan"), REP, "Apa nama organisasi")
     reply = await wa.say(hooks.image_message(REP, media, "image/jpeg", "0" * 64), REP, "dalam bentuk teks")
     assert "Apa nama organisasi" in shown(reply)  # the same question again
+
+
+async def test_approved_on_telegram_and_reminded_outside_the_window_with_a_template(
+    graph_api: FakeGraphAPI, telegram_api: FakeTelegramAPI, tmp_path: Path
+) -> None:
+    from datetime import datetime
+
+    from tests.harness import MAKASSAR
+
+    async with running_whatsapp(graph_api, tmp_path, FakeClock(START), telegram=telegram_api) as w:
+        await whole_request(w)  # the representative last wrote on Monday 23 November, 09.00 WITA
+        card = await telegram_api.wait_for_message(STAFF_GROUP, "Permohonan audiensi baru AUD-2026-000001")
+        telegram_api.user_press(PROTOKOL_ID, card.message_id, "g:approve:1", STAFF_GROUP)
+        times = await telegram_api.wait_for_message(STAFF_GROUP, "pilih salah satu waktu")
+        telegram_api.user_press(
+            PROTOKOL_ID, times.message_id, times.inline_keyboard[0][0]["callback_data"], STAFF_GROUP
+        )
+        place = await telegram_api.wait_for_message(STAFF_GROUP, "Di mana audiensi")
+        telegram_api.user_press(
+            PROTOKOL_ID, place.message_id, place.inline_keyboard[0][0]["callback_data"], STAFF_GROUP
+        )
+        summary = await telegram_api.wait_for_message(STAFF_GROUP, "Setujui audiensi ini?")
+        telegram_api.user_press(PROTOKOL_ID, summary.message_id, summary.button_data("Setujui"), STAFF_GROUP)
+        await graph_api.wait_for_sent(REP, lambda r: "telah disetujui" in shown(r))  # inside the window: text
+        # The working day before the audience (Wednesday 25 November, 08.00), at 09.00: over 24 hours later.
+        w.clock.set(datetime(2026, 11, 24, 9, 1, tzinfo=MAKASSAR))
+        reminder = await graph_api.wait_for_sent(REP, lambda r: r["type"] == "template", timeout=10)
+        assert reminder["payload"]["template"]["name"] == TEMPLATE
+        assert "AUD-2026-000001" in shown(reminder) and "Rabu, 25 November 2026" in shown(reminder)
