@@ -487,3 +487,40 @@ async def test_staff_can_use_the_queue_in_a_private_chat_too(world: World) -> No
     # A representative typing the same command is not shown the queue.
     reply = await world.step(REP, lambda: api.user_text(REP, "/antrian"), "tidak dikenal")
     assert "AUD-2026-000001" not in reply.text
+
+
+async def test_the_reminder_arrives_the_working_day_before_with_buttons_that_work(world: World) -> None:
+    from datetime import datetime
+
+    from tests.harness import MAKASSAR
+
+    api = world.api
+    reference = await request_audience(world)
+    card = await card_of(world, reference)
+    await world.step(
+        STAFF_GROUP,
+        lambda: api.user_press(PROTOKOL_ID, card.message_id, "g:approve:1", STAFF_GROUP),
+        "pilih salah satu waktu",
+    )
+    await world.step(
+        STAFF_GROUP,
+        lambda: api.user_press_button(PROTOKOL_ID, "Rabu, 25 November 2026 pukul 09.00 WITA", STAFF_GROUP),
+        "Di mana audiensi",
+    )
+    await world.step(
+        STAFF_GROUP,
+        lambda: api.user_press_button(PROTOKOL_ID, "Ruang Kerja Wakil Wali Kota, Lantai 2 Balai Kota", STAFF_GROUP),
+        "Setujui audiensi ini?",
+    )
+    await world.step(
+        STAFF_GROUP, lambda: api.user_press_button(PROTOKOL_ID, "Setujui", STAFF_GROUP), "Keputusan tersimpan"
+    )
+    await api.wait_for_message(REP, "telah disetujui")
+    world.clock.set(datetime(2026, 11, 24, 9, 0, tzinfo=MAKASSAR))  # the working day before, at 09.00 WITA
+    reminder = await api.wait_for(
+        lambda: next((m for m in api.messages_to(REP) if "Hadir" in labels(m)), None), timeout=8
+    )
+    assert "AUD-2026-000001" in reminder.text and "Rabu, 25 November 2026 pukul 09.00 WITA" in reminder.text
+    assert "Ruang Kerja Wakil Wali Kota" in reminder.text
+    thanks = await world.step(REP, lambda: api.user_press_button(REP, "Hadir"), "Terima kasih")
+    assert "Rabu, 25 November 2026" in thanks.text
