@@ -70,6 +70,19 @@ class App:
         )
 
 
+def aide_addresses(settings: Settings, city: CityConfig) -> list[Address]:
+    """Staff who act for some officials only (an ajudan) also get those officials' agendas in private."""
+    addresses: list[Address] = []
+    for member in city.staff:
+        if not member.officials:
+            continue
+        if settings.telegram_enabled and member.telegram_user_id is not None:
+            addresses.append(Address("telegram", str(member.telegram_user_id)))
+        if settings.whatsapp_enabled and member.whatsapp_id:
+            addresses.append(Address("whatsapp", member.whatsapp_id))
+    return addresses
+
+
 def staff_addresses(settings: Settings, city: CityConfig) -> list[Address]:
     """Where notices for staff go: the Telegram staff group and staff on WhatsApp; else each staff console."""
     addresses: list[Address] = []
@@ -90,7 +103,7 @@ async def application(settings: Settings, *, clock: Clock | None = None, migrate
         sessions = session_factory(engine)
         clock = clock or SystemClock()
         catalogs = load_catalogs(settings.locales_dir)
-        directory = ConfiguredDirectory(city, staff_addresses(settings, city))
+        directory = ConfiguredDirectory(city, staff_addresses(settings, city), aide_addresses(settings, city))
         await sync_officials(sessions, directory.officials())
 
         def uow_factory() -> UnitOfWork:

@@ -183,11 +183,14 @@ def load_city_config(path: Path) -> CityConfig:
 class ConfiguredDirectory:
     """Officials and staff from the city's file; where staff notices go depends on the channels in use."""
 
-    def __init__(self, config: CityConfig, staff_addresses: list[Address]) -> None:
+    def __init__(
+        self, config: CityConfig, staff_addresses: list[Address], aide_addresses: list[Address] | None = None
+    ) -> None:
         self._officials = config.domain_officials()
         self._by_key = {o.key: o for o in self._officials}
         self._staff = config.domain_staff()
         self._staff_addresses = staff_addresses
+        self._aide_addresses = aide_addresses or []
 
     def officials(self) -> list[Official]:
         return list(self._officials)
@@ -213,3 +216,6 @@ class ConfiguredDirectory:
 
     def staff_addresses(self) -> list[Address]:
         return list(self._staff_addresses)
+
+    def aide_addresses(self) -> list[Address]:
+        return list(self._aide_addresses)

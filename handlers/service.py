@@ -40,6 +40,7 @@ from handlers.flows.decisions import (
     REQUEST_INFO,
     RESCHEDULE,
 )
+from handlers.flows.feedback import FEEDBACK_COMMENT
 from handlers.flows.personas import representative_persona, staff_persona
 from handlers.flows.request_audience import REQUEST_AUDIENCE
 from handlers.i18n import Catalogs, Translator
@@ -118,7 +119,7 @@ class ConversationService(LifecycleActions):
         self._config = config
         self._suggester: SlotSuggester = suggester or AvailabilitySuggester(config.tz)
         rep_flows = {f.name: f for f in (REQUEST_AUDIENCE, PROVIDE_INFO, DECLINE_PROPOSAL, CANCEL_REQUEST,
-                                         RESCHEDULE)}  # fmt: skip
+                                         RESCHEDULE, FEEDBACK_COMMENT)}  # fmt: skip
         staff_flows = {f.name: f for f in (APPROVE, REJECT, REQUEST_INFO, PROPOSE, HAND_OVER, POSTPONE,
                                            KEEP_SCHEDULE, DAY_OFF)}  # fmt: skip
         self.engines = {
@@ -326,6 +327,11 @@ class ConversationService(LifecycleActions):
         self, ex: _Exchange, state: ConversationState, argument: str
     ) -> tuple[list[Outbound], ConversationState]:
         messages = await self.reminders.press(ex.uow, ex.conversation, argument, ex.t, ex.now, self.card)
+        if argument.startswith("rate:"):  # then an optional comment
+            request = await usecases.owned_request(ex.uow, ex.conversation, _request_id(argument.split(":")[1]))
+            data = {"request_id": request.id, "reference": request.reference}
+            turn = ex.engine.start_flow(state, FEEDBACK_COMMENT.name, ex.context, data)
+            return [*messages, *turn.messages], turn.state
         turn = self._reprompt(ex, state)
         return [*messages, *turn.messages], turn.state
 
@@ -408,6 +414,13 @@ class ConversationService(LifecycleActions):
     async def _completed(
         self, ex: _Exchange, state: ConversationState, done: FlowCompleted
     ) -> tuple[list[Outbound], ConversationState]:
+        if done.flow == FEEDBACK_COMMENT.name:
+            comment = done.answers.get("comment")
+            if comment:
+                request = await usecases.owned_request(ex.uow, ex.conversation, int(done.data["request_id"]))
+                await self.reminders.record_feedback(ex.uow, request, ex.now, comment=comment)
+            turn = self._reprompt(ex, state)
+            return [Text(ex.t("Thank you for your feedback, Bapak/Ibu.")), *turn.messages], turn.state
         if done.flow == REQUEST_AUDIENCE.name:
             request = await usecases.submit_request(
                 ex.uow, contact=ex.conversation, answers=done.answers, now=ex.now, tz=self._config.tz

@@ -74,6 +74,8 @@ class Action(enum.StrEnum):
     POSTPONE = "postpone"
     REQUEST_RESCHEDULE = "request_reschedule"
     DECLINE_RESCHEDULE = "decline_reschedule"
+    # Not a status change: the representative's rating and comment after the audience, kept in the audit trail.
+    FEEDBACK = "feedback"
 
 
 S = RequestStatus

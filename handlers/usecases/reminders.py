@@ -19,12 +19,14 @@ from handlers.domain.model import (
     ActorKind,
     Address,
     AudienceRequest,
+    AuditEvent,
     NotAuthorized,
     RequestStatus,
 )
 from handlers.i18n import N_, Translator
 from handlers.messages import Choice, Notification, Option, Outbound, Text
 from handlers.ports import Directory, ScheduledMessage, UnitOfWork
+from handlers.presenters import card_actions
 from handlers.reminders import (
     DIGEST_TODAY,
     EXPIRED,
@@ -143,9 +145,11 @@ class ReminderPlanner:
                      "Please rate it from 1 (poor) to 5 (very good).", **params)  # fmt: skip
             return (Choice(body, tuple(Option(f"g:r:rate:{request.id}:{n}", str(n)) for n in range(1, 6))),)
         if kind == MARK_OUTCOME:
-            return (Text(t("The audience {reference} ({organization}) with {official} was scheduled for {when}. "
-                           "Please record whether it was held or not attended.",
-                           organization=request.organization.name, **params)),)  # fmt: skip
+            body = t("The audience {reference} ({organization}) with {official} was scheduled for {when}. "
+                     "Please record whether it was held or not attended.",
+                     organization=request.organization.name, **params)  # fmt: skip
+            outcomes = tuple(o for o in card_actions(request, t) if o.key.startswith(("g:held:", "g:noshow:")))
+            return (Choice(body, outcomes),) if outcomes else (Text(body),)
         raise ValueError(kind)
 
     # ---- periodic jobs -----------------------------------------------------------------------------------
@@ -155,7 +159,7 @@ class ReminderPlanner:
         created = 0
         approved: list[AudienceRequest] | None = None
         for slot in digest_slots(now, self.policy):
-            for address in self._directory.staff_addresses():
+            for address in self._digest_recipients():
                 key = f"{slot.kind}:{slot.day.isoformat()}:{address.channel}:{address.external_id}"
                 if key in self._made_keys:
                     continue
@@ -171,6 +175,12 @@ class ReminderPlanner:
                     created += 1 if day else 0
                 self._made_keys.add(key)
         return created
+
+    def _digest_recipients(self) -> list[Address]:
+        """The staff group (or each staff console) and, in their private chats, each official's aides."""
+        recipients = list(self._directory.staff_addresses())
+        recipients += [a for a in self._directory.aide_addresses() if a not in recipients]
+        return recipients
 
     def _digest_text(self, kind: str, day: object, audiences: Sequence[AudienceRequest], t: Translator) -> str:
         date_text = t.date(day)  # type: ignore[arg-type]
@@ -254,8 +264,7 @@ class ReminderPlanner:
         number, _, value = rest.partition(":")
         request = await usecases.owned_request(uow, contact, _int(number))
         if verb == "rate" and value in {"1", "2", "3", "4", "5"}:
-            note = N_("The representative rated the audience {reference}: {rating} of 5.")
-            await self._tell_staff(uow, request, now, "feedback_received", note, None, rating=value)
+            await self.record_feedback(uow, request, now, rating=int(value))
             return [Text(t("Thank you for your rating, Bapak/Ibu."))]
         if request.status is not RequestStatus.APPROVED or request.scheduled_at is None:
             raise usecases.AlreadyDecided(request)
@@ -278,6 +287,22 @@ class ReminderPlanner:
             return [Text(t("Your audience {reference} has been cancelled. Staff have been told.",
                            reference=request.reference))]  # fmt: skip
         raise NotAuthorized(argument)
+
+    async def record_feedback(
+        self, uow: UnitOfWork, request: AudienceRequest, now: datetime, *, rating: int | None = None,
+        comment: str | None = None,
+    ) -> None:  # fmt: skip
+        """Keep the representative's rating or comment on the request's record, and pass it to staff."""
+        assert request.id is not None
+        actor = Actor(ActorKind.REPRESENTATIVE, str(request.representative.id), request.representative.full_name)
+        note = f"rating {rating}/5" if rating is not None else f"comment: {comment}"
+        await uow.audit.add(AuditEvent(request.id, now, actor, Action.FEEDBACK, request.status, request.status, note))
+        if rating is not None:
+            told = N_("The representative rated the audience {reference}: {rating} of 5.")
+            await self._tell_staff(uow, request, now, "feedback_received", told, None, rating=rating)
+        else:
+            told = N_("The representative's comment on the audience {reference}: “{comment}”")
+            await self._tell_staff(uow, request, now, "feedback_received", told, None, comment=comment)
 
     async def _tell_staff(
         self, uow: UnitOfWork, request: AudienceRequest, now: datetime, kind: str, note: str,

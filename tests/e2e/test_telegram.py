@@ -524,3 +524,34 @@ async def test_the_reminder_arrives_the_working_day_before_with_buttons_that_wor
     assert "Ruang Kerja Wakil Wali Kota" in reminder.text
     thanks = await world.step(REP, lambda: api.user_press_button(REP, "Hadir"), "Terima kasih")
     assert "Rabu, 25 November 2026" in thanks.text
+
+
+async def test_the_agenda_goes_to_the_group_and_to_an_aide_in_private(world: World) -> None:
+    from datetime import datetime
+
+    from tests.harness import MAKASSAR
+
+    api = world.api
+    reference = await request_audience(world)
+    card = await card_of(world, reference)
+    await world.step(
+        STAFF_GROUP,
+        lambda: api.user_press(PROTOKOL_ID, card.message_id, "g:approve:1", STAFF_GROUP),
+        "pilih salah satu waktu",
+    )
+    times = api.last_message_to(STAFF_GROUP)
+    assert times is not None
+    await world.step(STAFF_GROUP, lambda: api.user_press_button(PROTOKOL_ID, labels(times)[0], STAFF_GROUP), "Di mana")
+    place = api.last_message_to(STAFF_GROUP)
+    assert place is not None
+    await world.step(STAFF_GROUP, lambda: api.user_press_button(PROTOKOL_ID, labels(place)[0], STAFF_GROUP), "Setujui")
+    await world.step(STAFF_GROUP, lambda: api.user_press_button(PROTOKOL_ID, "Setujui", STAFF_GROUP), "Keputusan")
+    world.clock.set(datetime(2026, 11, 24, 16, 0, tzinfo=MAKASSAR))  # the afternoon before the audience
+    async with world.app.new_uow() as uow:
+        await world.app.service.reminders.run_digests(uow, world.clock.now())
+        await uow.commit()
+    group = await api.wait_for_message(STAFF_GROUP, "Agenda besok")
+    # Kesbangpol's officer acts for the Kesbangpol head and the Wakil Wali Kota: the agenda reaches them in private.
+    aide = await api.wait_for_message(KESBANGPOL_ID, "Agenda besok")
+    for digest in (group, aide):
+        assert "Karang Taruna Kelurahan Maccini" in digest.text and "5 orang" in digest.text

@@ -13,7 +13,7 @@ from bot.channels.console import ConsoleChannel
 from bot.delivery import DeliveryGate
 from bot.worker import SecondWorker, single_worker_on_sqlite
 from handlers.domain.model import Action, Actor, ActorKind, RequestStatus
-from handlers.messages import PressIn
+from handlers.messages import Choice, PressIn
 from handlers.reminders import MARK_OUTCOME
 from handlers.usecases import reminders
 from handlers.usecases import requests as usecases
@@ -219,3 +219,30 @@ def test_a_second_worker_on_one_sqlite_file_refuses_to_start(tmp_path: Path) -> 
         pass  # pragma: no cover
     with single_worker_on_sqlite(url):  # released when the first one stops
         pass
+
+
+async def test_a_rating_then_an_optional_comment_are_kept_and_passed_to_staff(h: Harness) -> None:
+    request_id = await approved(h)
+    reply = await h.say(REP, PressIn(f"g:r:rate:{request_id}:4"))
+    assert "Apakah Bapak/Ibu ingin menambahkan komentar tentang audiensi AUD-2026-000001?" in reply
+    assert "Terima kasih atas masukan" in await h.say(REP, "Pertemuan berjalan baik, tindak lanjutnya jelas.")
+    async with h.uow() as uow:
+        events = await uow.audit.for_request(request_id)
+    assert [e.note for e in events if e.action is Action.FEEDBACK] == [
+        "rating 4/5", "comment: Pertemuan berjalan baik, tindak lanjutnya jelas."]  # fmt: skip
+    told = "\n".join(m.body for n in await h.notifications(PROTOKOL) for m in n.messages)
+    assert "4 dari 5" in told and "Pertemuan berjalan baik, tindak lanjutnya jelas." in told
+    # The comment is optional.
+    await h.say(REP, PressIn(f"g:r:rate:{request_id}:5"))
+    assert "Terima kasih atas masukan" in await h.say(REP, "lewati")
+
+
+async def test_staff_are_asked_for_the_outcome_with_buttons_that_record_it(h: Harness) -> None:
+    await approved(h)
+    [asked] = [n for n in await h.notifications(PROTOKOL) if n.kind == MARK_OUTCOME]
+    [question] = asked.messages
+    assert isinstance(question, Choice)
+    assert [o.label for o in question.options] == ["Terlaksana", "Tidak hadir"]
+    h.clock.set(datetime(2026, 12, 7, 12, 0, tzinfo=MAKASSAR))  # after the audience
+    await h.say(PROTOKOL, PressIn(question.options[0].key), staff=True)
+    assert (await h.request("AUD-2026-000001")).status is RequestStatus.COMPLETED
