@@ -95,6 +95,23 @@ async def card_of(w: World, reference: str) -> SentMessage:
     )
 
 
+async def approve_first_preferred_time(world: World, card: SentMessage) -> None:
+    """A staff member approves in the group: the first preferred time, the official's room, confirm."""
+    api = world.api
+    await world.step(
+        STAFF_GROUP,
+        lambda: api.user_press(PROTOKOL_ID, card.message_id, "g:approve:1", STAFF_GROUP),
+        "pilih salah satu waktu",
+    )
+    times = api.last_message_to(STAFF_GROUP)
+    assert times is not None
+    await world.step(STAFF_GROUP, lambda: api.user_press_button(PROTOKOL_ID, labels(times)[0], STAFF_GROUP), "Di mana")
+    place = api.last_message_to(STAFF_GROUP)
+    assert place is not None
+    await world.step(STAFF_GROUP, lambda: api.user_press_button(PROTOKOL_ID, labels(place)[0], STAFF_GROUP), "Setujui")
+    await world.step(STAFF_GROUP, lambda: api.user_press_button(PROTOKOL_ID, "Setujui", STAFF_GROUP), "Keputusan")
+
+
 async def test_a_representative_requests_and_staff_get_a_card_with_buttons(world: World) -> None:
     reference = await request_audience(world)
     assert reference == "AUD-2026-000001"
@@ -497,24 +514,7 @@ async def test_the_reminder_arrives_the_working_day_before_with_buttons_that_wor
     api = world.api
     reference = await request_audience(world)
     card = await card_of(world, reference)
-    await world.step(
-        STAFF_GROUP,
-        lambda: api.user_press(PROTOKOL_ID, card.message_id, "g:approve:1", STAFF_GROUP),
-        "pilih salah satu waktu",
-    )
-    await world.step(
-        STAFF_GROUP,
-        lambda: api.user_press_button(PROTOKOL_ID, "Rabu, 25 November 2026 pukul 09.00 WITA", STAFF_GROUP),
-        "Di mana audiensi",
-    )
-    await world.step(
-        STAFF_GROUP,
-        lambda: api.user_press_button(PROTOKOL_ID, "Ruang Kerja Wakil Wali Kota, Lantai 2 Balai Kota", STAFF_GROUP),
-        "Setujui audiensi ini?",
-    )
-    await world.step(
-        STAFF_GROUP, lambda: api.user_press_button(PROTOKOL_ID, "Setujui", STAFF_GROUP), "Keputusan tersimpan"
-    )
+    await approve_first_preferred_time(world, card)
     await api.wait_for_message(REP, "telah disetujui")
     world.clock.set(datetime(2026, 11, 24, 9, 0, tzinfo=MAKASSAR))  # the working day before, at 09.00 WITA
     reminder = await api.wait_for(
@@ -534,18 +534,7 @@ async def test_the_agenda_goes_to_the_group_and_to_an_aide_in_private(world: Wor
     api = world.api
     reference = await request_audience(world)
     card = await card_of(world, reference)
-    await world.step(
-        STAFF_GROUP,
-        lambda: api.user_press(PROTOKOL_ID, card.message_id, "g:approve:1", STAFF_GROUP),
-        "pilih salah satu waktu",
-    )
-    times = api.last_message_to(STAFF_GROUP)
-    assert times is not None
-    await world.step(STAFF_GROUP, lambda: api.user_press_button(PROTOKOL_ID, labels(times)[0], STAFF_GROUP), "Di mana")
-    place = api.last_message_to(STAFF_GROUP)
-    assert place is not None
-    await world.step(STAFF_GROUP, lambda: api.user_press_button(PROTOKOL_ID, labels(place)[0], STAFF_GROUP), "Setujui")
-    await world.step(STAFF_GROUP, lambda: api.user_press_button(PROTOKOL_ID, "Setujui", STAFF_GROUP), "Keputusan")
+    await approve_first_preferred_time(world, card)
     world.clock.set(datetime(2026, 11, 24, 16, 0, tzinfo=MAKASSAR))  # the afternoon before the audience
     async with world.app.new_uow() as uow:
         await world.app.service.reminders.run_digests(uow, world.clock.now())
