@@ -15,6 +15,8 @@ from sqlmodel import col
 
 from storage.tables import WhatsAppInboxRow, WhatsAppSentRow
 
+_RECEIPT_ORDER = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
+
 
 @dataclass(frozen=True)
 class InboxEvent:
@@ -140,7 +142,9 @@ class WhatsAppStore:
             row = await session.get(WhatsAppSentRow, wamid)
             if row is None:
                 return None
-            row.status, row.error_code, row.updated_at = status, error_code, now
+            # Receipts may be processed out of order (several processors, redeliveries): never move backwards.
+            if _RECEIPT_ORDER.get(status, 0) >= _RECEIPT_ORDER.get(row.status, 0):
+                row.status, row.error_code, row.updated_at = status, error_code, now
             return SentRecord(row.wamid, row.recipient, row.outbox_id, row.request_id, row.kind, row.template)
 
     async def sent_to(self, recipient: str) -> list[tuple[str, str, bool, str, int | None]]:
