@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from handlers.conversation import stamps
 from handlers.conversation.engine import ContextFactory, Effect, Engine, FlowCompleted, GlobalAction, Turn
 from handlers.conversation.flow import FlowEnv, StepContext
 from handlers.conversation.state import ConversationState, Frame
@@ -142,8 +143,12 @@ class ConversationService(LifecycleActions):
         event_id: str | None = None,
         language: str | None = None,
         compact: bool = False,
+        numbered_above: int | None = 0,
     ) -> list[Outbound]:
         """Handle one message; returns what to show the sender right away.
+
+        `numbered_above`: how many options the channel shows before it numbers them (None: it never does),
+        so that a typed number means an option only where the person saw numbers.
 
         With `event_id` (a platform's update or message id) a redelivered event is recognised and changes
         nothing; it returns no messages.
@@ -163,8 +168,11 @@ class ConversationService(LifecycleActions):
                     state = await uow.conversations.load(conversation) or ConversationState(language=language)
                     if persona == REPRESENTATIVE:
                         await uow.contacts.mark_reachable(conversation)  # they wrote: the channel works again
-                    turn = exchange.engine.handle(state, inbound, exchange.context)
-                    messages, state = await self._carry_out(exchange, turn)
+                    salt = f"{conversation.channel}:{conversation.external_id}"
+                    turn = exchange.engine.handle(state, stamps.unstamp(state, inbound, salt), exchange.context,
+                                                  numbered_above=numbered_above)  # fmt: skip
+                    messages, after = await self._carry_out(exchange, turn)
+                    messages, state = stamps.stamp_turn(state, after, messages, salt)
                     await uow.conversations.save(conversation, state)
                     await uow.commit()
                     return messages

@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from handlers.conversation.flow import EDIT_MENU, SUMMARY, Flow, FlowEnv, Pending, Step, StepContext
+from handlers.conversation.flow import EDIT_MENU, EDIT_SECTION, SUMMARY, Flow, FlowEnv, Pending, Step, StepContext
+from handlers.conversation.stamps import FOREIGN
 from handlers.conversation.state import ConversationState, Frame
 from handlers.i18n import Translator
 from handlers.messages import Choice, Inbound, Option, Outbound, PressIn, Prompt, Refusal, Text, TextIn
@@ -22,6 +23,8 @@ GLOBAL = "g:"  # keys valid at any time (menu entries, buttons on notifications)
 SKIP, DONE, SEND, EDIT, CANCEL, RESUME, YES, NO = "f:skip", "f:done", "f:send", "f:edit", "f:cancel", \
     "f:resume", "f:yes", "f:no"  # fmt: skip
 SKIP_WORDS = frozenset({"lewati", "skip", "-", "tidak ada", "tidak", "kosong"})
+# Typed at a question that must be answered, these are an attempt to skip, never the answer itself.
+REFUSED_SKIPS = frozenset({"lewati", "skip"})
 
 
 @dataclass(frozen=True)
@@ -68,8 +71,13 @@ class Engine:
 
     # ---- entry point -------------------------------------------------------------------------------------
 
-    def handle(self, state: ConversationState, inbound: Inbound, context: ContextFactory) -> Turn:
-        inbound = self._recognise_choice(state, inbound)
+    def handle(
+        self, state: ConversationState, inbound: Inbound, context: ContextFactory, *, numbered_above: int | None = 0
+    ) -> Turn:
+        """`numbered_above`: the channel shows option numbers when more than this many options are offered
+        (console: 0, always; WhatsApp: beyond a list's 10 rows; Telegram: None, never). Only then is a typed
+        number taken as an option: elsewhere "9" at a time question means nine o'clock."""
+        inbound = self._recognise_choice(state, inbound, numbered_above)
         t = context(state.frame).t
         if isinstance(inbound, TextIn) and inbound.text.strip().startswith("/"):
             return self._command(state, inbound.text.strip(), context)
@@ -79,12 +87,12 @@ class Engine:
             return self._confirm_abandon(state, inbound, context)
         frame = state.frame
         if isinstance(inbound, PressIn) and not any(o.key == inbound.key for o in state.offered):
-            return self._stale(state, context)
+            return self._stale(state, context, foreign=inbound.key == FOREIGN)
         if frame is None:
             return self._idle(state, t)
         if frame.step == SUMMARY:
             return self._summary_answer(state, frame, inbound, context)
-        if frame.step == EDIT_MENU:
+        if frame.step in (EDIT_MENU, EDIT_SECTION):
             return self._edit_answer(state, frame, inbound, context)
         return self._answer(state, frame, inbound, context)
 
@@ -108,12 +116,13 @@ class Engine:
     # ---- input recognition -------------------------------------------------------------------------------
 
     @staticmethod
-    def _recognise_choice(state: ConversationState, inbound: Inbound) -> Inbound:
+    def _recognise_choice(state: ConversationState, inbound: Inbound, numbered_above: int | None) -> Inbound:
         """A typed option number or option label counts as pressing that option (numbered-text fallback)."""
         if not isinstance(inbound, TextIn) or not state.offered:
             return inbound
         typed = inbound.text.strip()
-        if re.fullmatch(r"\d{1,2}", typed):
+        numbered = numbered_above is not None and len(state.offered) > numbered_above
+        if numbered and re.fullmatch(r"\d{1,2}", typed):
             index = int(typed) - 1
             if 0 <= index < len(state.offered):
                 return PressIn(state.offered[index].key)
@@ -145,15 +154,27 @@ class Engine:
                           command=word))  # fmt: skip
             return replace(turn, messages=(note, *turn.messages))
         if action.startswith("flow:"):
-            return self.start_flow(replace(state, confirming=None), action[5:], context, None)
+            return self._start_once(state, action[5:], context)
         return Turn(replace(state, confirming=None), effects=(GlobalAction(action),))
+
+    def _start_once(self, state: ConversationState, flow_name: str, context: ContextFactory) -> Turn:
+        """Start a flow, unless that form is already in progress: then continue it rather than begin a second."""
+        if any(f.flow == flow_name for f in state.frames):
+            while state.frame is not None and state.frame.flow != flow_name:
+                state = state.pop()  # a question asked on top of the form (it can be reopened from /status)
+            t = context(state.frame).t
+            turn = self._prompt(replace(state, confirming=None), context)
+            note = Text(t("You already have this form in progress; we continue where you left off. "
+                          "Type /batal to abandon it."))  # fmt: skip
+            return replace(turn, messages=(note, *turn.messages))
+        return self.start_flow(replace(state, confirming=None), flow_name, context, None)
 
     def _global(self, state: ConversationState, key: str, context: ContextFactory) -> Turn:
         action = self.persona.commands.get(key, key)
         if action == "help":
             return self._help(state, context)
         if action.startswith("flow:"):
-            return self.start_flow(replace(state, confirming=None), action[5:], context, None)
+            return self._start_once(state, action[5:], context)
         return Turn(state, effects=(GlobalAction(action),))
 
     def _welcome(self, state: ConversationState, context: ContextFactory, payload: str) -> Turn:
@@ -180,10 +201,15 @@ class Engine:
         options = tuple(self.persona.menu(t))
         return Turn(replace(state, offered=options), (Choice(t("What would you like to do?"), options),))
 
-    def _stale(self, state: ConversationState, context: ContextFactory) -> Turn:
+    def _stale(self, state: ConversationState, context: ContextFactory, *, foreign: bool = False) -> Turn:
         t = context(state.frame).t
         turn = self.reprompt(state, context)
-        note = Refusal(t("That button belongs to an earlier question and no longer applies. Here is the current one."))
+        if foreign:
+            note = Refusal(t("That button belongs to an earlier question or to someone else's, so nothing was "
+                             "changed. Here is your current question."))  # fmt: skip
+        else:
+            note = Refusal(t("That button belongs to an earlier question and no longer applies. "
+                             "Here is the current one."))  # fmt: skip
         return replace(turn, messages=(note, *turn.messages))
 
     # ---- abandoning and going back -----------------------------------------------------------------------
@@ -222,8 +248,8 @@ class Engine:
         if frame.draft:
             # Within a step (times of a date -> the dates again): back to the step's first question.
             return self._prompt(state.with_frame(replace(frame, draft=None)), context)
-        if frame.editing or frame.step == EDIT_MENU:
-            return self._prompt(state.with_frame(replace(frame, step=SUMMARY, editing=None)), context)
+        if frame.editing or frame.step in (EDIT_MENU, EDIT_SECTION):
+            return self._prompt(state.with_frame(self._end_edit(frame, restore=True)), context)
         if not frame.history:
             turn = self._prompt(state, context)
             return replace(turn, messages=(Text(t("This is the first step.")), *turn.messages))
@@ -246,6 +272,10 @@ class Engine:
             return self._advance(state, flow, frame, context)
         if step.skippable and self._is_skip(inbound):
             value: Any = None
+        elif isinstance(inbound, TextIn) and inbound.text.strip().casefold() in REFUSED_SKIPS:
+            turn = self._prompt(state, context)
+            return replace(turn, messages=(Text(t("This question cannot be skipped; please answer it.")),
+                                           *turn.messages))  # fmt: skip
         else:
             try:
                 value = step.parse(inbound, ctx)
@@ -290,12 +320,15 @@ class Engine:
         current = flow.step(frame.step)
         history = (*frame.history, frame.step)
         if frame.editing:
-            section = [s.key for s in flow.section_steps(frame.editing)]
-            later = section[section.index(current.key) + 1 :]
-            upcoming = next((flow.step(k) for k in later if flow.step(k).applies(context(frame))), None)
+            # One answer changed. Answers that depended on it are asked again (a new official: new times),
+            # then back to the summary.
+            before = (frame.backup or {}).get(current.key)
+            if current.invalidates and frame.answers.get(current.key) != before:
+                frame = replace(frame, answers={k: v for k, v in frame.answers.items()
+                                                if k not in current.invalidates})  # fmt: skip
+            upcoming = self._first_unanswered(flow, frame, context)
             if upcoming is None:
-                moved = replace(frame, step=SUMMARY, editing=None, history=history)
-                return self._prompt(state.with_frame(moved), context)
+                return self._prompt(state.with_frame(replace(self._end_edit(frame), history=history)), context)
             return self._prompt(state.with_frame(replace(frame, step=upcoming.key, history=history)), context)
         upcoming = self._first_applicable(flow, frame, flow.index(current.key) + 1, context)
         if upcoming is not None:
@@ -312,15 +345,42 @@ class Engine:
                 return step
         return None
 
+    @staticmethod
+    def _first_unanswered(flow: Flow, frame: Frame, context: ContextFactory) -> Step | None:
+        """A question that applies and was never answered (a skipped one was: its answer is None)."""
+        for step in flow.steps:
+            if step.key not in frame.answers and step.applies(context(frame)):
+                return step
+        return None
+
+    @staticmethod
+    def _end_edit(frame: Frame, *, restore: bool = False) -> Frame:
+        """Back to the summary; with `restore`, as the answers were before changing began."""
+        answers = frame.backup if restore and frame.backup is not None else frame.answers
+        return replace(frame, step=SUMMARY, editing=None, backup=None, draft=None, answers=dict(answers))
+
+    def _begin_edit(self, state: ConversationState, frame: Frame, step: Step, context: ContextFactory) -> Turn:
+        answers = dict(frame.answers)
+        if step.collect > 1:
+            answers.pop(step.key, None)  # a list is chosen again from the start (/kembali restores it)
+        moved = replace(frame, step=step.key, editing=step.key, answers=answers, draft=None)
+        return self._prompt(state.with_frame(moved), context)
+
     # ---- the summary: send, change a section, or abandon ------------------------------------------------
 
     def _summary_answer(
         self, state: ConversationState, frame: Frame, inbound: Inbound, context: ContextFactory
     ) -> Turn:
         if isinstance(inbound, PressIn) and inbound.key == SEND:
+            missing = self._first_unanswered(self.flows[frame.flow], frame, context)
+            if missing is not None:  # never send with a question left open
+                moved = replace(frame, step=missing.key, editing=missing.key, backup=dict(frame.answers))
+                turn = self._prompt(state.with_frame(moved), context)
+                note = Text(context(frame).t("One question still needs an answer before sending."))
+                return replace(turn, messages=(note, *turn.messages))
             return self._finish(state, frame, context)
         if isinstance(inbound, PressIn) and inbound.key == EDIT:
-            return self._prompt(state.with_frame(replace(frame, step=EDIT_MENU)), context)
+            return self._prompt(state.with_frame(replace(frame, step=EDIT_MENU, backup=dict(frame.answers))), context)
         if isinstance(inbound, PressIn) and inbound.key == CANCEL:
             return self._ask_abandon(state, context)
         t = context(frame).t
@@ -330,17 +390,18 @@ class Engine:
     def _edit_answer(self, state: ConversationState, frame: Frame, inbound: Inbound, context: ContextFactory) -> Turn:
         flow = self.flows[frame.flow]
         if isinstance(inbound, PressIn) and inbound.key == RESUME:
-            return self._prompt(state.with_frame(replace(frame, step=SUMMARY)), context)
+            return self._prompt(state.with_frame(self._end_edit(frame, restore=True)), context)
         if isinstance(inbound, PressIn) and inbound.key.startswith("f:section:"):
             section = inbound.key.removeprefix("f:section:")
             steps = [s for s in flow.section_steps(section) if s.applies(context(frame))]
+            if len(steps) == 1:
+                return self._begin_edit(state, frame, steps[0], context)
             if steps:
-                answers = dict(frame.answers)
-                for step in steps:
-                    if step.collect > 1:
-                        answers.pop(step.key, None)
-                moved = replace(frame, step=steps[0].key, editing=section, answers=answers, draft=None)
-                return self._prompt(state.with_frame(moved), context)
+                return self._prompt(state.with_frame(replace(frame, step=EDIT_SECTION, editing=section)), context)
+        if isinstance(inbound, PressIn) and inbound.key.startswith("f:answer:"):
+            key = inbound.key.removeprefix("f:answer:")
+            if any(s.key == key for s in flow.steps):
+                return self._begin_edit(state, replace(frame, editing=None), flow.step(key), context)
         t = context(frame).t
         turn = self._prompt(state, context)
         return replace(turn, messages=(Text(t("Please choose one of the options below.")), *turn.messages))
@@ -373,6 +434,13 @@ class Engine:
                 Option(RESUME, t("Back to the summary")),
             )
             return Turn(replace(state, offered=options), (Choice(t("Which part would you like to change?"), options),))
+        if frame.step == EDIT_SECTION:
+            steps = [st for st in flow.section_steps(frame.editing or "") if st.applies(ctx)]
+            answers = [Option(f"f:answer:{st.key}", t(st.label), self._shown(st, frame.answers.get(st.key), ctx))
+                       for st in steps]  # fmt: skip
+            options = (*answers, Option(RESUME, t("Back to the summary")))
+            question = Choice(t("Which answer would you like to change?"), options)
+            return Turn(replace(state, offered=options), (question,))
         step = flow.step(frame.step)
         params = dict(step.prompt_params(ctx)) if step.prompt_params else {}
         body = step.ask(ctx) if step.ask is not None else t(step.prompt, **params)
@@ -401,15 +469,16 @@ class Engine:
                 continue
             lines.append(t(section.label))
             for step in steps:
-                value = frame.answers.get(step.key)
-                if value is None or value == []:
-                    shown = t("—")
-                elif step.collect > 1:
-                    shown = "; ".join(step.show(v, ctx) for v in value)
-                else:
-                    shown = step.show(value, ctx)
-                lines.append(f"  • {t(step.label)}: {shown}")
+                lines.append(f"  • {t(step.label)}: {self._shown(step, frame.answers.get(step.key), ctx)}")
         return "\n".join(lines)
+
+    @staticmethod
+    def _shown(step: Step, value: Any, ctx: StepContext) -> str:
+        if value is None or value == []:
+            return ctx.t("—")
+        if step.collect > 1:
+            return "; ".join(step.show(v, ctx) for v in value)
+        return step.show(value, ctx)
 
 
 def make_context_factory(t: Translator, now: Any, env: FlowEnv) -> ContextFactory:

@@ -82,6 +82,8 @@ class Step:
     hint: InputHint = InputHint.TEXT
     acknowledge: Callable[[Any, StepContext], str] | None = None  # echo what was understood
     ask: Callable[[StepContext], str] | None = None  # a prompt computed from the draft (already translated)
+    # Answers that no longer hold when this one changes (another official: the chosen times are asked again).
+    invalidates: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -115,4 +117,5 @@ class Flow:
 
 
 SUMMARY = "__summary__"
-EDIT_MENU = "__edit__"
+EDIT_MENU = "__edit__"  # which part of the summary to change
+EDIT_SECTION = "__edit_section__"  # which answer of that part

@@ -22,6 +22,8 @@ class Frame:
     data: dict[str, Any] = field(default_factory=dict)
     # A step's unfinished answer (a date chosen but no time yet, a time waiting for "benar?").
     draft: dict[str, Any] | None = None
+    # The answers as they were when changing one began, so /kembali there restores them untouched.
+    backup: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -32,6 +34,7 @@ class Frame:
             "editing": self.editing,
             "data": self.data,
             "draft": self.draft,
+            "backup": self.backup,
         }
 
     @classmethod
@@ -44,6 +47,7 @@ class Frame:
             editing=data.get("editing"),
             data=dict(data.get("data", {})),
             draft=data.get("draft"),
+            backup=data.get("backup"),
         )
 
 
@@ -56,6 +60,9 @@ class ConversationState:
     # A yes/no question that stands in front of the flow (e.g. "abandon this form?").
     confirming: str | None = None
     language: str | None = None
+    # Counts the questions asked; buttons carry it (see handlers/conversation/stamps.py) so that a button is
+    # only ever taken as the answer to the question it was offered with.
+    serial: int = 0
 
     @property
     def frame(self) -> Frame | None:
@@ -76,6 +83,7 @@ class ConversationState:
             "offered": [{"key": o.key, "label": o.label, "description": o.description} for o in self.offered],
             "confirming": self.confirming,
             "language": self.language,
+            "serial": self.serial,
         }
 
     @classmethod
@@ -85,4 +93,5 @@ class ConversationState:
             offered=tuple(Option(o["key"], o["label"], o.get("description")) for o in data.get("offered", ())),
             confirming=data.get("confirming"),
             language=data.get("language"),
+            serial=int(data.get("serial", 0)),
         )

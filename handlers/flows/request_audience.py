@@ -215,7 +215,7 @@ REQUEST_AUDIENCE = Flow(
              parse_phone, label=N_("Phone"), hint=InputHint.PHONE),
         Step("official", "official", N_("Which official would you like to meet?"), parse_official,
              label=N_("Official"), options=official_options, show=show_official,
-             applies=official_not_preselected),
+             applies=official_not_preselected, invalidates=("preferred_times",)),
         Step("subject", "subject",
              N_("What is the subject (perihal) of the audience? Please write at least one sentence.\n"
                 "Example: Silaturahmi dan pelaporan pelantikan pengurus periode 2026–2031"),

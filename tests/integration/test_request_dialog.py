@@ -158,19 +158,62 @@ async def test_abandoning_asks_first_and_can_be_declined(h: Harness) -> None:
     assert "Apa nama organisasi" in await h.say(REP, "/ajukan")  # a fresh form, nothing remembered
 
 
-async def test_one_section_can_be_changed_from_the_summary(h: Harness) -> None:
+async def test_one_answer_can_be_changed_from_the_summary(h: Harness) -> None:
     await h.dialog(REP, HAPPY[:-1])
     assert "Bagian mana yang ingin Bapak/Ibu ubah?" in await h.say(REP, "Ubah jawaban")
-    assert "Siapa nama lengkap" in await h.say(REP, "Perwakilan")
-    await h.say(REP, "Siti Nurhaliza")
-    await h.say(REP, "Sekretaris")
+    reply = await h.say(REP, "Perwakilan")
+    assert "Jawaban mana yang ingin Bapak/Ibu ubah?" in reply and "Nomor telepon" in reply
+    assert "Di nomor telepon berapa" in await h.say(REP, "Nomor telepon")
     summary = await h.say(REP, "+62 811 4455 6677")
-    assert "Mohon periksa kembali" in summary
-    assert "Siti Nurhaliza" in summary and "Sekretaris" in summary and "+6281144556677" in summary
-    assert "Karang Taruna Kelurahan Maccini" in summary  # the rest untouched
+    assert "Mohon periksa kembali" in summary  # only that answer was asked
+    assert "+6281144556677" in summary and "Andi Rahmat Hidayat" in summary and "Ketua" in summary
     await h.say(REP, "Kirim")
     [request] = await h.requests_of(REP)
-    assert (request.representative.full_name, request.position) == ("Siti Nurhaliza", "Sekretaris")
+    assert request.representative.phone == "+6281144556677"
+    assert (request.representative.full_name, request.position) == ("Andi Rahmat Hidayat", "Ketua")
+
+
+async def test_a_part_with_one_question_is_asked_at_once(h: Harness) -> None:
+    await h.dialog(REP, HAPPY[:-1])
+    await h.say(REP, "Ubah jawaban")
+    assert "Berapa orang" in await h.say(REP, "Jumlah peserta")
+    summary = await h.say(REP, "7")
+    assert "Mohon periksa kembali" in summary and "7 orang" in summary
+
+
+async def test_another_official_asks_for_the_times_again(h: Harness) -> None:
+    await h.dialog(REP, HAPPY[:-1])
+    await h.say(REP, "Ubah jawaban")
+    await h.say(REP, "Pejabat")
+    reply = await h.say(REP, "Wali Kota Makassar")
+    assert "paling banyak tiga waktu" in reply  # times chosen for the other official's calendar are gone
+    assert "— benar?" in await h.say(REP, "08/12/2026 13:30")
+    await h.say(REP, "Ya")
+    summary = await h.say(REP, "Selesai")
+    assert "Mohon periksa kembali" in summary and "Selasa, 8 Desember 2026 pukul 13.30 WITA" in summary
+
+
+async def test_going_back_while_changing_keeps_the_earlier_answers(h: Harness) -> None:
+    await h.dialog(REP, HAPPY[:-1])
+    await h.say(REP, "Ubah jawaban")
+    assert "paling banyak tiga waktu" in await h.say(REP, "Waktu yang diusulkan")
+    summary = await h.say(REP, "/kembali")
+    assert "Mohon periksa kembali" in summary and "Senin, 7 Desember 2026" in summary
+    assert "kode permohonan" in await h.say(REP, "Kirim")  # nothing lost, nothing to crash on
+
+
+async def test_typing_lewati_at_a_question_that_must_be_answered_is_not_taken_as_the_answer(h: Harness) -> None:
+    await h.dialog(REP, until("Siapa nama lengkap"))
+    reply = await h.say(REP, "lewati")
+    assert "tidak dapat dilewati" in reply and "Siapa nama lengkap" in reply
+
+
+async def test_asking_again_during_a_form_continues_it(h: Harness) -> None:
+    await h.dialog(REP, until("Apa jabatan"))
+    reply = await h.say(REP, "/ajukan")
+    assert "sedang mengisi formulir ini" in reply and "Apa jabatan" in reply
+    await h.dialog(REP, HAPPY[6:])
+    assert len(await h.requests_of(REP)) == 1
 
 
 async def test_changing_the_times_collects_them_again(h: Harness) -> None:
@@ -200,6 +243,38 @@ async def test_an_old_button_is_answered_politely_and_changes_nothing(h: Harness
     await h.dialog(REP, until("Apa jabatan"))
     reply = await h.say(REP, PressIn("ormas"))
     assert "sudah tidak berlaku" in reply and "Apa jabatan" in reply
+
+
+def pressed(h: Harness, label: str) -> PressIn:
+    """Press the button with this label on the last message, as a chat app sends it back."""
+    for message in h.last:
+        for option in getattr(message, "options", ()):
+            if option.label == label:
+                return PressIn(option.key)
+    raise AssertionError(f"no button {label!r}")
+
+
+async def test_a_button_only_answers_the_question_it_came_with(h: Harness) -> None:
+    await h.dialog(REP, until("nomor registrasi"))
+    old_skip = pressed(h, "Lewati")
+    await h.say(REP, "AHU-0012345.AH.01.07.2024")  # typed: the keyboard with "Lewati" stays in the chat
+    await h.dialog(REP, HAPPY[5:17])
+    assert "nomor surat permohonan" in h.last[-1].body and pressed(h, "Lewati") != old_skip
+    reply = await h.say(REP, old_skip)  # the registration step's "Lewati", pressed at the letter step
+    assert "milik pertanyaan sebelumnya" in reply and "nomor surat permohonan" in reply
+    assert "kode permohonan" not in await h.say(REP, "005/12/KT-MKS/XI/2026")  # still asked, not skipped
+    summary = await h.say(REP, pressed(h, "Kirim"))
+    assert "kode permohonan AUD-2026-000001" in summary
+
+
+async def test_a_button_from_someone_elses_conversation_changes_nothing(h: Harness) -> None:
+    other = Address(REP.channel, "another-representative")
+    await h.dialog(other, until("nomor registrasi"))
+    their_skip = pressed(h, "Lewati")
+    await h.dialog(REP, until("nomor registrasi"))
+    reply = await h.say(REP, their_skip)
+    assert "milik orang lain" in reply and "nomor registrasi" in reply
+    assert "Siapa nama lengkap" in await h.say(REP, pressed(h, "Lewati"))  # their own button works
 
 
 async def test_unknown_commands_and_idle_chatter_lead_back_to_the_menu(h: Harness) -> None:
