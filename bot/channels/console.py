@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from datetime import datetime
 
 from bot.delivery import DeliveryGate
 from handlers.domain.model import Address
 from handlers.i18n import Translator
-from handlers.messages import Choice, Outbound, TextIn
+from handlers.messages import Choice, Inbound, Option, Outbound, PressIn, TextIn
 from handlers.service import REPRESENTATIVE, ConversationService
 from storage.outbox import OutboxStore
 
@@ -71,10 +71,26 @@ class ConsoleChannel:
         self._read = reader
         self._write = writer
         self._poll_seconds = poll_seconds
+        self._shown: tuple[Option, ...] = ()  # the options printed last, numbered on screen
 
     async def send(self, text: str) -> str:
-        messages = await self._service.handle(self._address, TextIn(text), persona=self._persona)
+        messages = await self._service.handle(self._address, self._inbound(text), persona=self._persona)
+        self._remember_options(messages)
         return render(messages, self._service.translator())
+
+    def _inbound(self, text: str) -> Inbound:
+        """A number picks from the options printed last, whether a reply's or a notice's (🔔)."""
+        typed = text.strip()
+        if typed.isdigit() and 1 <= int(typed) <= len(self._shown):
+            return PressIn(self._shown[int(typed) - 1].key)
+        return TextIn(text)
+
+    def _remember_options(self, messages: Sequence[Outbound]) -> None:
+        choices = [m for m in messages if isinstance(m, Choice)]
+        if choices:
+            self._shown = choices[-1].options
+        elif messages:
+            self._shown = ()
 
     async def deliver_notices(self) -> int:
         items = await self._outbox.claim(
@@ -87,6 +103,7 @@ class ConsoleChannel:
             if self._gate is not None and not await self._gate.allow(item):
                 continue
             self._write(f"\n🔔 {render(item.messages, t)}\n")
+            self._remember_options(item.messages)
             await self._outbox.mark_sent(item.id, self._now())
         return len(items)
 
@@ -106,9 +123,7 @@ class ConsoleChannel:
                 line = await self._read()
                 if line is None or line.strip().lower() in EXIT_WORDS:
                     break
-                if not line.strip():
-                    continue
-                self._write(await self.send(line))
+                self._write(await self.send(line))  # an empty line too: the step says what it expects
                 await self.deliver_notices()
         finally:
             poller.cancel()

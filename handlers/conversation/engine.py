@@ -127,10 +127,14 @@ class Engine:
             if 0 <= index < len(state.offered):
                 return PressIn(state.offered[index].key)
             return inbound
-        folded = typed.casefold()
+        folded = " ".join(typed.casefold().split())
         for option in state.offered:
             if option.label.casefold() == folded:
                 return PressIn(option.key)
+        # "Kirim" for "Kirim pertanyaan": the first word(s) of exactly one option's label.
+        starting = [o for o in state.offered if len(folded) >= 3 and o.label.casefold().startswith(folded + " ")]
+        if len(starting) == 1:
+            return PressIn(starting[0].key)
         return inbound
 
     # ---- commands and global actions ---------------------------------------------------------------------
