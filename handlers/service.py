@@ -23,6 +23,7 @@ from handlers.domain.model import (
     AudienceRequest,
     DomainError,
     NotAuthorized,
+    Permission,
     RequestStatus,
     SlotUnavailable,
     StaffMember,
@@ -359,6 +360,7 @@ class ConversationService(LifecycleActions):
         self, ex: _Exchange, state: ConversationState, _arg: str
     ) -> tuple[list[Outbound], ConversationState]:
         pending = await ex.uow.requests.list_by_status([RequestStatus.SUBMITTED, RequestStatus.RESCHEDULE_REQUESTED])
+        pending = [r for r in pending if ex.staff is not None and ex.staff.may(Permission.VIEW, r.official_key)]
         if not pending:
             turn = self._reprompt(ex, state)
             return [Text(ex.t("No requests are awaiting a decision.")), *turn.messages], turn.state
@@ -372,6 +374,8 @@ class ConversationService(LifecycleActions):
         self, ex: _Exchange, state: ConversationState, argument: str
     ) -> tuple[list[Outbound], ConversationState]:
         request = await usecases.load(ex.uow, _request_id(argument))
+        if ex.staff is None or not ex.staff.may(Permission.VIEW, request.official_key):
+            raise NotAuthorized(request.reference)  # an ajudan sees only the officials they serve
         return [await self.card(ex.uow, request, ex.t)], replace(state, offered=card_actions(request, ex.t))
 
     async def card(self, uow: UnitOfWork, request: AudienceRequest, t: Translator) -> Outbound:

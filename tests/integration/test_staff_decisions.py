@@ -183,3 +183,17 @@ async def test_representatives_cannot_use_staff_actions_or_answer_others_questio
     await h.say(PROTOKOL, "1", staff=True)
     assert "tidak berwenang" in await h.say(Address("console", "warga-9"), PressIn(f"g:answer:{request_id}"))
     assert "tidak ditemukan" in await h.say(REP, PressIn("g:answer:99999"))
+
+
+async def test_an_aide_sees_and_opens_only_the_officials_they_serve(h: Harness) -> None:
+    await submitted(h)  # to the Wakil Wali Kota
+    walikota = [(s.replace("Karang Taruna Kelurahan Maccini", "LSM Peduli Pesisir"), e) for s, e in HAPPY[:-1]]
+    walikota[8] = ("1", walikota[8][1])  # the Wali Kota
+    other = Address("console", "warga-2")
+    await h.dialog(other, [*walikota, ("Kirim", "AUD-2026-000002")])
+    queue = await h.say(AJUDAN, "/antrian", staff=True)
+    assert "AUD-2026-000001" in queue and "AUD-2026-000002" not in queue
+    second = await h.request("AUD-2026-000002")
+    refused = await h.say(AJUDAN, PressIn(f"g:open:{second.id}"), staff=True)
+    assert "tidak berwenang" in refused and "Setujui" not in refused
+    assert "AUD-2026-000002" in await h.say(PROTOKOL, "/antrian", staff=True)  # staff for every official
