@@ -60,7 +60,7 @@ CARD_ACTIONS: dict[RequestStatus, tuple[Action, ...]] = {
         Action.HAND_OVER,
     ),
     RequestStatus.RESCHEDULE_REQUESTED: (Action.APPROVE, Action.DECLINE_RESCHEDULE),
-    RequestStatus.APPROVED: (Action.COMPLETE, Action.MARK_NO_SHOW, Action.POSTPONE),
+    RequestStatus.APPROVED: (Action.COMPLETE, Action.MARK_NO_SHOW, Action.POSTPONE, Action.HAND_OVER),
 }
 
 
@@ -260,6 +260,14 @@ def representative_notice(
     """What the representative is told after a staff decision; empty when nothing is worth telling."""
     name = official_name(official, request.official_key)
     status = request.status
+    if action is Action.HAND_OVER and status is RequestStatus.APPROVED and request.scheduled_at:
+        body = t("Your audience {reference} on {when} will be received by {official} instead of {previous} "
+                 "(disposisi).\nPlace: {place}", reference=request.reference, when=t.datetime(request.scheduled_at),
+                 official=name, previous=official_name(previous_official, request.handed_over_from or ""),
+                 place=request.place or "—")  # fmt: skip
+        if request.decision_note:
+            body += "\n" + t("Message from staff: {message}", message=request.decision_note)
+        return (Text(body),)
     if action is Action.HAND_OVER:
         body = t("Your audience request {reference} has been handed over (disposisi) from {previous} to {official}; "
                  "{official} will receive you. Staff will tell you the time.",

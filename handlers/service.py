@@ -411,6 +411,7 @@ class ConversationService(LifecycleActions):
             "preferred": [m.isoformat() for m in request.preferred_times],
             "scheduled": request.scheduled_at.isoformat() if request.scheduled_at else None,
             "room": official.room if official else "",
+            "place": request.place,
         }
         await self._calendar(ex, request.official_key, fresh=True)
         base = (

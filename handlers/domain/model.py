@@ -98,6 +98,8 @@ TRANSITIONS: dict[tuple[RequestStatus, Action], RequestStatus] = {
     (S.COUNTER_OFFERED, A.CANCEL): S.CANCELLED,
     (S.COUNTER_OFFERED, A.EXPIRE): S.EXPIRED,
     (S.SUBMITTED, A.HAND_OVER): S.SUBMITTED,
+    # Disposisi of an approved audience: another official receives them at the same time.
+    (S.APPROVED, A.HAND_OVER): S.APPROVED,
     (S.APPROVED, A.CANCEL): S.CANCELLED,
     (S.APPROVED, A.COMPLETE): S.COMPLETED,
     (S.APPROVED, A.MARK_NO_SHOW): S.NO_SHOW,

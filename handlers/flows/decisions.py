@@ -256,6 +256,34 @@ def show_official(value: str, ctx: StepContext) -> str:
     return official.display if official else value
 
 
+KEEP_PLACE = "f:keep_place"
+
+
+def already_scheduled(ctx: StepContext) -> bool:
+    return bool(ctx.data.get("scheduled"))
+
+
+def handover_place_options(ctx: StepContext) -> list[Option]:
+    receiving = next((o for o in ctx.env.officials if o.key == ctx.answers.get("official")), None)
+    options = [Option(ROOM, receiving.room)] if receiving and receiving.room else []
+    current = ctx.data.get("place")
+    if current and (receiving is None or current != receiving.room):
+        options.append(Option(KEEP_PLACE, str(current)))
+    return options
+
+
+def parse_handover_place(inbound: Inbound, ctx: StepContext) -> str:
+    if isinstance(inbound, PressIn):
+        chosen = next((o for o in handover_place_options(ctx) if o.key == inbound.key), None)
+        if chosen is not None:
+            return chosen.label
+    return validators.free_text(_text(inbound), min_length=3, max_length=150, example="Ruang Rapat Sipakatau")
+
+
+def handover_place_params(ctx: StepContext) -> dict[str, object]:
+    return {**reference_param(ctx), "scheduled": _scheduled(ctx)}
+
+
 HAND_OVER = Flow(
     name="hand_over",
     title=N_("Disposisi"),
@@ -266,7 +294,13 @@ HAND_OVER = Flow(
         Step("official", "official",
              N_("Disposisi {reference}: which official will receive the representative instead?"),
              parse_other_official, label=N_("Official"), options=other_officials, show=show_official,
-             prompt_params=reference_param),
+             prompt_params=reference_param, invalidates=("place",)),
+        # An approved audience keeps its time ({scheduled}); only where it is held may change.
+        Step("place", "official",
+             N_("{reference} stays at {scheduled}. Where will the receiving official hold it? Choose a room "
+                "or type another place."),
+             parse_handover_place, label=N_("Place"), options=handover_place_options,
+             applies=already_scheduled, prompt_params=handover_place_params),
         Step("message", "message",
              N_("A message for the representative (optional), or choose Skip.\n"
                 "Example: Kepala Kesbangpol yang membidangi organisasi kemasyarakatan."),

@@ -78,7 +78,9 @@ async def after_transition(uow: UnitOfWork, before: AudienceRequest, after: Audi
     planner = _current.get()
     if planner is None:
         return
-    if before.status is after.status and before.scheduled_at == after.scheduled_at and before.place == after.place:
+    unchanged = (before.status, before.scheduled_at, before.place, before.official_key) == (
+        after.status, after.scheduled_at, after.place, after.official_key)  # fmt: skip
+    if unchanged:
         return
     await planner.replan(uow, after, now)
 

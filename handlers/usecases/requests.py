@@ -179,9 +179,14 @@ async def decide(
         if target == request.official_key:
             raise AlreadyDecided(request)
         message = answers.get("message")
+        changes: dict[str, Any] = {}
+        if request.status is RequestStatus.APPROVED and request.scheduled_at is not None:
+            # The same time with the receiving official: it must be free in their calendar too.
+            await book(uow, calendars, replace(request, official_key=target), request.scheduled_at, now)
+            changes["place"] = answers.get("place") or request.place
         return await transition(uow, request, action, actor, now, note=f"{request.official_key} -> {target}",
                                 official_key=target, handed_over_from=request.handed_over_from or request.official_key,
-                                decision_note=message)  # fmt: skip
+                                decision_note=message, **changes)  # fmt: skip
     if action is Action.DECLINE_RESCHEDULE:
         reason = answers["reason"]
         original = await uow.bookings.for_request(request_id)

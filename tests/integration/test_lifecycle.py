@@ -261,6 +261,50 @@ async def test_disposisi_hands_the_request_to_another_official_and_keeps_its_his
     assert "Terlaksana — diterima oleh pejabat lain" in await h.say(REP, "/status")
 
 
+async def test_an_approved_audience_handed_to_another_official_keeps_its_time(h: Harness) -> None:
+    request_id = await approved(h)  # Wakil Wali Kota, Rabu 25 November 2026 09.00
+    card = await h.say(PROTOKOL, PressIn(f"g:open:{request_id}"), staff=True)
+    assert "Disposisi" in card and "Terlaksana" in card
+    await h.say(PROTOKOL, "Disposisi", staff=True)
+    reply = await h.say(PROTOKOL, "Sekretaris Daerah Kota Makassar", staff=True)
+    assert "tetap pada Rabu, 25 November 2026 pukul 09.00 WITA" in reply and "Ruang Rapat Sekretariat Daerah" in reply
+    await h.say(PROTOKOL, "1", staff=True)  # the Sekda's room
+    await h.say(PROTOKOL, "lewati", staff=True)
+    done = await h.say(PROTOKOL, "Disposisikan", staff=True)
+    assert "Keputusan tersimpan" in done
+    request = await h.request("AUD-2026-000001")
+    assert request.status is RequestStatus.APPROVED and request.scheduled_at == WED_25_0900
+    assert (request.official_key, request.handed_over_from) == ("sekda", "wakil-walikota")
+    assert request.place == "Ruang Rapat Sekretariat Daerah, Lantai 3"
+    async with h.uow() as uow:
+        booking = await uow.bookings.for_request(request_id)
+    assert booking is not None and booking.official_key == "sekda"  # the Sekda's time is taken, not the Wakil's
+    told = await notices_text(h, REP)
+    assert "akan diterima oleh Sekretaris Daerah Kota Makassar" in told and "Ruang Rapat Sekretariat Daerah" in told
+    h.clock.set(datetime(2026, 11, 25, 11, 0, tzinfo=MAKASSAR))
+    assert "Terlaksana — diterima oleh pejabat lain" in await h.say(PROTOKOL, PressIn(f"g:held:{request_id}"),
+                                                                     staff=True)  # fmt: skip
+
+
+async def test_an_approved_audience_is_not_handed_to_an_official_whose_time_is_taken(h: Harness) -> None:
+    first = await approved(h)
+    other = Address("console", "warga-2")
+    script = [(s.replace("Karang Taruna Kelurahan Maccini", "LSM Peduli Pesisir"), e) for s, e in HAPPY]
+    script[8] = ("3", script[8][1])  # the Sekda
+    await h.dialog(other, [*script[:-1], ("Kirim", "AUD-2026-000002")])
+    second = (await h.request("AUD-2026-000002")).id
+    assert second is not None
+    assert "Keputusan tersimpan" in await approve(h, second)  # the Sekda, Rabu 25 November 09.00
+    await h.say(PROTOKOL, PressIn(f"g:handover:{first}"), staff=True)
+    await h.say(PROTOKOL, "Sekretaris Daerah Kota Makassar", staff=True)
+    await h.say(PROTOKOL, "1", staff=True)
+    await h.say(PROTOKOL, "lewati", staff=True)
+    refused = await h.say(PROTOKOL, "Disposisikan", staff=True)
+    assert "sudah terisi" in refused
+    request = await h.request("AUD-2026-000001")
+    assert request.official_key == "wakil-walikota" and request.status is RequestStatus.APPROVED
+
+
 # ---- held, not attended, postponed ------------------------------------------------------------------------
 
 

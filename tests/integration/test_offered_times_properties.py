@@ -116,6 +116,7 @@ class World:
 
 
 def offered_moment(key: str) -> datetime | None:
+    key = key.split("~")[0]  # the stamp tying the button to its question
     if key.startswith("t:"):  # a time button of the time step
         return datetime.fromisoformat(key[2:])
     return None
