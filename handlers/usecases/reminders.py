@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import date, datetime
 
 from handlers.domain.model import (
     Action,
@@ -20,6 +20,7 @@ from handlers.domain.model import (
     Address,
     AudienceRequest,
     AuditEvent,
+    DomainError,
     NotAuthorized,
     RequestStatus,
 )
@@ -28,9 +29,11 @@ from handlers.messages import Choice, Notification, Option, Outbound, Text
 from handlers.ports import Directory, ScheduledMessage, UnitOfWork
 from handlers.presenters import card_actions
 from handlers.reminders import (
+    BOOKED,
     DIGEST_TODAY,
     EXPIRED,
     FEEDBACK,
+    KEPT_WHEN_HELD,
     MARK_OUTCOME,
     NUDGE,
     PLANNED_KINDS,
@@ -65,6 +68,16 @@ MANY = 10_000
 CardMaker = Callable[[UnitOfWork, AudienceRequest, Translator], Awaitable[Outbound]]
 TranslatorFor = Callable[[str | None], Translator]
 
+
+class AlreadyRated(DomainError):
+    """A second rating of the same audience: answered politely, nothing recorded."""
+
+    def __init__(self, request: AudienceRequest, reply: Outbound) -> None:
+        super().__init__(f"{request.reference} was rated already")
+        self.request = request
+        self.reply = reply
+
+
 _current: ContextVar[ReminderPlanner | None] = ContextVar("reminder_planner", default=None)
 
 
@@ -78,9 +91,16 @@ async def after_transition(uow: UnitOfWork, before: AudienceRequest, after: Audi
     planner = _current.get()
     if planner is None:
         return
-    if before.status is after.status and before.scheduled_at == after.scheduled_at and before.place == after.place:
+    if _planning_facts(before) == _planning_facts(after):
         return
     await planner.replan(uow, after, now)
+
+
+def _planning_facts(request: AudienceRequest) -> tuple[object, ...]:
+    """What the planned messages depend on. A move asked for (approved -> reschedule requested) or refused
+    (-> approved at the same time) changes none of them: the audience still stands at its time."""
+    state = "booked" if request.status in BOOKED else request.status
+    return state, request.scheduled_at, request.place
 
 
 class ReminderPlanner:
@@ -89,6 +109,14 @@ class ReminderPlanner:
         self._directory = directory
         self._translator = translator
         self._made_keys: set[str] = set()  # digests this process already created (skips recomputing them)
+
+    async def policy_for(self, uow: UnitOfWork, first: date, last: date) -> ReminderPolicy:
+        """The policy with the city-wide days off staff added between these days (office dates, inclusive).
+
+        A day off for one official only does not close the office: it is not a holiday for reminders or nudges.
+        """
+        entries = await uow.days_off.between(first, last)
+        return self.policy.with_days_off({e.day: e.reason for e in entries if e.official_key is None})
 
     async def _t(self, uow: UnitOfWork, address: Address) -> Translator:
         stored = await uow.conversations.load(address)
@@ -103,8 +131,17 @@ class ReminderPlanner:
     async def replan(self, uow: UnitOfWork, request: AudienceRequest, now: datetime) -> None:
         """Cancel what was planned for the request and plan what its current state calls for."""
         assert request.id is not None
-        cancelled = await uow.outbox.cancel_pending(request.id, PLANNED_KINDS, f"request {request.status.value}")
-        planned = plan(request, self.policy, now)
+        kept = KEPT_WHEN_HELD if request.status is RequestStatus.COMPLETED else frozenset()
+        reason = f"request {request.status.value}"
+        cancelled = await uow.outbox.cancel_pending(request.id, PLANNED_KINDS - kept, reason)
+        policy = self.policy
+        if request.scheduled_at is not None:
+            policy = await self.policy_for(uow, self.policy.local(now).date(),
+                                           self.policy.local(request.scheduled_at).date())  # fmt: skip
+        planned = plan(request, policy, now)
+        if kept:  # a held audience: its feedback request stands (or went out already); plan one only if none did
+            live = {m.kind for m in await uow.outbox.for_request(request.id) if m.state != "cancelled"}
+            planned = [p for p in planned if p.kind not in live]
         if cancelled or planned:
             log.info("%s: %s scheduled message(s) cancelled, %s planned", request.reference, cancelled, len(planned))
         audience_at = request.scheduled_at.isoformat() if request.scheduled_at else None
@@ -157,16 +194,16 @@ class ReminderPlanner:
     async def run_digests(self, uow: UnitOfWork, now: datetime) -> int:
         """Create the digests due now, once per day and recipient; a day with no audiences sends nothing."""
         created = 0
-        approved: list[AudienceRequest] | None = None
+        booked: list[AudienceRequest] | None = None
         for slot in digest_slots(now, self.policy):
             for address in self._digest_recipients():
                 key = f"{slot.kind}:{slot.day.isoformat()}:{address.channel}:{address.external_id}"
                 if key in self._made_keys:
                     continue
-                if approved is None:
-                    approved = await uow.requests.list_by_status([RequestStatus.APPROVED], limit=MANY)
+                if booked is None:
+                    booked = await uow.requests.list_by_status(list(BOOKED), limit=MANY)
                 member = self._directory.staff_for(address)
-                day = audiences_on(approved, slot.day, self.policy, member.officials if member else ())
+                day = audiences_on(booked, slot.day, self.policy, member.officials if member else ())
                 t = await self._t(uow, address)
                 messages = (Text(self._digest_text(slot.kind, slot.day, day, t)),) if day else ()
                 notification = Notification(address.channel, address.external_id, slot.kind, messages)
@@ -264,9 +301,13 @@ class ReminderPlanner:
         number, _, value = rest.partition(":")
         request = await usecases.owned_request(uow, contact, _int(number))
         if verb == "rate" and value in {"1", "2", "3", "4", "5"}:
+            if await self.rated(uow, request):
+                reply = Text(t("Thank you, Bapak/Ibu: we have already received your rating of the audience "
+                               "{reference}.", reference=request.reference))  # fmt: skip
+                raise AlreadyRated(request, reply)
             await self.record_feedback(uow, request, now, rating=int(value))
             return [Text(t("Thank you for your rating, Bapak/Ibu."))]
-        if request.status is not RequestStatus.APPROVED or request.scheduled_at is None:
+        if request.status not in BOOKED or request.scheduled_at is None:
             raise usecases.AlreadyDecided(request)
         when = t.datetime(request.scheduled_at)
         if verb == "attend":
@@ -281,12 +322,20 @@ class ReminderPlanner:
                                       Option(f"g:r:keep:{request.id}", t("No, keep it"))))]  # fmt: skip
         if verb == "cancelyes":
             actor = Actor(ActorKind.REPRESENTATIVE, str(request.representative.id), request.representative.full_name)
+            assert request.id is not None
+            await uow.bookings.release(request.id)  # the official's time is free again, as with /status
             updated = await usecases.transition(uow, request, Action.CANCEL, actor, now, note="reminder")
             note = N_("The representative cancelled the audience {reference}.")
             await self._tell_staff(uow, updated, now, "decided", note, card)
             return [Text(t("Your audience {reference} has been cancelled. Staff have been told.",
                            reference=request.reference))]  # fmt: skip
         raise NotAuthorized(argument)
+
+    async def rated(self, uow: UnitOfWork, request: AudienceRequest) -> bool:
+        """Whether the representative already rated this audience (the rating is kept once)."""
+        assert request.id is not None
+        events = await uow.audit.for_request(request.id)
+        return any(e.action is Action.FEEDBACK and (e.note or "").startswith("rating ") for e in events)
 
     async def record_feedback(
         self, uow: UnitOfWork, request: AudienceRequest, now: datetime, *, rating: int | None = None,
