@@ -29,8 +29,10 @@ from handlers.messages import Choice, Notification, Option, Outbound, Text
 from handlers.ports import Directory, ScheduledMessage, UnitOfWork
 from handlers.presenters import card_actions
 from handlers.reminders import (
+    AWAITING_STAFF,
     BOOKED,
     DIGEST_TODAY,
+    EXPIRABLE,
     EXPIRED,
     FEEDBACK,
     KEPT_WHEN_HELD,
@@ -39,7 +41,6 @@ from handlers.reminders import (
     PLANNED_KINDS,
     REMINDER_2H,
     REMINDER_DAY_BEFORE,
-    UNDECIDED,
     ReminderPolicy,
     audiences_on,
     digest_slots,
@@ -47,6 +48,7 @@ from handlers.reminders import (
     overdue_undecided,
     plan,
     to_expire,
+    waiting_since,
 )
 
 log = logging.getLogger(__name__)
@@ -240,28 +242,36 @@ class ReminderPlanner:
         return "\n".join(lines)
 
     async def run_nudges(self, uow: UnitOfWork, now: datetime) -> int:
-        """Once a working day: staff are told which requests wait too long for a decision, oldest first."""
-        at = nudge_due(now, self.policy)
+        """Once a working day: staff are told which requests wait too long for a decision, oldest first.
+
+        Working days leave out national holidays, cuti bersama and the city-wide days off staff added.
+        """
+        today = self.policy.local(now).date()
+        keys = [f"{NUDGE}:{today.isoformat()}:{a.channel}:{a.external_id}" for a in self._directory.staff_addresses()]
+        if nudge_due(now, self.policy) is None or all(key in self._made_keys for key in keys):
+            return 0  # (staff days off only ever remove working days)
+        pending = await uow.requests.list_by_status(list(AWAITING_STAFF), limit=MANY)
+        first = min((self.policy.local(waiting_since(r)).date() for r in pending), default=today)
+        policy = await self.policy_for(uow, min(first, today), today)
+        at = nudge_due(now, policy)
         if at is None:
             return 0
         created = 0
-        day = self.policy.local(at).date().isoformat()
+        day = today.isoformat()
         waiting: list[AudienceRequest] | None = None
         for address in self._directory.staff_addresses():
             key = f"{NUDGE}:{day}:{address.channel}:{address.external_id}"
             if key in self._made_keys:
                 continue
             if waiting is None:
-                waiting = overdue_undecided(await uow.requests.list_by_status([RequestStatus.SUBMITTED], limit=MANY),
-                                            now, self.policy)  # fmt: skip
+                waiting = overdue_undecided(pending, now, policy)
             member = self._directory.staff_for(address)
             mine = [r for r in waiting if member is None or not member.officials or r.official_key in member.officials]
             t = await self._t(uow, address)
             lines = [t.plural("{n} request has waited for a decision for {days} working days or more, oldest first:",
                               "{n} requests have waited for a decision for {days} working days or more, oldest first:",
                               len(mine), days=self.policy.nudge_after_working_days)]  # fmt: skip
-            lines += [t("{reference} — {organization} — submitted {when}", reference=r.reference,
-                        organization=r.organization.name, when=t.datetime(r.created_at)) for r in mine]  # fmt: skip
+            lines += [self._nudge_line(r, t) for r in mine]
             messages = (Text("\n".join(lines)),) if mine else ()
             notification = Notification(address.channel, address.external_id, NUDGE, messages)
             if await uow.outbox.enqueue(notification, at, key=key, skipped=None if mine else "nothing overdue"):
@@ -269,19 +279,32 @@ class ReminderPlanner:
             self._made_keys.add(key)
         return created
 
+    def _nudge_line(self, request: AudienceRequest, t: Translator) -> str:
+        params = {"reference": request.reference, "organization": request.organization.name,
+                  "when": t.datetime(waiting_since(request))}  # fmt: skip
+        if request.status is RequestStatus.RESCHEDULE_REQUESTED:
+            return t("{reference} — {organization} — a new time asked for {when}", **params)
+        return t("{reference} — {organization} — submitted {when}", **params)
+
     async def run_expiry(self, uow: UnitOfWork, now: datetime) -> int:
-        """Undecided requests whose preferred times have all passed expire; the representative is told."""
+        """Requests whose every time on the table has passed expire (undecided ones, and postponed ones whose
+        offered times all passed unchosen); the representative is told, with a button to request again."""
         from handlers.usecases import requests as usecases
 
         use(self)
         expired = 0
-        for request in to_expire(await uow.requests.list_by_status(list(UNDECIDED), limit=MANY), now):
+        for request in to_expire(await uow.requests.list_by_status(list(EXPIRABLE), limit=MANY), now):
             updated = await usecases.transition(uow, request, Action.EXPIRE, Actor.system(), now)
             t = await self._t(uow, request.contact)
-            body = t("We are sorry, Bapak/Ibu: your audience request {reference} with {official} could not be decided "
-                     "before the times you proposed had passed, so it has expired. You are welcome to request an "
-                     "audience again with new times.", reference=request.reference,
-                     official=self._official(request))  # fmt: skip
+            params = {"reference": request.reference, "official": self._official(request)}
+            if request.proposed_times:
+                body = t("We are sorry, Bapak/Ibu: the times offered for your audience request {reference} with "
+                         "{official} have all passed, so the request has expired. You are welcome to request an "
+                         "audience again with new times.", **params)  # fmt: skip
+            else:
+                body = t("We are sorry, Bapak/Ibu: your audience request {reference} with {official} could not be "
+                         "decided before the times you proposed had passed, so it has expired. You are welcome to "
+                         "request an audience again with new times.", **params)  # fmt: skip
             message = Choice(body, (Option("g:request", t("Request an audience")),))
             await uow.outbox.enqueue(Notification(request.contact.channel, request.contact.external_id, EXPIRED,
                                                   (message,), updated.id), now)  # fmt: skip
