@@ -3,7 +3,6 @@ the right office time through the same deliverer as every notice, quiet hours, d
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -16,7 +15,6 @@ from handlers.domain.model import Action, Actor, ActorKind, DayOffEntry, Request
 from handlers.messages import Choice, PressIn
 from handlers.ports import ScheduledMessage
 from handlers.reminders import MARK_OUTCOME
-from handlers.usecases import reminders
 from handlers.usecases import requests as usecases
 from storage.database import create_engine, session_factory
 from storage.outbox import OutboxStore
@@ -74,22 +72,6 @@ async def test_cancelled_audience_cancels_its_reminders(h: Harness) -> None:
     states = await scheduled(h, request_id)
     assert {state for state, _ in states.values()} == {"cancelled"}
     assert {state for state, _ in (await scheduled(h, request_id, to_representative=False)).values()} >= {"cancelled"}
-
-
-async def test_moved_audience_moves_its_reminders(h: Harness) -> None:
-    request_id = await approved(h)
-    moved_to = datetime(2026, 12, 9, 14, 0, tzinfo=MAKASSAR)  # Wednesday 14.00
-    reminders.use(h.service.reminders)
-    async with h.uow() as uow:  # what the other engineer's reschedule does: a new time on an approved request
-        before = await usecases.load(uow, request_id)
-        after = await uow.requests.save_transition(replace(before, scheduled_at=moved_to), before.version)
-        await reminders.after_transition(uow, before, after, h.clock.now())
-        await uow.commit()
-    async with h.uow() as uow:
-        rows = await uow.outbox.for_request(request_id)
-    pending = {r.kind: r.due_at.astimezone(MAKASSAR).strftime("%d %H:%M") for r in rows if r.state == "pending"}
-    assert pending["reminder_day_before"] == "08 09:00" and pending["reminder_2h"] == "09 12:00"
-    assert len([r for r in rows if r.kind == "reminder_2h" and r.state == "cancelled"]) == 1
 
 
 async def test_rejection_plans_nothing(h: Harness) -> None:
