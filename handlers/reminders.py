@@ -144,7 +144,7 @@ def plan(request: AudienceRequest, policy: ReminderPolicy, now: datetime) -> lis
     if request.status not in BOOKED or when is None or when <= now:
         return []
     planned: list[Planned] = []
-    day_before = policy.at(policy.previous_working_day(policy.local(when).date()), policy.day_before_at)
+    day_before = day_before_at(when, policy)
     if now < day_before < when:
         planned.append(Planned(REMINDER_DAY_BEFORE, policy.after_quiet_hours(day_before)))
     two_hours = policy.after_quiet_hours(when - policy.before)
@@ -154,6 +154,21 @@ def plan(request: AudienceRequest, policy: ReminderPolicy, now: datetime) -> lis
     planned.append(Planned(FEEDBACK, policy.after_quiet_hours(after)))
     planned.append(Planned(MARK_OUTCOME, after, to_staff=True))
     return planned
+
+
+def day_before_at(when: datetime, policy: ReminderPolicy) -> datetime:
+    """When the reminder the working day before an audience at `when` is due (office time)."""
+    return policy.at(policy.previous_working_day(policy.local(when).date()), policy.day_before_at)
+
+
+def day_before_moved(when: datetime, policy: ReminderPolicy, now: datetime) -> datetime | None:
+    """Where a pending day-before reminder goes once the working days changed (staff added or removed a day off):
+    the new working day before, or now (outside quiet hours) when that has passed; None when it would come only
+    after the reminder shortly before the audience, which then suffices."""
+    due = day_before_at(when, policy)
+    if due <= now:
+        due = policy.after_quiet_hours(now)
+    return due if due < when - policy.before else None
 
 
 # ---- at delivery time --------------------------------------------------------------------------------------

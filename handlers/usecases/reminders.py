@@ -43,6 +43,7 @@ from handlers.reminders import (
     REMINDER_DAY_BEFORE,
     ReminderPolicy,
     audiences_on,
+    day_before_moved,
     digest_slots,
     nudge_due,
     overdue_undecided,
@@ -96,6 +97,13 @@ async def after_transition(uow: UnitOfWork, before: AudienceRequest, after: Audi
     if _planning_facts(before) == _planning_facts(after):
         return
     await planner.replan(uow, after, now)
+
+
+async def after_days_off_changed(uow: UnitOfWork, now: datetime) -> None:
+    """Staff added or removed a day off: move the pending day-before reminders whose working day changed."""
+    planner = _current.get()
+    if planner is not None:
+        await planner.move_day_before_reminders(uow, now)
 
 
 def _planning_facts(request: AudienceRequest) -> tuple[object, ...]:
@@ -155,6 +163,34 @@ class ReminderPlanner:
                 notification = Notification(address.channel, address.external_id, item.kind, messages, request.id,
                                             {"audience_at": audience_at})  # fmt: skip
                 await uow.outbox.enqueue(notification, item.due_at)
+
+    async def move_day_before_reminders(self, uow: UnitOfWork, now: datetime) -> int:
+        """Pending day-before reminders whose working day is no longer the one before the audience (a city day
+        off added or removed since they were planned) are moved; how many."""
+        moved = 0
+        today = self.policy.local(now).date()
+        for request in await uow.requests.list_by_status(list(BOOKED), limit=MANY):
+            when = request.scheduled_at
+            if request.id is None or when is None or when <= now:
+                continue
+            pending = [m for m in await uow.outbox.for_request(request.id)
+                       if m.kind == REMINDER_DAY_BEFORE and m.state == "pending"]  # fmt: skip
+            if not pending:
+                continue  # sent already (or never planned): nothing to move
+            policy = await self.policy_for(uow, today, self.policy.local(when).date())
+            due = day_before_moved(when, policy, now)
+            if due is not None and all(m.due_at == due for m in pending):
+                continue
+            await uow.outbox.cancel_pending(request.id, {REMINDER_DAY_BEFORE}, "working days changed")
+            if due is not None:
+                messages = self._render(REMINDER_DAY_BEFORE, request, await self._t(uow, request.contact))
+                await uow.outbox.enqueue(Notification(request.contact.channel, request.contact.external_id,
+                                                      REMINDER_DAY_BEFORE, messages, request.id,
+                                                      {"audience_at": when.isoformat()}), due)  # fmt: skip
+            moved += 1
+        if moved:
+            log.info("%s day-before reminder(s) moved after a change of days off", moved)
+        return moved
 
     def _staff_for(self, request: AudienceRequest) -> list[Address]:
         found = []

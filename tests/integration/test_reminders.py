@@ -471,3 +471,37 @@ async def test_a_day_off_for_one_official_does_not_move_the_reminder(h: Harness)
     await add_day_off(h, date(2026, 12, 4), "Kunjungan kerja", official="wakil-walikota")
     request_id = await approved(h)
     assert (await scheduled(h, request_id))["reminder_day_before"] == ("pending", "04 09:00")
+
+
+async def pending_day_before(h: Harness, request_id: int) -> list[str]:
+    async with h.uow() as uow:
+        rows = await uow.outbox.for_request(request_id)
+    return [due for state, due in rows_of(rows, "reminder_day_before") if state == "pending"]
+
+
+async def test_a_city_day_off_added_later_moves_the_reminder_and_removing_it_moves_it_back(h: Harness) -> None:
+    request_id = await approved(h)
+    await h.say(PROTOKOL, "/libur", staff=True)
+    await h.say(PROTOKOL, "Tambah hari libur", staff=True)
+    await h.say(PROTOKOL, "Semua pejabat", staff=True)
+    assert "Tanggal: Jumat, 4 Desember 2026." in await h.say(PROTOKOL, "4 Desember 2026", staff=True)
+    await h.say(PROTOKOL, "Hari jadi Kota Makassar", staff=True)
+    assert "Tersimpan" in await h.say(PROTOKOL, "Simpan", staff=True)
+    assert await pending_day_before(h, request_id) == ["03 09:00"]
+    card = await h.say(PROTOKOL, PressIn(f"g:open:{request_id}"), staff=True)
+    assert "pengingat sehari kerja sebelumnya: dijadwalkan Kamis, 3 Desember 2026 pukul 09.00 WITA" in card
+    await h.say(PROTOKOL, "/libur", staff=True)
+    assert "Dihapus" in await h.say(PROTOKOL, "Hapus 4 Desember 2026 (Semua pejabat)", staff=True)
+    assert await pending_day_before(h, request_id) == ["04 09:00"]
+
+
+async def test_a_day_off_added_for_tomorrow_sends_the_reminder_now(h: Harness) -> None:
+    request_id = await approved(h)
+    h.clock.set(datetime(2026, 12, 3, 15, 0, tzinfo=MAKASSAR))  # Thursday afternoon: Friday becomes a holiday
+    await h.say(PROTOKOL, "/libur", staff=True)
+    await h.say(PROTOKOL, "Tambah hari libur", staff=True)
+    await h.say(PROTOKOL, "Semua pejabat", staff=True)
+    await h.say(PROTOKOL, "4 Desember 2026", staff=True)
+    await h.say(PROTOKOL, "Cuti bersama tambahan", staff=True)
+    await h.say(PROTOKOL, "Simpan", staff=True)
+    assert await pending_day_before(h, request_id) == ["03 15:00"]

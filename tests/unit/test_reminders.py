@@ -25,6 +25,7 @@ from handlers.reminders import (
     Send,
     Skip,
     audiences_on,
+    day_before_moved,
     digest_slots,
     gate,
     overdue_undecided,
@@ -184,3 +185,16 @@ def test_quiet_hours_hold_staff_decisions_to_representatives_but_not_replies() -
     assert gate(DECISION, None, night, policy) == Defer(datetime(2026, 11, 24, 6, 0, tzinfo=WIB))
     assert gate("reply", None, night, policy) == Send()  # an answer to the representative's own message
     assert gate("decided", None, night, policy) == Send()  # staff notices
+
+
+def test_a_pending_day_before_reminder_moves_with_the_working_days() -> None:
+    when = datetime(2026, 12, 7, 10, 0, tzinfo=WITA)  # Monday
+    policy = ReminderPolicy(tz=WITA, holidays=HolidayCalendar.from_mapping({}))
+    friday_off = policy.with_days_off({date(2026, 12, 4): "Hari jadi kota"})
+    early = datetime(2026, 11, 30, 9, 0, tzinfo=WITA)
+    assert day_before_moved(when, friday_off, early) == datetime(2026, 12, 3, 9, 0, tzinfo=WITA)
+    late = datetime(2026, 12, 3, 22, 0, tzinfo=WITA)  # Thursday night: at 06.00
+    assert day_before_moved(when, friday_off, late) == datetime(2026, 12, 4, 6, 0, tzinfo=WITA)
+    assert (
+        day_before_moved(when, friday_off, datetime(2026, 12, 7, 8, 30, tzinfo=WITA)) is None
+    )  # the 2-hour one suffices
