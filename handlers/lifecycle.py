@@ -47,6 +47,7 @@ from handlers.presenters import (
     status_label,
 )
 from handlers.scheduling import OfficialCalendar, unavailable_text
+from handlers.usecases import reminders
 from handlers.usecases import requests as usecases
 
 if TYPE_CHECKING:
@@ -272,6 +273,7 @@ class LifecycleActions:
         if not self._may_block(staff, entry.official_key):
             raise NotAuthorized(staff.key)
         await ex.uow.days_off.remove(entry_id)
+        await reminders.after_days_off_changed(ex.uow, ex.now)
         done = Text(ex.t("Removed: {date} is open again for {official}.", date=ex.t.date(entry.day),
                          official=self._official_label(entry.official_key, ex.t)))  # fmt: skip
         more, state = await self._days_off(ex, state, "")
@@ -319,6 +321,7 @@ class LifecycleActions:
             raise NotAuthorized(staff.key)
         day = date.fromisoformat(answers["day"])
         entry = await ex.uow.days_off.add(DayOffEntry(official_key, day, answers["reason"], staff.name))
+        await reminders.after_days_off_changed(ex.uow, ex.now)
         t = ex.t
         said = [Text(t("Saved: {date} is blocked for {official} ({reason}).", date=t.date(entry.day),
                        official=self._official_label(official_key, t), reason=entry.reason))]  # fmt: skip

@@ -4,13 +4,15 @@ Everything here is a function of a request, a policy and an instant; no database
 side (rows in the outbox, moving and cancelling them) is `handlers/usecases/reminders.py`.
 
 Times are office times (the city's zone: WIB, WITA or WIT). Working days are Monday to Friday except Indonesian
-national holidays and cuti bersama (`handlers.availability.HolidayCalendar`).
+national holidays and cuti bersama (`handlers.availability.HolidayCalendar`) and the city-wide days off staff add
+(`/libur`, `ReminderPolicy.with_days_off`). A day off for one official only (an out-of-town agenda) closes that
+official's calendar but not the office: it still counts as a working day for reminders and nudges.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,15 +27,26 @@ DIGEST_TODAY = "digest_today"
 DIGEST_TOMORROW = "digest_tomorrow"
 NUDGE = "nudge_undecided"
 EXPIRED = "expired"
+DECISION = "decision"  # a staff decision, question, counter-offer or postponement told to the representative
 
 # Rows planned per request: cancelled and planned again whenever the request changes status (or time).
 PLANNED_KINDS = frozenset({REMINDER_DAY_BEFORE, REMINDER_2H, FEEDBACK, MARK_OUTCOME})
 # Reminders about an audience: pointless once it has begun.
 AUDIENCE_REMINDERS = frozenset({REMINDER_DAY_BEFORE, REMINDER_2H})
-# Messages to representatives: quiet hours apply.
-TO_REPRESENTATIVE = frozenset({REMINDER_DAY_BEFORE, REMINDER_2H, FEEDBACK, EXPIRED})
+# Bot-initiated messages to representatives: quiet hours apply. Replies within the representative's own turn
+# (and replies queued because the channel could not take them at once, kind "reply") are not among them.
+TO_REPRESENTATIVE = frozenset({REMINDER_DAY_BEFORE, REMINDER_2H, FEEDBACK, EXPIRED, DECISION})
 SCHEDULED_KINDS = PLANNED_KINDS | {DIGEST_TODAY, DIGEST_TOMORROW, NUDGE, EXPIRED}
 UNDECIDED = (RequestStatus.SUBMITTED, RequestStatus.INFO_REQUESTED, RequestStatus.COUNTER_OFFERED)
+# Undecided, or postponed and waiting for the representative to pick one of the offered times: these expire.
+EXPIRABLE = (*UNDECIDED, RequestStatus.POSTPONED)
+# Waiting for staff: the nudge lists them.
+AWAITING_STAFF = (RequestStatus.SUBMITTED, RequestStatus.RESCHEDULE_REQUESTED)
+# The audience stands at `scheduled_at`: approved, or approved with a move requested (the original time stays
+# booked, with its reminders and its line in the agenda, until staff approve the new time).
+BOOKED = (RequestStatus.APPROVED, RequestStatus.RESCHEDULE_REQUESTED)
+# Kept when an audience is marked held: the representative is still asked how it went.
+KEPT_WHEN_HELD = frozenset({FEEDBACK})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,6 +70,12 @@ class ReminderPolicy:
 
     def at(self, day: date, clock_time: time) -> datetime:
         return datetime.combine(day, clock_time, tzinfo=self.tz)
+
+    def with_days_off(self, days_off: Mapping[date, str]) -> ReminderPolicy:
+        """The same policy with the city-wide days off staff added (they close the office like a holiday)."""
+        if not days_off:
+            return self
+        return replace(self, holidays=_WithDaysOff(self.holidays, dict(days_off)))
 
     def is_working_day(self, day: date) -> bool:
         return day.weekday() < 5 and self.holidays.name(day) is None
@@ -93,6 +112,17 @@ class ReminderPolicy:
         return end if end > local else self.at(local.date() + timedelta(days=1), self.quiet_end)
 
 
+class _WithDaysOff:
+    """National holidays and cuti bersama, plus the city-wide days off staff added."""
+
+    def __init__(self, base: HolidayLookup, days_off: dict[date, str]) -> None:
+        self._base = base
+        self._days_off = days_off
+
+    def name(self, day: date) -> str | None:
+        return self._base.name(day) or self._days_off.get(day)
+
+
 @dataclass(frozen=True)
 class Planned:
     kind: str
@@ -101,12 +131,20 @@ class Planned:
 
 
 def plan(request: AudienceRequest, policy: ReminderPolicy, now: datetime) -> list[Planned]:
-    """The per-request messages still to come for the request as it is now (none unless approved and ahead)."""
+    """The per-request messages still to come for the request as it is now.
+
+    A booked audience ahead (approved, or approved with a move requested): the reminders, the feedback request
+    and the staff's outcome prompt. A held audience (completed): the feedback request only, at its usual time
+    (two hours after the start) or, when staff marked it later than that, now; outside quiet hours. Anything
+    else: nothing.
+    """
     when = request.scheduled_at
-    if request.status is not RequestStatus.APPROVED or when is None or when <= now:
+    if request.status is RequestStatus.COMPLETED and when is not None:
+        return [Planned(FEEDBACK, policy.after_quiet_hours(max(when + policy.after_audience, now)))]
+    if request.status not in BOOKED or when is None or when <= now:
         return []
     planned: list[Planned] = []
-    day_before = policy.at(policy.previous_working_day(policy.local(when).date()), policy.day_before_at)
+    day_before = day_before_at(when, policy)
     if now < day_before < when:
         planned.append(Planned(REMINDER_DAY_BEFORE, policy.after_quiet_hours(day_before)))
     two_hours = policy.after_quiet_hours(when - policy.before)
@@ -116,6 +154,21 @@ def plan(request: AudienceRequest, policy: ReminderPolicy, now: datetime) -> lis
     planned.append(Planned(FEEDBACK, policy.after_quiet_hours(after)))
     planned.append(Planned(MARK_OUTCOME, after, to_staff=True))
     return planned
+
+
+def day_before_at(when: datetime, policy: ReminderPolicy) -> datetime:
+    """When the reminder the working day before an audience at `when` is due (office time)."""
+    return policy.at(policy.previous_working_day(policy.local(when).date()), policy.day_before_at)
+
+
+def day_before_moved(when: datetime, policy: ReminderPolicy, now: datetime) -> datetime | None:
+    """Where a pending day-before reminder goes once the working days changed (staff added or removed a day off):
+    the new working day before, or now (outside quiet hours) when that has passed; None when it would come only
+    after the reminder shortly before the audience, which then suffices."""
+    due = day_before_at(when, policy)
+    if due <= now:
+        due = policy.after_quiet_hours(now)
+    return due if due < when - policy.before else None
 
 
 # ---- at delivery time --------------------------------------------------------------------------------------
@@ -182,11 +235,12 @@ def digest_slots(now: datetime, policy: ReminderPolicy) -> list[DigestSlot]:
 def audiences_on(
     requests: Iterable[AudienceRequest], day: date, policy: ReminderPolicy, officials: Sequence[str] = ()
 ) -> list[AudienceRequest]:
-    """Approved audiences on `day` (office time) in time order; only these officials' when given."""
+    """Booked audiences on `day` (office time) in time order; only these officials' when given. An audience whose
+    move is still being decided stands at its original time."""
     found = [
         r
         for r in requests
-        if r.status is RequestStatus.APPROVED
+        if r.status in BOOKED
         and r.scheduled_at is not None
         and policy.local(r.scheduled_at).date() == day
         and (not officials or r.official_key in officials)
@@ -206,16 +260,38 @@ def nudge_due(now: datetime, policy: ReminderPolicy) -> datetime | None:
 def overdue_undecided(
     requests: Iterable[AudienceRequest], now: datetime, policy: ReminderPolicy
 ) -> list[AudienceRequest]:
-    """Requests waiting for staff longer than the policy allows, oldest first."""
+    """Requests waiting for staff (new, or a move asked for) longer than the policy allows, oldest first."""
     found = [
         r
         for r in requests
-        if r.status is RequestStatus.SUBMITTED
-        and policy.working_days_between(r.created_at, now) >= policy.nudge_after_working_days
+        if r.status in AWAITING_STAFF
+        and policy.working_days_between(waiting_since(r), now) >= policy.nudge_after_working_days
     ]
-    return sorted(found, key=lambda r: (r.created_at, r.reference))
+    return sorted(found, key=lambda r: (waiting_since(r), r.reference))
+
+
+def waiting_since(request: AudienceRequest) -> datetime:
+    """When staff were asked: the submission, or for a requested move the moment the move was asked for."""
+    if request.status is RequestStatus.RESCHEDULE_REQUESTED and request.updated_at is not None:
+        return request.updated_at
+    return request.created_at
+
+
+def times_on_the_table(request: AudienceRequest) -> tuple[datetime, ...]:
+    """The times the request still waits on: the representative's preferred times, and for a counter-offer also
+    the times staff proposed (either may still become the audience); after a postponement, the offered times."""
+    if request.status is RequestStatus.POSTPONED:
+        return request.proposed_times
+    if request.status is RequestStatus.COUNTER_OFFERED:
+        return (*request.preferred_times, *request.proposed_times)
+    return request.preferred_times
 
 
 def to_expire(requests: Iterable[AudienceRequest], now: datetime) -> list[AudienceRequest]:
-    """Undecided requests whose preferred times have all passed."""
-    return [r for r in requests if r.status in UNDECIDED and r.preferred_times and max(r.preferred_times) <= now]
+    """Undecided (or postponed) requests whose every time on the table has passed."""
+    found = []
+    for r in requests:
+        times = times_on_the_table(r)
+        if r.status in EXPIRABLE and times and max(times) <= now:
+            found.append(r)
+    return found

@@ -335,7 +335,11 @@ class ConversationService(LifecycleActions):
     async def _reminder_press(
         self, ex: _Exchange, state: ConversationState, argument: str
     ) -> tuple[list[Outbound], ConversationState]:
-        messages = await self.reminders.press(ex.uow, ex.conversation, argument, ex.t, ex.now, self.card)
+        try:
+            messages = await self.reminders.press(ex.uow, ex.conversation, argument, ex.t, ex.now, self.card)
+        except reminders.AlreadyRated as rated:  # a second rating changes nothing and asks for no comment
+            turn = self._reprompt(ex, state)
+            return [rated.reply, *turn.messages], turn.state
         if argument.startswith("rate:"):  # then an optional comment
             request = await usecases.owned_request(ex.uow, ex.conversation, _request_id(argument.split(":")[1]))
             data = {"request_id": request.id, "reference": request.reference}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import date, datetime
 
 from handlers.domain.model import (
     Action,
@@ -20,6 +20,7 @@ from handlers.domain.model import (
     Address,
     AudienceRequest,
     AuditEvent,
+    DomainError,
     NotAuthorized,
     RequestStatus,
 )
@@ -28,22 +29,27 @@ from handlers.messages import Choice, Notification, Option, Outbound, Text
 from handlers.ports import Directory, ScheduledMessage, UnitOfWork
 from handlers.presenters import card_actions
 from handlers.reminders import (
+    AWAITING_STAFF,
+    BOOKED,
     DIGEST_TODAY,
+    EXPIRABLE,
     EXPIRED,
     FEEDBACK,
+    KEPT_WHEN_HELD,
     MARK_OUTCOME,
     NUDGE,
     PLANNED_KINDS,
     REMINDER_2H,
     REMINDER_DAY_BEFORE,
-    UNDECIDED,
     ReminderPolicy,
     audiences_on,
+    day_before_moved,
     digest_slots,
     nudge_due,
     overdue_undecided,
     plan,
     to_expire,
+    waiting_since,
 )
 
 log = logging.getLogger(__name__)
@@ -65,6 +71,16 @@ MANY = 10_000
 CardMaker = Callable[[UnitOfWork, AudienceRequest, Translator], Awaitable[Outbound]]
 TranslatorFor = Callable[[str | None], Translator]
 
+
+class AlreadyRated(DomainError):
+    """A second rating of the same audience: answered politely, nothing recorded."""
+
+    def __init__(self, request: AudienceRequest, reply: Outbound) -> None:
+        super().__init__(f"{request.reference} was rated already")
+        self.request = request
+        self.reply = reply
+
+
 _current: ContextVar[ReminderPlanner | None] = ContextVar("reminder_planner", default=None)
 
 
@@ -78,11 +94,23 @@ async def after_transition(uow: UnitOfWork, before: AudienceRequest, after: Audi
     planner = _current.get()
     if planner is None:
         return
-    unchanged = (before.status, before.scheduled_at, before.place, before.official_key) == (
-        after.status, after.scheduled_at, after.place, after.official_key)  # fmt: skip
-    if unchanged:
+    if _planning_facts(before) == _planning_facts(after):
         return
     await planner.replan(uow, after, now)
+
+
+async def after_days_off_changed(uow: UnitOfWork, now: datetime) -> None:
+    """Staff added or removed a day off: move the pending day-before reminders whose working day changed."""
+    planner = _current.get()
+    if planner is not None:
+        await planner.move_day_before_reminders(uow, now)
+
+
+def _planning_facts(request: AudienceRequest) -> tuple[object, ...]:
+    """What the planned messages depend on. A move asked for (approved -> reschedule requested) or refused
+    (-> approved at the same time) changes none of them: the audience still stands at its time."""
+    state = "booked" if request.status in BOOKED else request.status
+    return state, request.scheduled_at, request.place, request.official_key  # disposisi names another official
 
 
 class ReminderPlanner:
@@ -91,6 +119,14 @@ class ReminderPlanner:
         self._directory = directory
         self._translator = translator
         self._made_keys: set[str] = set()  # digests this process already created (skips recomputing them)
+
+    async def policy_for(self, uow: UnitOfWork, first: date, last: date) -> ReminderPolicy:
+        """The policy with the city-wide days off staff added between these days (office dates, inclusive).
+
+        A day off for one official only does not close the office: it is not a holiday for reminders or nudges.
+        """
+        entries = await uow.days_off.between(first, last)
+        return self.policy.with_days_off({e.day: e.reason for e in entries if e.official_key is None})
 
     async def _t(self, uow: UnitOfWork, address: Address) -> Translator:
         stored = await uow.conversations.load(address)
@@ -105,8 +141,17 @@ class ReminderPlanner:
     async def replan(self, uow: UnitOfWork, request: AudienceRequest, now: datetime) -> None:
         """Cancel what was planned for the request and plan what its current state calls for."""
         assert request.id is not None
-        cancelled = await uow.outbox.cancel_pending(request.id, PLANNED_KINDS, f"request {request.status.value}")
-        planned = plan(request, self.policy, now)
+        kept = KEPT_WHEN_HELD if request.status is RequestStatus.COMPLETED else frozenset()
+        reason = f"request {request.status.value}"
+        cancelled = await uow.outbox.cancel_pending(request.id, PLANNED_KINDS - kept, reason)
+        policy = self.policy
+        if request.scheduled_at is not None:
+            policy = await self.policy_for(uow, self.policy.local(now).date(),
+                                           self.policy.local(request.scheduled_at).date())  # fmt: skip
+        planned = plan(request, policy, now)
+        if kept:  # a held audience: its feedback request stands (or went out already); plan one only if none did
+            live = {m.kind for m in await uow.outbox.for_request(request.id) if m.state != "cancelled"}
+            planned = [p for p in planned if p.kind not in live]
         if cancelled or planned:
             log.info("%s: %s scheduled message(s) cancelled, %s planned", request.reference, cancelled, len(planned))
         audience_at = request.scheduled_at.isoformat() if request.scheduled_at else None
@@ -118,6 +163,34 @@ class ReminderPlanner:
                 notification = Notification(address.channel, address.external_id, item.kind, messages, request.id,
                                             {"audience_at": audience_at})  # fmt: skip
                 await uow.outbox.enqueue(notification, item.due_at)
+
+    async def move_day_before_reminders(self, uow: UnitOfWork, now: datetime) -> int:
+        """Pending day-before reminders whose working day is no longer the one before the audience (a city day
+        off added or removed since they were planned) are moved; how many."""
+        moved = 0
+        today = self.policy.local(now).date()
+        for request in await uow.requests.list_by_status(list(BOOKED), limit=MANY):
+            when = request.scheduled_at
+            if request.id is None or when is None or when <= now:
+                continue
+            pending = [m for m in await uow.outbox.for_request(request.id)
+                       if m.kind == REMINDER_DAY_BEFORE and m.state == "pending"]  # fmt: skip
+            if not pending:
+                continue  # sent already (or never planned): nothing to move
+            policy = await self.policy_for(uow, today, self.policy.local(when).date())
+            due = day_before_moved(when, policy, now)
+            if due is not None and all(m.due_at == due for m in pending):
+                continue
+            await uow.outbox.cancel_pending(request.id, {REMINDER_DAY_BEFORE}, "working days changed")
+            if due is not None:
+                messages = self._render(REMINDER_DAY_BEFORE, request, await self._t(uow, request.contact))
+                await uow.outbox.enqueue(Notification(request.contact.channel, request.contact.external_id,
+                                                      REMINDER_DAY_BEFORE, messages, request.id,
+                                                      {"audience_at": when.isoformat()}), due)  # fmt: skip
+            moved += 1
+        if moved:
+            log.info("%s day-before reminder(s) moved after a change of days off", moved)
+        return moved
 
     def _staff_for(self, request: AudienceRequest) -> list[Address]:
         found = []
@@ -159,16 +232,16 @@ class ReminderPlanner:
     async def run_digests(self, uow: UnitOfWork, now: datetime) -> int:
         """Create the digests due now, once per day and recipient; a day with no audiences sends nothing."""
         created = 0
-        approved: list[AudienceRequest] | None = None
+        booked: list[AudienceRequest] | None = None
         for slot in digest_slots(now, self.policy):
             for address in self._digest_recipients():
                 key = f"{slot.kind}:{slot.day.isoformat()}:{address.channel}:{address.external_id}"
                 if key in self._made_keys:
                     continue
-                if approved is None:
-                    approved = await uow.requests.list_by_status([RequestStatus.APPROVED], limit=MANY)
+                if booked is None:
+                    booked = await uow.requests.list_by_status(list(BOOKED), limit=MANY)
                 member = self._directory.staff_for(address)
-                day = audiences_on(approved, slot.day, self.policy, member.officials if member else ())
+                day = audiences_on(booked, slot.day, self.policy, member.officials if member else ())
                 t = await self._t(uow, address)
                 messages = (Text(self._digest_text(slot.kind, slot.day, day, t)),) if day else ()
                 notification = Notification(address.channel, address.external_id, slot.kind, messages)
@@ -205,28 +278,36 @@ class ReminderPlanner:
         return "\n".join(lines)
 
     async def run_nudges(self, uow: UnitOfWork, now: datetime) -> int:
-        """Once a working day: staff are told which requests wait too long for a decision, oldest first."""
-        at = nudge_due(now, self.policy)
+        """Once a working day: staff are told which requests wait too long for a decision, oldest first.
+
+        Working days leave out national holidays, cuti bersama and the city-wide days off staff added.
+        """
+        today = self.policy.local(now).date()
+        keys = [f"{NUDGE}:{today.isoformat()}:{a.channel}:{a.external_id}" for a in self._directory.staff_addresses()]
+        if nudge_due(now, self.policy) is None or all(key in self._made_keys for key in keys):
+            return 0  # (staff days off only ever remove working days)
+        pending = await uow.requests.list_by_status(list(AWAITING_STAFF), limit=MANY)
+        first = min((self.policy.local(waiting_since(r)).date() for r in pending), default=today)
+        policy = await self.policy_for(uow, min(first, today), today)
+        at = nudge_due(now, policy)
         if at is None:
             return 0
         created = 0
-        day = self.policy.local(at).date().isoformat()
+        day = today.isoformat()
         waiting: list[AudienceRequest] | None = None
         for address in self._directory.staff_addresses():
             key = f"{NUDGE}:{day}:{address.channel}:{address.external_id}"
             if key in self._made_keys:
                 continue
             if waiting is None:
-                waiting = overdue_undecided(await uow.requests.list_by_status([RequestStatus.SUBMITTED], limit=MANY),
-                                            now, self.policy)  # fmt: skip
+                waiting = overdue_undecided(pending, now, policy)
             member = self._directory.staff_for(address)
             mine = [r for r in waiting if member is None or not member.officials or r.official_key in member.officials]
             t = await self._t(uow, address)
             lines = [t.plural("{n} request has waited for a decision for {days} working days or more, oldest first:",
                               "{n} requests have waited for a decision for {days} working days or more, oldest first:",
                               len(mine), days=self.policy.nudge_after_working_days)]  # fmt: skip
-            lines += [t("{reference} — {organization} — submitted {when}", reference=r.reference,
-                        organization=r.organization.name, when=t.datetime(r.created_at)) for r in mine]  # fmt: skip
+            lines += [self._nudge_line(r, t) for r in mine]
             messages = (Text("\n".join(lines)),) if mine else ()
             notification = Notification(address.channel, address.external_id, NUDGE, messages)
             if await uow.outbox.enqueue(notification, at, key=key, skipped=None if mine else "nothing overdue"):
@@ -234,19 +315,32 @@ class ReminderPlanner:
             self._made_keys.add(key)
         return created
 
+    def _nudge_line(self, request: AudienceRequest, t: Translator) -> str:
+        params = {"reference": request.reference, "organization": request.organization.name,
+                  "when": t.datetime(waiting_since(request))}  # fmt: skip
+        if request.status is RequestStatus.RESCHEDULE_REQUESTED:
+            return t("{reference} — {organization} — a new time asked for {when}", **params)
+        return t("{reference} — {organization} — submitted {when}", **params)
+
     async def run_expiry(self, uow: UnitOfWork, now: datetime) -> int:
-        """Undecided requests whose preferred times have all passed expire; the representative is told."""
+        """Requests whose every time on the table has passed expire (undecided ones, and postponed ones whose
+        offered times all passed unchosen); the representative is told, with a button to request again."""
         from handlers.usecases import requests as usecases
 
         use(self)
         expired = 0
-        for request in to_expire(await uow.requests.list_by_status(list(UNDECIDED), limit=MANY), now):
+        for request in to_expire(await uow.requests.list_by_status(list(EXPIRABLE), limit=MANY), now):
             updated = await usecases.transition(uow, request, Action.EXPIRE, Actor.system(), now)
             t = await self._t(uow, request.contact)
-            body = t("We are sorry, Bapak/Ibu: your audience request {reference} with {official} could not be decided "
-                     "before the times you proposed had passed, so it has expired. You are welcome to request an "
-                     "audience again with new times.", reference=request.reference,
-                     official=self._official(request))  # fmt: skip
+            params = {"reference": request.reference, "official": self._official(request)}
+            if request.proposed_times:
+                body = t("We are sorry, Bapak/Ibu: the times offered for your audience request {reference} with "
+                         "{official} have all passed, so the request has expired. You are welcome to request an "
+                         "audience again with new times.", **params)  # fmt: skip
+            else:
+                body = t("We are sorry, Bapak/Ibu: your audience request {reference} with {official} could not be "
+                         "decided before the times you proposed had passed, so it has expired. You are welcome to "
+                         "request an audience again with new times.", **params)  # fmt: skip
             message = Choice(body, (Option("g:request", t("Request an audience")),))
             await uow.outbox.enqueue(Notification(request.contact.channel, request.contact.external_id, EXPIRED,
                                                   (message,), updated.id), now)  # fmt: skip
@@ -266,9 +360,13 @@ class ReminderPlanner:
         number, _, value = rest.partition(":")
         request = await usecases.owned_request(uow, contact, _int(number))
         if verb == "rate" and value in {"1", "2", "3", "4", "5"}:
+            if await self.rated(uow, request):
+                reply = Text(t("Thank you, Bapak/Ibu: we have already received your rating of the audience "
+                               "{reference}.", reference=request.reference))  # fmt: skip
+                raise AlreadyRated(request, reply)
             await self.record_feedback(uow, request, now, rating=int(value))
             return [Text(t("Thank you for your rating, Bapak/Ibu."))]
-        if request.status is not RequestStatus.APPROVED or request.scheduled_at is None:
+        if request.status not in BOOKED or request.scheduled_at is None:
             raise usecases.AlreadyDecided(request)
         when = t.datetime(request.scheduled_at)
         if verb == "attend":
@@ -283,12 +381,20 @@ class ReminderPlanner:
                                       Option(f"g:r:keep:{request.id}", t("No, keep it"))))]  # fmt: skip
         if verb == "cancelyes":
             actor = Actor(ActorKind.REPRESENTATIVE, str(request.representative.id), request.representative.full_name)
+            assert request.id is not None
+            await uow.bookings.release(request.id)  # the official's time is free again, as with /status
             updated = await usecases.transition(uow, request, Action.CANCEL, actor, now, note="reminder")
             note = N_("The representative cancelled the audience {reference}.")
             await self._tell_staff(uow, updated, now, "decided", note, card)
             return [Text(t("Your audience {reference} has been cancelled. Staff have been told.",
                            reference=request.reference))]  # fmt: skip
         raise NotAuthorized(argument)
+
+    async def rated(self, uow: UnitOfWork, request: AudienceRequest) -> bool:
+        """Whether the representative already rated this audience (the rating is kept once)."""
+        assert request.id is not None
+        events = await uow.audit.for_request(request.id)
+        return any(e.action is Action.FEEDBACK and (e.note or "").startswith("rating ") for e in events)
 
     async def record_feedback(
         self, uow: UnitOfWork, request: AudienceRequest, now: datetime, *, rating: int | None = None,

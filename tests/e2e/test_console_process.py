@@ -11,7 +11,13 @@ from bot.settings import PROJECT_ROOT
 
 
 def chat(database: Path, lines: list[str], *args: str) -> str:
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", "AUDIENSI_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{database}",
+        "AUDIENSI_LOG_LEVEL": "WARNING",
+        "AUDIENSI_QUIET_START": "00:00",
+        "AUDIENSI_QUIET_END": "00:00",
+    }  # real time, maybe at night: no quiet hours
     env.pop("AUDIENSI_TELEGRAM_TOKEN", None)
     result = subprocess.run(
         [sys.executable, "-m", "bot", "chat", *args],

@@ -3,8 +3,7 @@ the right office time through the same deliverer as every notice, quiet hours, d
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -12,10 +11,10 @@ import pytest
 from bot.channels.console import ConsoleChannel
 from bot.delivery import DeliveryGate
 from bot.worker import SecondWorker, single_worker_on_sqlite
-from handlers.domain.model import Action, Actor, ActorKind, RequestStatus
+from handlers.domain.model import Action, Actor, ActorKind, DayOffEntry, RequestStatus
 from handlers.messages import Choice, PressIn
+from handlers.ports import ScheduledMessage
 from handlers.reminders import MARK_OUTCOME
-from handlers.usecases import reminders
 from handlers.usecases import requests as usecases
 from storage.database import create_engine, session_factory
 from storage.outbox import OutboxStore
@@ -23,7 +22,7 @@ from storage.unit_of_work import SqlUnitOfWork
 from tests.fakes.memory import FakeClock
 from tests.harness import MAKASSAR, PROTOKOL, Harness, build_service
 from tests.integration.test_request_dialog import REP
-from tests.integration.test_staff_decisions import submitted
+from tests.integration.test_staff_decisions import KESBANGPOL, submitted
 
 AUDIENCE = datetime(2026, 12, 7, 10, 0, tzinfo=MAKASSAR)  # Monday 7 December, the second preferred time
 
@@ -73,22 +72,6 @@ async def test_cancelled_audience_cancels_its_reminders(h: Harness) -> None:
     states = await scheduled(h, request_id)
     assert {state for state, _ in states.values()} == {"cancelled"}
     assert {state for state, _ in (await scheduled(h, request_id, to_representative=False)).values()} >= {"cancelled"}
-
-
-async def test_moved_audience_moves_its_reminders(h: Harness) -> None:
-    request_id = await approved(h)
-    moved_to = datetime(2026, 12, 9, 14, 0, tzinfo=MAKASSAR)  # Wednesday 14.00
-    reminders.use(h.service.reminders)
-    async with h.uow() as uow:  # what the other engineer's reschedule does: a new time on an approved request
-        before = await usecases.load(uow, request_id)
-        after = await uow.requests.save_transition(replace(before, scheduled_at=moved_to), before.version)
-        await reminders.after_transition(uow, before, after, h.clock.now())
-        await uow.commit()
-    async with h.uow() as uow:
-        rows = await uow.outbox.for_request(request_id)
-    pending = {r.kind: r.due_at.astimezone(MAKASSAR).strftime("%d %H:%M") for r in rows if r.state == "pending"}
-    assert pending["reminder_day_before"] == "08 09:00" and pending["reminder_2h"] == "09 12:00"
-    assert len([r for r in rows if r.kind == "reminder_2h" and r.state == "cancelled"]) == 1
 
 
 async def test_rejection_plans_nothing(h: Harness) -> None:
@@ -232,9 +215,29 @@ async def test_a_rating_then_an_optional_comment_are_kept_and_passed_to_staff(h:
         "rating 4/5", "comment: Pertemuan berjalan baik, tindak lanjutnya jelas."]  # fmt: skip
     told = "\n".join(m.body for n in await h.notifications(PROTOKOL) for m in n.messages)
     assert "4 dari 5" in told and "Pertemuan berjalan baik, tindak lanjutnya jelas." in told
-    # The comment is optional.
+
+
+async def test_the_comment_is_optional(h: Harness) -> None:
+    request_id = await approved(h)
     await h.say(REP, PressIn(f"g:r:rate:{request_id}:5"))
     assert "Terima kasih atas masukan" in await h.say(REP, "lewati")
+    async with h.uow() as uow:
+        events = await uow.audit.for_request(request_id)
+    assert [e.note for e in events if e.action is Action.FEEDBACK] == ["rating 5/5"]
+
+
+async def test_a_second_rating_is_answered_politely_and_changes_nothing(h: Harness) -> None:
+    request_id = await approved(h)
+    await h.say(REP, PressIn(f"g:r:rate:{request_id}:4"))
+    await h.say(REP, "lewati")
+    staff_notices = len(await h.notifications(PROTOKOL))
+    again = await h.say(REP, PressIn(f"g:r:rate:{request_id}:1"))  # the old buttons pressed once more
+    assert "penilaian Bapak/Ibu atas audiensi AUD-2026-000001 sudah kami terima" in again
+    assert "komentar" not in again  # no second comment is asked for
+    async with h.uow() as uow:
+        events = await uow.audit.for_request(request_id)
+    assert [e.note for e in events if e.action is Action.FEEDBACK] == ["rating 4/5"]
+    assert len(await h.notifications(PROTOKOL)) == staff_notices  # staff are not told again
 
 
 async def test_staff_are_asked_for_the_outcome_with_buttons_that_record_it(h: Harness) -> None:
@@ -246,3 +249,259 @@ async def test_staff_are_asked_for_the_outcome_with_buttons_that_record_it(h: Ha
     h.clock.set(datetime(2026, 12, 7, 12, 0, tzinfo=MAKASSAR))  # after the audience
     await h.say(PROTOKOL, PressIn(question.options[0].key), staff=True)
     assert (await h.request("AUD-2026-000001")).status is RequestStatus.COMPLETED
+
+
+# ---- after the audience: feedback whether or not staff mark it first -------------------------------------
+
+
+def rows_of(rows: list[ScheduledMessage], kind: str) -> list[tuple[str, str]]:
+    return [(r.state, r.due_at.astimezone(MAKASSAR).strftime("%d %H:%M")) for r in rows if r.kind == kind]
+
+
+async def test_marked_held_before_the_feedback_time_the_representative_is_still_asked(sql_h: Harness) -> None:
+    h = sql_h
+    request_id = await approved(h)
+    outbox = OutboxStore(session_factory(h.engine))  # type: ignore[arg-type]
+    h.clock.set(datetime(2026, 12, 7, 11, 0, tzinfo=MAKASSAR))  # an hour after the start
+    assert "Terlaksana" in await h.say(PROTOKOL, PressIn(f"g:held:{request_id}"), staff=True)
+    async with h.uow() as uow:
+        rows = await uow.outbox.for_request(request_id)
+    assert rows_of(rows, "feedback") == [("pending", "07 12:00")]  # the same row, still at its time
+    assert {state for state, _ in rows_of(rows, MARK_OUTCOME)} == {"cancelled"}
+    seen: list[str] = []
+    h.clock.set(datetime(2026, 12, 7, 11, 59, tzinfo=MAKASSAR))
+    await console(h, outbox, seen).deliver_notices()
+    assert not any("Mohon beri penilaian" in text for text in seen)
+    h.clock.set(datetime(2026, 12, 7, 12, 0, tzinfo=MAKASSAR))
+    await console(h, outbox, seen).deliver_notices()
+    assert sum("Mohon beri penilaian dari 1 (kurang) sampai 5" in text for text in seen) == 1
+    staff_seen: list[str] = []
+    await console(h, outbox, staff_seen, PROTOKOL).deliver_notices()
+    assert not any("Mohon catat apakah audiensi terlaksana" in text for text in staff_seen)  # already recorded
+
+
+async def test_marked_held_after_the_feedback_time_the_feedback_goes_out_once(sql_h: Harness) -> None:
+    h = sql_h
+    request_id = await approved(h)
+    outbox = OutboxStore(session_factory(h.engine))  # type: ignore[arg-type]
+    # Nobody delivered at 12.00 (the worker was down); staff mark the audience held late in the evening.
+    h.clock.set(datetime(2026, 12, 7, 22, 30, tzinfo=MAKASSAR))
+    await h.say(PROTOKOL, PressIn(f"g:held:{request_id}"), staff=True)
+    seen: list[str] = []
+    await console(h, outbox, seen).deliver_notices()
+    assert not any("Mohon beri penilaian" in text for text in seen)  # quiet hours
+    h.clock.set(datetime(2026, 12, 8, 6, 0, tzinfo=MAKASSAR))
+    await console(h, outbox, seen).deliver_notices()
+    assert sum("Mohon beri penilaian" in text for text in seen) == 1
+    async with h.uow() as uow:
+        assert rows_of(await uow.outbox.for_request(request_id), "feedback") == [("sent", "08 06:00")]
+
+
+async def test_a_feedback_request_already_sent_is_not_sent_again_when_marked_held(h: Harness) -> None:
+    request_id = await approved(h)
+    async with h.uow() as uow:
+        [feedback] = [r for r in await uow.outbox.for_request(request_id) if r.kind == "feedback"]
+    if h.memory is not None:
+        next(e for e in h.memory.data.outbox if e.id == feedback.id).state = "sent"
+    else:
+        outbox = OutboxStore(session_factory(h.engine))  # type: ignore[arg-type]
+        await outbox.mark_sent(feedback.id, h.clock.now())
+    h.clock.set(datetime(2026, 12, 7, 14, 0, tzinfo=MAKASSAR))
+    await h.say(PROTOKOL, PressIn(f"g:held:{request_id}"), staff=True)
+    async with h.uow() as uow:
+        assert rows_of(await uow.outbox.for_request(request_id), "feedback") == [("sent", "07 12:00")]
+
+
+async def test_not_attended_asks_for_no_feedback(h: Harness) -> None:
+    request_id = await approved(h)
+    h.clock.set(datetime(2026, 12, 7, 11, 0, tzinfo=MAKASSAR))
+    assert "Tidak hadir" in await h.say(PROTOKOL, PressIn(f"g:noshow:{request_id}"), staff=True)
+    async with h.uow() as uow:
+        rows = await uow.outbox.for_request(request_id)
+    assert rows_of(rows, "feedback") == [("cancelled", "07 12:00")]
+    assert {state for state, _ in rows_of(rows, MARK_OUTCOME)} == {"cancelled"}
+
+
+# ---- a move: requested, then approved or refused ----------------------------------------------------------
+
+MOVED_TO = datetime(2026, 12, 9, 14, 0, tzinfo=MAKASSAR)  # Wednesday 9 December 14.00
+
+
+async def request_a_move(h: Harness) -> None:
+    await h.say(REP, "/status")
+    reply = await h.say(REP, "Ubah jadwal AUD-2026-000001")
+    assert "Senin, 7 Desember 2026 pukul 10.00 WITA" in reply
+    await h.say(REP, "Rabu, 9 Desember 2026 jam 14.00")
+    assert "Dicatat: Rabu, 9 Desember 2026 pukul 14.00 WITA." in await h.say(REP, "Ya")
+    await h.say(REP, "Selesai")
+    await h.say(REP, "Ketua organisasi bertugas ke luar kota pada hari Senin.")
+    assert "telah diteruskan kepada petugas" in await h.say(REP, "Kirim")
+    assert (await h.request("AUD-2026-000001")).status is RequestStatus.RESCHEDULE_REQUESTED
+
+
+async def test_while_a_move_waits_the_booked_time_keeps_its_reminders(h: Harness) -> None:
+    request_id = await approved(h)
+    before = await scheduled(h, request_id)
+    await request_a_move(h)
+    assert before == {
+        "reminder_day_before": ("pending", "04 09:00"),
+        "reminder_2h": ("pending", "07 08:00"),
+        "feedback": ("pending", "07 12:00"),
+    }
+    assert await scheduled(h, request_id) == before
+    card = await h.say(PROTOKOL, PressIn(f"g:open:{request_id}"), staff=True)
+    assert "pengingat sehari kerja sebelumnya: dijadwalkan Jumat, 4 Desember 2026 pukul 09.00 WITA" in card
+    # "Hadir" on the reminder still works for the time that stands.
+    assert "Kami menantikan kehadiran Bapak/Ibu" in await h.say(REP, PressIn(f"g:r:attend:{request_id}"))
+
+
+async def test_a_move_approved_moves_the_reminders(h: Harness) -> None:
+    request_id = await approved(h)
+    await request_a_move(h)
+    await h.say(PROTOKOL, PressIn(f"g:approve:{request_id}"), staff=True)
+    await h.say(PROTOKOL, "1", staff=True)  # the representative's new time, offered first
+    await h.say(PROTOKOL, "1", staff=True)  # the room
+    assert "Keputusan tersimpan" in await h.say(PROTOKOL, "1", staff=True)
+    request = await h.request("AUD-2026-000001")
+    assert request.status is RequestStatus.APPROVED and request.scheduled_at == MOVED_TO
+    async with h.uow() as uow:
+        rows = await uow.outbox.for_request(request_id)
+    pending = {r.kind: r.due_at.astimezone(MAKASSAR).strftime("%d %H:%M") for r in rows if r.state == "pending"}
+    assert pending["reminder_day_before"] == "08 09:00" and pending["reminder_2h"] == "09 12:00"
+    assert pending["feedback"] == "09 16:00"
+    assert rows_of(rows, "reminder_2h") == [("cancelled", "07 08:00"), ("pending", "09 12:00")]
+
+
+async def test_a_move_refused_keeps_the_reminders(h: Harness) -> None:
+    request_id = await approved(h)
+    before = await scheduled(h, request_id)
+    await request_a_move(h)
+    await h.say(PROTOKOL, PressIn(f"g:keep:{request_id}"), staff=True)
+    await h.say(PROTOKOL, "Wakil Wali Kota bertugas ke luar kota pada hari Rabu.", staff=True)
+    assert "Keputusan tersimpan" in await h.say(PROTOKOL, "1", staff=True)
+    assert (await h.request("AUD-2026-000001")).status is RequestStatus.APPROVED
+    assert await scheduled(h, request_id) == before
+    async with h.uow() as uow:
+        assert not [r for r in await uow.outbox.for_request(request_id) if r.state == "cancelled"]
+
+
+async def test_the_agenda_lists_an_audience_whose_move_is_still_undecided(sql_h: Harness) -> None:
+    h = sql_h
+    await approved(h)
+    await request_a_move(h)
+    outbox = OutboxStore(session_factory(h.engine))  # type: ignore[arg-type]
+    h.clock.set(datetime(2026, 12, 6, 16, 0, tzinfo=MAKASSAR))
+    async with h.uow() as uow:
+        await h.service.reminders.run_digests(uow, h.clock.now())
+        await uow.commit()
+    seen: list[str] = []
+    await console(h, outbox, seen, PROTOKOL).deliver_notices()
+    [tomorrow] = [text for text in seen if "Agenda besok" in text]
+    assert "Agenda besok, Senin, 7 Desember 2026: 1 audiensi." in tomorrow and "AUD-2026-000001" in tomorrow
+
+
+async def test_batalkan_on_a_reminder_frees_the_officials_time(h: Harness) -> None:
+    request_id = await approved(h)
+    await h.say(REP, PressIn(f"g:r:cancel:{request_id}"))
+    await h.say(REP, PressIn(f"g:r:cancelyes:{request_id}"))
+    async with h.uow() as uow:
+        assert await uow.bookings.for_request(request_id) is None
+
+
+# ---- quiet hours for every notice to a representative -----------------------------------------------------
+
+
+async def test_a_decision_made_at_night_reaches_the_representative_at_six(sql_h: Harness) -> None:
+    h = sql_h
+    request_id = await submitted(h)
+    outbox = OutboxStore(session_factory(h.engine))  # type: ignore[arg-type]
+    rep_seen: list[str] = []
+    await console(h, outbox, rep_seen).deliver_notices()
+    h.clock.set(datetime(2026, 11, 23, 22, 0, tzinfo=MAKASSAR))  # staff work late
+    await h.say(PROTOKOL, PressIn(f"g:info:{request_id}"), staff=True)
+    await h.say(PROTOKOL, "Mohon lampirkan SK kepengurusan yang masih berlaku.", staff=True)
+    await h.say(PROTOKOL, "1", staff=True)
+    other_staff: list[str] = []
+    await console(h, outbox, other_staff, KESBANGPOL).deliver_notices()
+    assert any("AUD-2026-000001" in text for text in other_staff)  # staff notices are not held back
+    await console(h, outbox, rep_seen).deliver_notices()
+    assert rep_seen == []
+    # A reply to the representative's own message at night is answered at once.
+    assert "AUD-2026-000001" in await h.say(REP, "/status")
+    h.clock.set(datetime(2026, 11, 24, 5, 59, tzinfo=MAKASSAR))
+    await console(h, outbox, rep_seen).deliver_notices()
+    assert rep_seen == []
+    h.clock.set(datetime(2026, 11, 24, 6, 0, tzinfo=MAKASSAR))
+    await console(h, outbox, rep_seen).deliver_notices()
+    assert len(rep_seen) == 1 and "Mohon lampirkan SK kepengurusan" in rep_seen[0]
+
+
+async def test_a_rejection_at_night_waits_until_six(sql_h: Harness) -> None:
+    h = sql_h
+    request_id = await submitted(h)
+    outbox = OutboxStore(session_factory(h.engine))  # type: ignore[arg-type]
+    h.clock.set(datetime(2026, 11, 23, 23, 30, tzinfo=MAKASSAR))
+    await h.say(PROTOKOL, PressIn(f"g:reject:{request_id}"), staff=True)
+    await h.say(PROTOKOL, "Jadwal Wakil Wali Kota penuh hingga akhir tahun.", staff=True)
+    await h.say(PROTOKOL, "1", staff=True)
+    seen: list[str] = []
+    await console(h, outbox, seen).deliver_notices()
+    assert seen == []
+    h.clock.set(datetime(2026, 11, 24, 6, 0, tzinfo=MAKASSAR))
+    await console(h, outbox, seen).deliver_notices()
+    assert len(seen) == 1 and "tidak dapat dipenuhi" in seen[0]
+
+
+# ---- staff days off ---------------------------------------------------------------------------------------
+
+
+async def add_day_off(h: Harness, day: date, reason: str, official: str | None = None) -> None:
+    async with h.uow() as uow:
+        await uow.days_off.add(DayOffEntry(official, day, reason, "Protokol"))
+        await uow.commit()
+
+
+async def test_a_city_day_off_is_not_the_working_day_before_an_audience(h: Harness) -> None:
+    await add_day_off(h, date(2026, 12, 4), "Hari jadi kota")  # Friday before the Monday audience
+    request_id = await approved(h)
+    assert (await scheduled(h, request_id))["reminder_day_before"] == ("pending", "03 09:00")
+
+
+async def test_a_day_off_for_one_official_does_not_move_the_reminder(h: Harness) -> None:
+    await add_day_off(h, date(2026, 12, 4), "Kunjungan kerja", official="wakil-walikota")
+    request_id = await approved(h)
+    assert (await scheduled(h, request_id))["reminder_day_before"] == ("pending", "04 09:00")
+
+
+async def pending_day_before(h: Harness, request_id: int) -> list[str]:
+    async with h.uow() as uow:
+        rows = await uow.outbox.for_request(request_id)
+    return [due for state, due in rows_of(rows, "reminder_day_before") if state == "pending"]
+
+
+async def test_a_city_day_off_added_later_moves_the_reminder_and_removing_it_moves_it_back(h: Harness) -> None:
+    request_id = await approved(h)
+    await h.say(PROTOKOL, "/libur", staff=True)
+    await h.say(PROTOKOL, "Tambah hari libur", staff=True)
+    await h.say(PROTOKOL, "Semua pejabat", staff=True)
+    assert "Tanggal: Jumat, 4 Desember 2026." in await h.say(PROTOKOL, "4 Desember 2026", staff=True)
+    await h.say(PROTOKOL, "Hari jadi Kota Makassar", staff=True)
+    assert "Tersimpan" in await h.say(PROTOKOL, "Simpan", staff=True)
+    assert await pending_day_before(h, request_id) == ["03 09:00"]
+    card = await h.say(PROTOKOL, PressIn(f"g:open:{request_id}"), staff=True)
+    assert "pengingat sehari kerja sebelumnya: dijadwalkan Kamis, 3 Desember 2026 pukul 09.00 WITA" in card
+    await h.say(PROTOKOL, "/libur", staff=True)
+    assert "Dihapus" in await h.say(PROTOKOL, "Hapus 4 Desember 2026 (Semua pejabat)", staff=True)
+    assert await pending_day_before(h, request_id) == ["04 09:00"]
+
+
+async def test_a_day_off_added_for_tomorrow_sends_the_reminder_now(h: Harness) -> None:
+    request_id = await approved(h)
+    h.clock.set(datetime(2026, 12, 3, 15, 0, tzinfo=MAKASSAR))  # Thursday afternoon: Friday becomes a holiday
+    await h.say(PROTOKOL, "/libur", staff=True)
+    await h.say(PROTOKOL, "Tambah hari libur", staff=True)
+    await h.say(PROTOKOL, "Semua pejabat", staff=True)
+    await h.say(PROTOKOL, "4 Desember 2026", staff=True)
+    await h.say(PROTOKOL, "Cuti bersama tambahan", staff=True)
+    await h.say(PROTOKOL, "Simpan", staff=True)
+    assert await pending_day_before(h, request_id) == ["03 15:00"]

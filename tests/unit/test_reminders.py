@@ -12,6 +12,7 @@ from handlers.availability import HolidayCalendar
 from handlers.domain.model import Address, AudienceRequest, Organization, OrganizationType, Representative
 from handlers.domain.model import RequestStatus as S
 from handlers.reminders import (
+    DECISION,
     DIGEST_TODAY,
     DIGEST_TOMORROW,
     FEEDBACK,
@@ -19,15 +20,18 @@ from handlers.reminders import (
     REMINDER_2H,
     REMINDER_DAY_BEFORE,
     Defer,
+    Planned,
     ReminderPolicy,
     Send,
     Skip,
     audiences_on,
+    day_before_moved,
     digest_slots,
     gate,
     overdue_undecided,
     plan,
     to_expire,
+    waiting_since,
 )
 
 WIB, WITA, WIT = ZoneInfo("Asia/Jakarta"), ZoneInfo("Asia/Makassar"), ZoneInfo("Asia/Jayapura")
@@ -117,3 +121,80 @@ def test_nudges_count_working_days_and_expiry_waits_for_the_last_preferred_time(
     assert overdue_undecided([waiting], datetime(2026, 11, 25, 8, 0, tzinfo=WITA), policy) == [waiting]
     assert to_expire([waiting], datetime(2026, 12, 7, 9, 59, tzinfo=WITA)) == []
     assert to_expire([waiting], datetime(2026, 12, 7, 10, 0, tzinfo=WITA)) == [waiting]
+
+
+def test_a_held_audience_keeps_only_the_feedback_request_at_its_time_or_now_outside_quiet_hours() -> None:
+    policy = ReminderPolicy(tz=WITA)
+    when = datetime(2026, 12, 7, 10, 0, tzinfo=WITA)
+    held = request(WITA, when, S.COMPLETED)
+    assert plan(held, policy, datetime(2026, 12, 7, 11, 0, tzinfo=WITA)) == [
+        Planned(FEEDBACK, datetime(2026, 12, 7, 12, 0, tzinfo=WITA))
+    ]
+    late = datetime(2026, 12, 7, 15, 0, tzinfo=WITA)  # marked after the feedback time: now
+    assert plan(held, policy, late) == [Planned(FEEDBACK, late)]
+    night = datetime(2026, 12, 7, 22, 0, tzinfo=WITA)  # marked at night: at 06.00
+    assert plan(held, policy, night) == [Planned(FEEDBACK, datetime(2026, 12, 8, 6, 0, tzinfo=WITA))]
+    assert plan(request(WITA, when, S.NO_SHOW), policy, datetime(2026, 12, 7, 11, 0, tzinfo=WITA)) == []
+
+
+def test_an_audience_with_a_move_requested_keeps_its_plan_and_its_agenda_line() -> None:
+    policy = ReminderPolicy(tz=WITA)
+    when = datetime(2026, 12, 7, 10, 0, tzinfo=WITA)
+    now = datetime(2026, 11, 23, 9, 0, tzinfo=WITA)
+    moving = request(WITA, when, S.RESCHEDULE_REQUESTED)
+    assert plan(moving, policy, now) == plan(request(WITA, when), policy, now)
+    assert audiences_on([moving], date(2026, 12, 7), policy) == [moving]
+
+
+def test_city_days_off_are_not_working_days() -> None:
+    policy = ReminderPolicy(tz=WITA, holidays=HolidayCalendar.from_mapping({})).with_days_off(
+        {date(2026, 12, 4): "Hari jadi kota"}
+    )
+    assert policy.previous_working_day(date(2026, 12, 7)) == date(2026, 12, 3)
+    due = {p.kind: p.due_at for p in plan(request(WITA, datetime(2026, 12, 7, 10, 0, tzinfo=WITA)), policy,
+                                          datetime(2026, 11, 23, 9, 0, tzinfo=WITA))}  # fmt: skip
+    assert due[REMINDER_DAY_BEFORE] == datetime(2026, 12, 3, 9, 0, tzinfo=WITA)
+    # Monday 23 November to Thursday 26 with Wednesday off: two working days (Tuesday, Thursday).
+    off = ReminderPolicy(tz=WITA).with_days_off({date(2026, 11, 25): "Hari jadi kota"})
+    assert off.working_days_between(datetime(2026, 11, 23, 9, tzinfo=WITA), datetime(2026, 11, 26, 8, tzinfo=WITA)) == 2
+    assert ReminderPolicy(tz=WITA).with_days_off({}) == ReminderPolicy(tz=WITA)
+
+
+def test_a_move_waiting_for_staff_is_nudged_counting_from_when_it_was_asked() -> None:
+    policy = ReminderPolicy(tz=WITA)
+    moving = request(WITA, datetime(2026, 12, 7, 10, 0, tzinfo=WITA), S.RESCHEDULE_REQUESTED,
+                     updated_at=datetime(2026, 11, 25, 9, 0, tzinfo=WITA))  # fmt: skip
+    assert waiting_since(moving) == datetime(2026, 11, 25, 9, 0, tzinfo=WITA)
+    assert overdue_undecided([moving], datetime(2026, 11, 26, 8, 0, tzinfo=WITA), policy) == []
+    assert overdue_undecided([moving], datetime(2026, 11, 27, 8, 0, tzinfo=WITA), policy) == [moving]
+
+
+def test_offered_times_keep_a_request_from_expiring() -> None:
+    offered = (datetime(2026, 12, 14, 10, 0, tzinfo=WITA),)
+    countered = request(WITA, None, S.COUNTER_OFFERED, proposed_times=offered)
+    postponed = request(WITA, None, S.POSTPONED, proposed_times=offered)
+    for waiting in (countered, postponed):
+        assert to_expire([waiting], datetime(2026, 12, 8, 9, 0, tzinfo=WITA)) == []  # preferred times passed
+        assert to_expire([waiting], datetime(2026, 12, 14, 10, 0, tzinfo=WITA)) == [waiting]
+    assert to_expire([request(WITA, None, S.POSTPONED)], datetime(2027, 1, 1, tzinfo=WITA)) == []  # nothing offered
+
+
+def test_quiet_hours_hold_staff_decisions_to_representatives_but_not_replies() -> None:
+    policy = ReminderPolicy(tz=WIB)
+    night = datetime(2026, 11, 23, 22, 0, tzinfo=WIB)
+    assert gate(DECISION, None, night, policy) == Defer(datetime(2026, 11, 24, 6, 0, tzinfo=WIB))
+    assert gate("reply", None, night, policy) == Send()  # an answer to the representative's own message
+    assert gate("decided", None, night, policy) == Send()  # staff notices
+
+
+def test_a_pending_day_before_reminder_moves_with_the_working_days() -> None:
+    when = datetime(2026, 12, 7, 10, 0, tzinfo=WITA)  # Monday
+    policy = ReminderPolicy(tz=WITA, holidays=HolidayCalendar.from_mapping({}))
+    friday_off = policy.with_days_off({date(2026, 12, 4): "Hari jadi kota"})
+    early = datetime(2026, 11, 30, 9, 0, tzinfo=WITA)
+    assert day_before_moved(when, friday_off, early) == datetime(2026, 12, 3, 9, 0, tzinfo=WITA)
+    late = datetime(2026, 12, 3, 22, 0, tzinfo=WITA)  # Thursday night: at 06.00
+    assert day_before_moved(when, friday_off, late) == datetime(2026, 12, 4, 6, 0, tzinfo=WITA)
+    assert (
+        day_before_moved(when, friday_off, datetime(2026, 12, 7, 8, 30, tzinfo=WITA)) is None
+    )  # the 2-hour one suffices
