@@ -8,7 +8,7 @@ import pytest
 
 from handlers.domain.model import Action, Address, RequestStatus
 from handlers.messages import PressIn
-from tests.harness import MAKASSAR, Harness, build_service
+from tests.harness import MAKASSAR, PROTOKOL, Harness, build_service
 
 REP = Address("console", "warga-1")
 
@@ -227,3 +227,38 @@ async def test_submission_records_an_audit_event(h: Harness) -> None:
     assert [(e.action, e.from_status, e.to_status, e.actor.name) for e in events] == [
         (Action.SUBMIT, None, RequestStatus.SUBMITTED, "Andi Rahmat Hidayat")
     ]
+
+
+def as_filed_by(name: str, phone: str, registration: str = "lewati") -> list[tuple[str, str]]:
+    """The happy path with another representative's name and phone (and the organization's registration)."""
+    replaced = {"Andi Rahmat Hidayat": name, "0812-3456-7890": phone, "lewati": registration}
+    return [(replaced.get(said, said), expected) for said, expected in HAPPY[:-1]]
+
+
+async def test_a_later_request_from_the_same_account_leaves_the_earlier_one_as_filed(h: Harness) -> None:
+    u2 = Address("console", "warga-2")
+    await h.dialog(u2, [*as_filed_by("Andi Rahmat", "+62812345678901"), ("Kirim", "AUD-2026-000001")])
+    first = await h.request("AUD-2026-000001")
+    await h.say(PROTOKOL, PressIn(f"g:open:{first.id}"), staff=True)
+    for said in ("Setujui", "1", "1", "1"):  # 25 November 09.00, the official's room, confirm
+        await h.say(PROTOKOL, said, staff=True)
+    assert (await h.request("AUD-2026-000001")).status is RequestStatus.APPROVED
+    # Another person files from the same account, for the same organization, now with its registration number.
+    later = as_filed_by("Budi Santoso", "0813-1111-2222", "AHU-0012345.AH.01.07.2024")
+    only_typed_time = [("07/12/2026 10:00", "— benar?"), ("Ya", "Dicatat"), ("Selesai", "nomor surat permohonan")]
+    await h.dialog(u2, [*later[:12], *only_typed_time, *later[17:], ("Kirim", "AUD-2026-000002")])
+
+    first_card = await h.say(PROTOKOL, PressIn(f"g:open:{first.id}"), staff=True)
+    assert "Perwakilan: Andi Rahmat, Ketua; telepon +62812345678901" in first_card
+    assert "Budi Santoso" not in first_card and "+6281311112222" not in first_card
+    assert "belum terdaftar" in first_card
+    second = await h.request("AUD-2026-000002")
+    second_card = await h.say(PROTOKOL, PressIn(f"g:open:{second.id}"), staff=True)
+    assert "Perwakilan: Budi Santoso, Ketua; telepon +6281311112222" in second_card
+    assert "AHU-0012345.AH.01.07.2024" in second_card
+    assert (first.representative.full_name, first.representative.phone) == ("Andi Rahmat", "+62812345678901")
+    # Whoever cancels it now, the earlier request's history still names the person who filed it.
+    async with h.uow() as uow:
+        events = await uow.audit.for_request(first.id or 0)
+    assert events[0].actor.name == "Andi Rahmat"
+    assert "AUD-2026-000001" in await h.say(u2, "/status")
