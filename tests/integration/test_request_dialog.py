@@ -92,7 +92,9 @@ BAD_INPUTS = [
     ("nomor telepon", "+1 202 555 0143", "bukan nomor telepon Indonesia"),
     ("Pejabat mana", "Presiden", "Silakan pilih salah satu opsi"),
     ("Pejabat mana", "0", "Silakan pilih salah satu opsi"),
-    ("Apa perihal", "Halo", "terlalu singkat"),
+    ("Apa perihal", "Halo", "terlalu singkat; mohon tulis paling sedikit 3 kata. Contoh: Silaturahmi dan"),
+    ("Apa perihal", "Silaturahmi pengurus", "paling sedikit 3 kata. Contoh: Silaturahmi dan pelaporan"),
+    ("jelaskan secara singkat", "Kami ingin bertemu", "paling sedikit 4 kata. Contoh: Kami ingin melaporkan"),
     ("Apa perihal", "x" * 5000, "terlalu panjang"),
     ("jelaskan secara singkat", "🙏", "bukan hanya simbol atau emoji"),
     ("Berapa orang", "100", "paling banyak 50 orang"),
@@ -262,3 +264,21 @@ async def test_a_later_request_from_the_same_account_leaves_the_earlier_one_as_f
         events = await uow.audit.for_request(first.id or 0)
     assert events[0].actor.name == "Andi Rahmat"
     assert "AUD-2026-000001" in await h.say(u2, "/status")
+
+
+async def test_the_description_prompt_gives_an_example(h: Harness) -> None:
+    await h.dialog(REP, until("Apa perihal"))
+    prompt = await h.say(REP, HAPPY[9][0])
+    assert "paling sedikit empat kata" in prompt
+    assert "Contoh: Kami ingin melaporkan susunan pengurus baru" in prompt
+
+
+async def test_the_staff_card_lines_start_with_a_capital(h: Harness) -> None:
+    await h.dialog(REP, HAPPY)
+    request = await h.request("AUD-2026-000001")
+    await h.say(PROTOKOL, PressIn(f"g:open:{request.id}"), staff=True)
+    for said in ("Setujui", "1", "1", "1"):
+        await h.say(PROTOKOL, said, staff=True)
+    card = await h.say(PROTOKOL, PressIn(f"g:open:{request.id}"), staff=True)
+    assert "\nPengingat sehari kerja sebelumnya: dijadwalkan Selasa, 24 November 2026 pukul 09.00 WITA" in card
+    assert [line for line in card.splitlines() if line[:1].islower()] == []
