@@ -36,7 +36,12 @@ def _text(inbound: Inbound) -> str:
 def _choice(inbound: Inbound, ctx: StepContext, options: Sequence[Option]) -> str:
     if isinstance(inbound, PressIn) and any(o.key == inbound.key for o in options):
         return inbound.key
-    raise Invalid(N_("Please choose one of the options by pressing a button or typing its number."))
+    if not options:
+        raise Invalid(N_("Please choose one of the options by pressing a button or typing its number."))
+    raise Invalid(
+        N_("Please choose one of the options by pressing a button or typing its number. Example: 1 for “{first}”."),
+        {"first": options[0].label},
+    )
 
 
 # ---- organization --------------------------------------------------------------------------------------
