@@ -59,8 +59,8 @@ async def test_approval_plans_the_reminders_and_the_staff_card_shows_them(h: Har
         "feedback": ("pending", "07 12:00"),
     }
     card = await h.say(PROTOKOL, PressIn(f"g:open:{request_id}"), staff=True)
-    assert "pengingat sehari kerja sebelumnya: dijadwalkan Jumat, 4 Desember 2026 pukul 09.00 WITA" in card
-    assert "pengingat menjelang audiensi: dijadwalkan Senin, 7 Desember 2026 pukul 08.00 WITA" in card
+    assert "Pengingat sehari kerja sebelumnya: dijadwalkan Jumat, 4 Desember 2026 pukul 09.00 WITA" in card
+    assert "Pengingat menjelang audiensi: dijadwalkan Senin, 7 Desember 2026 pukul 08.00 WITA" in card
 
 
 async def test_cancelled_audience_cancels_its_reminders(h: Harness) -> None:
