@@ -252,7 +252,9 @@ def _entry_problems(place: str, model: type[BaseModel], entry: object) -> list[s
         errors = error.errors()
         # A list whose items failed is not also "too short": its bad items were dropped before the length check.
         failed_inside = {e["loc"][:i] for e in errors for i in range(1, len(e["loc"]))}
-        return [f"{place}: {_where(e['loc'])}: {_plain(e)}" for e in errors
+        # A section reads like a path ("city.timezone"), an entry by its number ("officials #2 (sekda): room").
+        joint = ": " if "#" in place else "."
+        return [f"{place}{joint}{_where(e['loc'])}: {_plain(e)}" for e in errors
                 if not (e["type"] == "too_short" and e["loc"] in failed_inside)]  # fmt: skip
     return []
 

@@ -49,7 +49,7 @@ def test_a_minimal_file_with_one_official_is_enough(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "fragments"),
     [
-        (VALID_HEAD.replace("Asia/Jayapura", "Europe/Paris"), ["city: timezone:", "WIB, WITA, WIT"]),
+        (VALID_HEAD.replace("Asia/Jayapura", "Europe/Paris"), ["city.timezone: must be one of", "WIB, WITA, WIT"]),
         (VALID_HEAD.replace('key = "walikota"', 'key = "Wali Kota!"'),
          ["officials #1 (Wali Kota!): key: 'Wali Kota!' must be 2–64 lowercase letters"]),
         (VALID_HEAD + '\n[[staff]]\nkey = "x1"\nname = "Petugas"\nunit = "Protokol"\nroles = ["raja"]\n',
