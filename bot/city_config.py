@@ -7,18 +7,22 @@ from __future__ import annotations
 
 import itertools
 import tomllib
+from collections.abc import Sequence
 from datetime import time
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from handlers.availability import DEFAULT_WEEKLY_HOURS, CalendarRules, WorkingWindow
 from handlers.domain.model import Address, Official, StaffMember, StaffRole
 
-Key = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$")]
+_KEY = r"^[a-z0-9][a-z0-9_-]{1,63}$"
+Key = Annotated[str, StringConstraints(pattern=_KEY)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=120)]
+_WHATSAPP_ID = r"^\+?[0-9A-Za-z._-]{5,64}$"
 INDONESIAN_ZONES = ("Asia/Jakarta", "Asia/Pontianak", "Asia/Makassar", "Asia/Jayapura")
 
 
@@ -48,7 +52,8 @@ class CitySection(_Strict):
 
 
 WEEKDAYS = {"senin": 0, "selasa": 1, "rabu": 2, "kamis": 3, "jumat": 4, "sabtu": 5, "minggu": 6}
-Window = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{1,2}[:.]\d{2}\s*-\s*\d{1,2}[:.]\d{2}$")]
+_WINDOW = r"^\d{1,2}[:.]\d{2}\s*-\s*\d{1,2}[:.]\d{2}$"
+Window = Annotated[str, StringConstraints(strip_whitespace=True, pattern=_WINDOW)]
 
 
 def _clock(text: str) -> time:
@@ -118,7 +123,7 @@ class StaffEntry(_Strict):
     roles: tuple[StaffRole, ...] = Field(min_length=1)
     officials: tuple[str, ...] = ()
     telegram_user_id: int | None = None
-    whatsapp_id: Annotated[str, StringConstraints(pattern=r"^\+?[0-9A-Za-z._-]{5,64}$")] | None = None
+    whatsapp_id: Annotated[str, StringConstraints(pattern=_WHATSAPP_ID)] | None = None
 
 
 class CityConfig(_Strict):
@@ -134,10 +139,10 @@ class CityConfig(_Strict):
             if duplicates:
                 problems.append(f"{label}: duplicate key(s) {', '.join(duplicates)}")
         known = {o.key for o in self.officials}
-        for index, member in enumerate(self.staff):
+        for number, member in enumerate(self.staff, start=1):
             unknown = [k for k in member.officials if k not in known]
             if unknown:
-                problems.append(f"staff[{index}] ({member.key}): unknown official(s) {', '.join(unknown)}")
+                problems.append(f"staff #{number} ({member.key}): unknown official(s) {', '.join(unknown)}")
         telegram_ids = [s.telegram_user_id for s in self.staff if s.telegram_user_id is not None]
         if len(telegram_ids) != len(set(telegram_ids)):
             problems.append("staff: the same telegram_user_id is given to two staff members")
@@ -170,14 +175,153 @@ def load_city_config(path: Path) -> CityConfig:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    problems = config_problems(raw)
+    if not problems:
+        try:
+            return CityConfig.model_validate(raw)
+        except ValidationError as error:  # a rule the checks above do not know yet: still say where
+            problems = [f"{_where(p['loc'])}: {_plain(p)}" for p in error.errors()]
+    lines = [f"{path}: {len(problems)} problem(s):", *(f"  - {problem}" for problem in problems)]
+    raise ConfigError("\n".join(lines))
+
+
+# ---- reporting every problem at once, in the operator's words -----------------------------------------------
+# Each section and each entry is validated on its own, so one bad entry neither hides the others nor the checks
+# across entries (duplicate keys, unknown officials), and cannot make a list look empty. Entries are numbered
+# from 1 in the order they appear in the file, with their key when it is known: "officials #2 (sekda): room: …".
+
+_SECTIONS = {"city": "[city]", "officials": "[[officials]]", "staff": "[[staff]]"}
+_PATTERNS = {
+    _KEY: "must be 2–64 lowercase letters, digits, '-' or '_', starting with a letter or digit (e.g. sekda)",
+    _WINDOW: 'must be a time span such as "08:00-16:00"',
+}
+_PATTERNS[_WHATSAPP_ID] = "must be the WhatsApp id or number (5–64 letters or digits, e.g. 6281234567890)"
+
+
+def config_problems(raw: dict[str, object]) -> list[str]:
+    """Every problem in the file, each with its place, in file order; empty when the file can be used."""
+    found: list[tuple[int, int, str]] = []  # (section, entry number, text): sorted so each entry's lines stay together
+    for name in raw:
+        if name not in _SECTIONS:
+            found.append((0, 0, f"{name}: unknown section; expected {', '.join(_SECTIONS.values())}"))
+    if "city" not in raw:
+        found.append((1, 0, 'city: the [city] section is missing (it needs at least name = "…")'))
+    else:
+        found += [(1, 0, text) for text in _entry_problems("city", CitySection, raw["city"])]
+    officials = _entries(raw, "officials", found)
+    staff = _entries(raw, "staff", found)
+    if not officials and isinstance(raw.get("officials", []), list):  # (not a list: said above)
+        found.append((2, 0, "officials: no [[officials]] entry; at least one official is needed"))
+    for rank, section, model, entries in ((2, "officials", OfficialEntry, officials), (3, "staff", StaffEntry, staff)):
+        for number, entry in enumerate(entries, start=1):
+            found += [(rank, number, text) for text in _entry_problems(_place(section, number, entry), model, entry)]
+    found += [(2, n, text) for n, text in _duplicates("officials", officials, "key")]
+    for field_name in ("key", "telegram_user_id", "whatsapp_id"):
+        found += [(3, n, text) for n, text in _duplicates("staff", staff, field_name)]
+    known = list(dict.fromkeys(o["key"] for o in officials if isinstance(o, dict) and isinstance(o.get("key"), str)))
+    for number, entry in enumerate(staff, start=1):
+        listed = entry.get("officials") if isinstance(entry, dict) else None
+        unknown = [k for k in listed if isinstance(k, str) and k not in known] if isinstance(listed, list) else []
+        if unknown:
+            place, officials_are = _place("staff", number, entry), ", ".join(known) or "(none)"
+            found.append((3, number, f"{place}: officials: no official with the key {', '.join(unknown)}; "
+                                     f"the officials are {officials_are}"))  # fmt: skip
+    return [text for _rank, _number, text in sorted(found, key=lambda item: item[:2])]
+
+
+def _entries(raw: dict[str, object], section: str, found: list[tuple[int, int, str]]) -> list[object]:
+    value = raw.get(section, [])
+    if not isinstance(value, list):
+        rank = 2 if section == "officials" else 3
+        found.append((rank, 0, f"{section}: must be a list of {_SECTIONS[section]} entries, one block per entry"))
+        return []
+    return value
+
+
+def _place(section: str, number: int, entry: object) -> str:
+    key = entry.get("key") if isinstance(entry, dict) else None
+    return f"{section} #{number} ({key})" if isinstance(key, str) and key.strip() else f"{section} #{number}"
+
+
+def _entry_problems(place: str, model: type[BaseModel], entry: object) -> list[str]:
+    if not isinstance(entry, dict):
+        return [f'{place}: must be a table of settings (name = "…" lines), not {type(entry).__name__}']
     try:
-        return CityConfig.model_validate(raw)
+        model.model_validate(entry)
     except ValidationError as error:
-        lines = [f"{path}: {error.error_count()} problem(s):"]
-        for problem in error.errors():
-            where = ".".join(str(part) for part in problem["loc"]) or "(file)"
-            lines.append(f"  - {where}: {problem['msg']}")
-        raise ConfigError("\n".join(lines)) from None
+        errors = error.errors()
+        # A list whose items failed is not also "too short": its bad items were dropped before the length check.
+        failed_inside = {e["loc"][:i] for e in errors for i in range(1, len(e["loc"]))}
+        # A section reads like a path ("city.timezone"), an entry by its number ("officials #2 (sekda): room").
+        joint = ": " if "#" in place else "."
+        return [f"{place}{joint}{_where(e['loc'])}: {_plain(e)}" for e in errors
+                if not (e["type"] == "too_short" and e["loc"] in failed_inside)]  # fmt: skip
+    return []
+
+
+def _duplicates(section: str, entries: Sequence[object], field_name: str) -> list[tuple[int, str]]:
+    problems: list[tuple[int, str]] = []
+    first: dict[object, str] = {}
+    for number, entry in enumerate(entries, start=1):
+        value = entry.get(field_name) if isinstance(entry, dict) else None
+        if value is None or isinstance(value, dict | list):
+            continue
+        place = _place(section, number, entry)
+        if value in first:
+            problems.append((number, f"{place}: {field_name}: {value!r} is already used by {first[value]}; "
+                                     "each must be different"))  # fmt: skip
+        else:
+            first[value] = place
+    return problems
+
+
+def _where(loc: Sequence[int | str]) -> str:
+    """('calendar', 'hours', 'senin', 0) -> 'calendar.hours.senin #1': list positions count from 1."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f" #{part + 1}"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "(file)"
+
+
+def _plain(error: ErrorDetails) -> str:
+    """Pydantic's message, in the words of someone editing the file."""
+    kind, ctx = error["type"], error.get("ctx", {})
+    given = error.get("input")
+    if kind == "missing":
+        return "missing; this setting is required"
+    if kind == "extra_forbidden":
+        return "unknown setting (check the spelling, or remove it)"
+    if kind == "string_pattern_mismatch":
+        pattern = str(ctx.get("pattern"))
+        return f"{given!r} " + _PATTERNS.get(pattern, f"does not have the expected form ({pattern})")
+    if kind == "string_too_short":
+        return f"{given!r} is too short; at least {ctx.get('min_length')} characters"
+    if kind == "string_too_long":
+        return f"too long ({len(str(given))} characters); at most {ctx.get('max_length')}"
+    if kind == "string_type":
+        return "must be text in quotes"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"{given!r} is not a whole number"
+    if kind in ("bool_type", "bool_parsing"):
+        return "must be true or false"
+    if kind in ("greater_than_equal", "greater_than"):
+        return f"{given!r} is too small; at least {ctx.get('ge', ctx.get('gt'))}"
+    if kind in ("less_than_equal", "less_than"):
+        return f"{given!r} is too large; at most {ctx.get('le', ctx.get('lt'))}"
+    if kind == "enum":
+        return f"{given!r} is not one of {ctx.get('expected')}"
+    if kind == "too_short":
+        return f"needs at least {ctx.get('min_length')} item(s)"
+    if kind in ("list_type", "tuple_type"):
+        return 'must be a list in square brackets, e.g. ["…"]'
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return "must be a table of settings"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"].removeprefix("Value error, ")))
+    return error["msg"]
 
 
 class ConfiguredDirectory:

@@ -7,8 +7,10 @@ import io
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+from babel.messages.catalog import Catalog, Message
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -63,6 +65,8 @@ def update(root: Path) -> None:
         po_path = root / "locales" / language / "LC_MESSAGES" / f"{DOMAIN}.po"
         verb = "update" if po_path.exists() else "init"
         extra = ["--no-fuzzy-matching", "--ignore-obsolete"] if verb == "update" else []
+        if language == "id":  # the translated catalog is kept at the code's line width, so updates do not rewrap it
+            extra += ["--width", "120"]
         _pybabel(verb, "-i", str(pot), "-d", str(root / "locales"), "-D", DOMAIN, "-l", language, *extra)
         _fix_plural_forms(po_path, language)
 
@@ -80,24 +84,42 @@ def compile_all(root: Path) -> None:
     _pybabel("compile", "-d", str(root / "locales"), "-D", DOMAIN, "--use-fuzzy")
 
 
-def check(root: Path) -> list[str]:
-    """Problems that would make people read English or stale text: empty, fuzzy, missing or obsolete entries."""
-    problems: list[str] = []
-    with (root / "locales" / f"{DOMAIN}.pot").open("rb") as handle:
-        committed = {m.id for m in read_po(handle) if m.id}
-    import tempfile
-
+def _extract_current(root: Path) -> set[str]:
+    """The message ids the code uses now (extracted afresh, not the committed template)."""
     with tempfile.TemporaryDirectory() as tmp:
         fresh_pot = Path(tmp) / "fresh.pot"
         _pybabel("extract", "-F", str(root / "babel.cfg"), "-k", "N_", "-k", "t", "-k", "plural:1,2",
                  "--no-location", "--omit-header", "-o", str(fresh_pot), str(root / "handlers"),
                  str(root / "bot"), quiet=True)  # fmt: skip
         with fresh_pot.open("rb") as handle:
-            current = {m.id for m in read_po(handle) if m.id}
+            return {_message_id(m) for m in read_po(handle) if m.id}
+
+
+def _message_id(message: Message) -> str:
+    return str(message.id[0] if isinstance(message.id, tuple | list) else message.id)
+
+
+def check(root: Path) -> list[str]:
+    """Problems that would make people read English or stale text: empty, fuzzy, missing or obsolete entries.
+
+    Obsolete means either kept as ``#~`` in a catalog, or a live entry whose message id the code no longer uses
+    (a string changed in the code, and the catalog not updated): both are translations nobody will ever see.
+    """
+    problems: list[str] = []
+    with (root / "locales" / f"{DOMAIN}.pot").open("rb") as handle:
+        committed = {_message_id(m) for m in read_po(handle) if m.id}
+    current = _extract_current(root)
     if current != committed:
         problems.append("locales/audiensi.pot is out of date with the code: run `audiensi i18n update`")
-    with (root / "locales" / "id" / "LC_MESSAGES" / f"{DOMAIN}.po").open("rb") as handle:
-        catalog = read_po(handle)
+    catalogs: dict[str, Catalog] = {}
+    for language in LANGUAGES:
+        po_path = root / "locales" / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+        if po_path.exists():
+            with po_path.open("rb") as handle:
+                catalogs[language] = read_po(handle)
+    catalog = catalogs.get("id")
+    if catalog is None:
+        return [*problems, "id catalog: locales/id/LC_MESSAGES/audiensi.po is missing"]
     if catalog.plural_forms != "nplurals=1; plural=0;":
         problems.append(f"id catalog: Plural-Forms must be 'nplurals=1; plural=0;' (is {catalog.plural_forms!r})")
     for message in catalog:
@@ -105,10 +127,16 @@ def check(root: Path) -> list[str]:
             continue
         strings = message.string if isinstance(message.string, tuple | list) else (message.string,)
         if message.fuzzy:
-            problems.append(f"id catalog: fuzzy translation for {message.id!r}")
+            problems.append(f"id catalog: fuzzy translation for {_message_id(message)!r}")
         elif not all(strings):
-            problems.append(f"id catalog: untranslated {message.id!r}")
-    ids = {m.id for m in catalog if m.id}
-    for missing in sorted(str(m) for m in current - ids):
+            problems.append(f"id catalog: untranslated {_message_id(message)!r}")
+    ids = {_message_id(m) for m in catalog if m.id}
+    for missing in sorted(current - ids):
         problems.append(f"id catalog: missing {missing!r}")
+    for language, each in catalogs.items():
+        for obsolete in sorted(_message_id(m) for m in each.obsolete.values()):
+            problems.append(f"{language} catalog: obsolete entry (#~) {obsolete!r}: run `audiensi i18n update`")
+        live = {_message_id(m) for m in each if m.id}
+        for stale in sorted(live - current):
+            problems.append(f"{language} catalog: {stale!r} is no longer used by the code: run `audiensi i18n update`")
     return problems

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from handlers.availability import SlotRefused
-from handlers.domain.model import Action, AudienceRequest, Official, RequestStatus
+from handlers.domain.model import SYSTEM_ACTOR_NAME, Action, Actor, ActorKind, AudienceRequest, Official, RequestStatus
 from handlers.flows.request_audience import ORGANIZATION_TYPE_LABELS, show_letter_file
 from handlers.i18n import N_, Translator
 from handlers.messages import Choice, Option, Outbound, Text
@@ -75,6 +75,20 @@ def request_status_label(request: AudienceRequest, t: Translator) -> str:
     return status_label(request.status, t)
 
 
+def actor_name(actor: Actor, t: Translator) -> str:
+    """Who did something, as the reader reads it: people by their name, the bot itself in the reader's language."""
+    return t(SYSTEM_ACTOR_NAME) if actor.kind is ActorKind.SYSTEM else actor.name
+
+
+def decider_name(decided_by: str, t: Translator) -> str:
+    return t(SYSTEM_ACTOR_NAME) if decided_by == SYSTEM_ACTOR_NAME else decided_by
+
+
+def line_start(text: str) -> str:
+    """A line of the card begins with a capital, whatever the phrase it starts with ("pengingat …")."""
+    return text[:1].upper() + text[1:]
+
+
 def official_name(official: Official | None, key: str) -> str:
     return official.display if official else key
 
@@ -117,7 +131,7 @@ def request_card(
     lines.append(t("Request letter: {letter}", letter=letter))
     lines.append(t("Submitted: {when}", when=t.datetime(request.created_at)))
     lines.extend(outcome_lines(request, t, officials))
-    lines.extend(reminders)
+    lines.extend(line_start(line) for line in reminders)
     return "\n".join(lines)
 
 
@@ -155,7 +169,8 @@ def outcome_lines(
     if request.representative_note and status is not RequestStatus.REJECTED:
         lines.append(t("Message from the representative: {message}", message=request.representative_note))
     if request.decided_by and request.decided_at:
-        lines.append(t("Last decision by {who} on {when}", who=request.decided_by, when=t.datetime(request.decided_at)))
+        lines.append(t("Last decision by {who} on {when}", who=decider_name(request.decided_by, t),
+                       when=t.datetime(request.decided_at)))  # fmt: skip
     return lines
 
 

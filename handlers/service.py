@@ -51,6 +51,7 @@ from handlers.messages import Choice, Inbound, Notification, Option, Outbound, R
 from handlers.ports import Clock, ConcurrencyConflict, Directory, SlotSuggester, UnitOfWork, UnitOfWorkFactory
 from handlers.presenters import (
     card_actions,
+    decider_name,
     representative_notice,
     request_card,
     staff_intro,
@@ -522,7 +523,7 @@ class ConversationService(LifecycleActions):
         status = status_label(request.status, t)
         if by_staff and request.decided_by and request.decided_at:
             return t("{reference} was already handled: “{status}”, decided by {who} on {when}.",
-                     reference=request.reference, status=status, who=request.decided_by,
+                     reference=request.reference, status=status, who=decider_name(request.decided_by, t),
                      when=t.datetime(request.decided_at))  # fmt: skip
         return t("{reference} can no longer be changed this way; its status is “{status}”.",
                  reference=request.reference, status=status)  # fmt: skip

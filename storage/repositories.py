@@ -85,6 +85,10 @@ class SqlOrganizations:
         return _organization(row)
 
 
+def _same_name(name: str) -> str:
+    return " ".join(name.replace(".", " ").replace(",", " ").split()).casefold()
+
+
 def _organization(row: OrganizationRow) -> Organization:
     return Organization(row.name, OrganizationType(row.type), row.registration_number, row.id)
 
@@ -108,14 +112,23 @@ class SqlRepresentatives:
         person: RepresentativeRow | None = None
         if identity is not None:
             person = await self._s.get(RepresentativeRow, identity.representative_id)
+        if person is not None and _same_name(person.full_name) != _same_name(full_name):
+            # Another person now writes from this account (a new chairperson on the organization's phone):
+            # they get their own row, and the account is theirs from now on. Earlier requests keep their own
+            # snapshot of who filed them either way.
+            person = None
         if person is None:
             person = RepresentativeRow(full_name=full_name, phone=phone, created_at=now, updated_at=now)
             self._s.add(person)
             await self._s.flush()
             assert person.id is not None
-            self._s.add(ChannelIdentityRow(channel=contact.channel, external_id=contact.external_id,
-                                           representative_id=person.id))  # fmt: skip
+            if identity is None:
+                self._s.add(ChannelIdentityRow(channel=contact.channel, external_id=contact.external_id,
+                                               representative_id=person.id))  # fmt: skip
+            else:
+                identity.representative_id = person.id
         elif (person.full_name, person.phone) != (full_name, phone):
+            # The same person with a new number or a corrected spelling: their latest details.
             person.full_name, person.phone, person.updated_at = full_name, phone, now
         assert person.id is not None and organization.id is not None
         link = (
@@ -224,15 +237,18 @@ class SqlRequests:
         return [await self._domain(row) for row in rows]
 
     async def _domain(self, row: AudienceRequestRow) -> AudienceRequest:
-        org = await self._s.get(OrganizationRow, row.organization_id)
-        person = await self._s.get(RepresentativeRow, row.representative_id)
-        assert org is not None and person is not None
+        # What was given when the request was submitted, not what the organization/person rows say today.
         return AudienceRequest(
             id=row.id,
             reference=row.reference,
             status=RequestStatus(row.status),
-            organization=_organization(org),
-            representative=Representative(person.full_name, person.phone, person.id),
+            organization=Organization(
+                row.organization_name,
+                OrganizationType(row.organization_type),
+                row.organization_registration_number,
+                row.organization_id,
+            ),
+            representative=Representative(row.representative_name, row.representative_phone, row.representative_id),
             position=row.position,
             official_key=row.official_key,
             subject=row.subject,
@@ -265,6 +281,11 @@ def _request_columns(request: AudienceRequest) -> dict[str, Any]:
         "status": request.status.value,
         "organization_id": request.organization.id,
         "representative_id": request.representative.id,
+        "representative_name": request.representative.full_name,
+        "representative_phone": request.representative.phone,
+        "organization_name": request.organization.name,
+        "organization_type": request.organization.type.value,
+        "organization_registration_number": request.organization.registration_number,
         "position": request.position,
         "official_key": request.official_key,
         "subject": request.subject,

@@ -77,6 +77,9 @@ class OfficialRow(SQLModel, table=True):
 
 
 class AudienceRequestRow(SQLModel, table=True):
+    """An audience request. The organization and representative ids link to the people; the *_name/phone/type
+    columns are the snapshot of what was given when it was submitted, which is what everyone is shown."""
+
     __tablename__ = "audience_request"
     __table_args__ = (Index("ix_audience_request_status_created", "status", "created_at"),)
 
@@ -85,7 +88,14 @@ class AudienceRequestRow(SQLModel, table=True):
     status: str = Field(max_length=32)
     organization_id: int = Field(sa_column=Column(Integer, ForeignKey("organization.id"), nullable=False))
     representative_id: int = Field(sa_column=Column(Integer, ForeignKey("representative.id"), nullable=False))
+    # The request as it was filed: who asked and for which organization, kept even when the same channel account
+    # later files another request under another name or the organization's row changes (migration 0006).
+    representative_name: str = Field(max_length=120)
+    representative_phone: str = Field(max_length=20)
     position: str = Field(max_length=100)
+    organization_name: str = Field(max_length=200)
+    organization_type: str = Field(max_length=32)
+    organization_registration_number: str | None = Field(default=None, max_length=64)
     official_key: str = Field(sa_column=Column(String(64), ForeignKey("official.key"), nullable=False))
     subject: str = Field(max_length=250)
     description: str = Field(sa_column=Column(Text, nullable=False))

@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
+from handlers.i18n import N_
+
 
 class OrganizationType(enum.StrEnum):
     ORMAS = "ormas"
@@ -185,15 +187,19 @@ class ActorKind(enum.StrEnum):
     SYSTEM = "system"
 
 
+# The bot itself (expiring overdue requests): stored as this message id and translated wherever it is shown.
+SYSTEM_ACTOR_NAME = N_("System")
+
+
 @dataclass(frozen=True)
 class Actor:
     kind: ActorKind
     id: str
-    name: str
+    name: str  # as stored; for the system actor a message id: show it with presenters.actor_name()
 
     @classmethod
     def system(cls) -> Actor:
-        return cls(ActorKind.SYSTEM, "system", "Sistem")
+        return cls(ActorKind.SYSTEM, "system", SYSTEM_ACTOR_NAME)
 
 
 @dataclass(frozen=True)

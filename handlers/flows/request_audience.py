@@ -36,7 +36,12 @@ def _text(inbound: Inbound) -> str:
 def _choice(inbound: Inbound, ctx: StepContext, options: Sequence[Option]) -> str:
     if isinstance(inbound, PressIn) and any(o.key == inbound.key for o in options):
         return inbound.key
-    raise Invalid(N_("Please choose one of the options by pressing a button or typing its number."))
+    if not options:
+        raise Invalid(N_("Please choose one of the options by pressing a button or typing its number."))
+    raise Invalid(
+        N_("Please choose one of the options by pressing a button or typing its number. Example: 1 for “{first}”."),
+        {"first": options[0].label},
+    )
 
 
 # ---- organization --------------------------------------------------------------------------------------
@@ -104,16 +109,24 @@ def show_official(value: str, ctx: StepContext) -> str:
     return official.display if official else value
 
 
+# The prompts below say the same minimums ("three words", "four words"): keep them in step.
+SUBJECT_MIN_WORDS = 3
+DESCRIPTION_MIN_WORDS = 4
+
+
 def parse_subject(inbound: Inbound, _ctx: StepContext) -> str:
     example = "Silaturahmi dan pelaporan pelantikan pengurus periode 2026–2031"
-    return validators.free_text(_text(inbound), min_length=10, max_length=200, min_words=3, example=example)
+    return validators.free_text(
+        _text(inbound), min_length=10, max_length=200, min_words=SUBJECT_MIN_WORDS, example=example
+    )
 
 
 def parse_description(inbound: Inbound, _ctx: StepContext) -> str:
     example = "Kami ingin melaporkan susunan pengurus baru dan menjajaki kerja sama program kepemudaan."
     return validators.free_text(
-        _text(inbound), min_length=20, max_length=1500, min_words=4, multiline=True, example=example
-    )
+        _text(inbound), min_length=20, max_length=1500, min_words=DESCRIPTION_MIN_WORDS, multiline=True,
+        example=example,
+    )  # fmt: skip
 
 
 def parse_attendees(inbound: Inbound, ctx: StepContext) -> int:
@@ -217,11 +230,12 @@ REQUEST_AUDIENCE = Flow(
              label=N_("Official"), options=official_options, show=show_official,
              applies=official_not_preselected, invalidates=("preferred_times",)),
         Step("subject", "subject",
-             N_("What is the subject (perihal) of the audience? Please write at least one sentence.\n"
-                "Example: Silaturahmi dan pelaporan pelantikan pengurus periode 2026–2031"),
+             N_("What is the subject (perihal) of the audience? Please write at least one sentence of three words "
+                "or more.\nExample: Silaturahmi dan pelaporan pelantikan pengurus periode 2026–2031"),
              parse_subject, label=N_("Subject")),
         Step("description", "subject",
-             N_("Please describe briefly what your organization would like to discuss."),
+             N_("Please describe briefly, in at least four words, what your organization would like to discuss.\n"
+                "Example: Kami ingin melaporkan susunan pengurus baru dan menjajaki kerja sama program kepemudaan."),
              parse_description, label=N_("Description")),
         Step("attendees", "attendees",
              N_("How many people will attend, including you? (1 to {max})"), parse_attendees,

@@ -57,13 +57,15 @@ def reference_code(year: int, number: int) -> str:
 async def submit_request(
     uow: UnitOfWork, *, contact: Address, answers: Mapping[str, Any], now: datetime, tz: ZoneInfo
 ) -> AudienceRequest:
-    organization = await uow.organizations.find_or_add(
-        Organization(
-            name=answers["org_name"],
-            type=OrganizationType(answers["org_type"]),
-            registration_number=answers.get("org_registration"),
-        )
+    given = Organization(
+        name=answers["org_name"],
+        type=OrganizationType(answers["org_type"]),
+        registration_number=answers.get("org_registration"),
     )
+    known = await uow.organizations.find_or_add(given)
+    # The request keeps the organization as the representative gave it now (the stored row may be spelled
+    # differently or carry an older registration number); the id links it to the organization's history.
+    organization = replace(given, id=known.id)
     representative = await uow.representatives.find_or_add(
         contact, answers["rep_name"], answers["rep_phone"], organization, answers["rep_position"]
     )

@@ -58,8 +58,8 @@ async def test_approval_plans_the_reminders_and_the_staff_card_shows_them(h: Har
         "feedback": ("pending", "07 12:00"),
     }
     card = await h.say(PROTOKOL, PressIn(f"g:open:{request_id}"), staff=True)
-    assert "pengingat sehari kerja sebelumnya: dijadwalkan Jumat, 4 Desember 2026 pukul 09.00 WITA" in card
-    assert "pengingat menjelang audiensi: dijadwalkan Senin, 7 Desember 2026 pukul 08.00 WITA" in card
+    assert "Pengingat sehari kerja sebelumnya: dijadwalkan Jumat, 4 Desember 2026 pukul 09.00 WITA" in card
+    assert "Pengingat menjelang audiensi: dijadwalkan Senin, 7 Desember 2026 pukul 08.00 WITA" in card
 
 
 async def test_cancelled_audience_cancels_its_reminders(h: Harness) -> None:
@@ -350,7 +350,7 @@ async def test_while_a_move_waits_the_booked_time_keeps_its_reminders(h: Harness
     }
     assert await scheduled(h, request_id) == before
     card = await h.say(PROTOKOL, PressIn(f"g:open:{request_id}"), staff=True)
-    assert "pengingat sehari kerja sebelumnya: dijadwalkan Jumat, 4 Desember 2026 pukul 09.00 WITA" in card
+    assert "Pengingat sehari kerja sebelumnya: dijadwalkan Jumat, 4 Desember 2026 pukul 09.00 WITA" in card
     # "Hadir" on the reminder still works for the time that stands.
     assert "Kami menantikan kehadiran Bapak/Ibu" in await h.say(REP, PressIn(f"g:r:attend:{request_id}"))
 
@@ -489,7 +489,7 @@ async def test_a_city_day_off_added_later_moves_the_reminder_and_removing_it_mov
     assert "Tersimpan" in await h.say(PROTOKOL, "Simpan", staff=True)
     assert await pending_day_before(h, request_id) == ["03 09:00"]
     card = await h.say(PROTOKOL, PressIn(f"g:open:{request_id}"), staff=True)
-    assert "pengingat sehari kerja sebelumnya: dijadwalkan Kamis, 3 Desember 2026 pukul 09.00 WITA" in card
+    assert "Pengingat sehari kerja sebelumnya: dijadwalkan Kamis, 3 Desember 2026 pukul 09.00 WITA" in card
     await h.say(PROTOKOL, "/libur", staff=True)
     assert "Dihapus" in await h.say(PROTOKOL, "Hapus 4 Desember 2026 (Semua pejabat)", staff=True)
     assert await pending_day_before(h, request_id) == ["04 09:00"]

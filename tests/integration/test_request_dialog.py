@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import datetime
 
 import pytest
+from sqlalchemy import text
 
-from handlers.domain.model import Action, Address, RequestStatus
+from handlers.domain.model import Action, Address, AudienceRequest, RequestStatus
 from handlers.messages import PressIn
-from tests.harness import MAKASSAR, Harness, build_service
+from tests.harness import MAKASSAR, PROTOKOL, Harness, build_service
 
 REP = Address("console", "warga-1")
 
@@ -76,37 +79,81 @@ async def test_the_summary_shows_every_answer_before_sending(h: Harness) -> None
         assert shown in summary
 
 
+LONG = "x" * 5000
+EMOJI = "😀🙏🎉"
+PICK_ORG_TYPE = "Contoh: ketik 1 untuk “Ormas (organisasi kemasyarakatan)”"
+PICK_OFFICIAL = "Contoh: ketik 1 untuk “Wali Kota Makassar”"
+UNREADABLE_DATE = "belum dapat memahami tanggal tersebut. Mohon tuliskan seperti “"
+
+# For every step: empty, 5,000 characters, emoji only, and wrong formats. Each refusal is polite, in Indonesian,
+# gives an example, and the same question is asked again.
 BAD_INPUTS = [
-    ("Apa nama organisasi", "", "tidak boleh kosong"),
-    ("Apa nama organisasi", "x" * 5000, "terlalu panjang (5000 karakter)"),
-    ("Apa nama organisasi", "😀🙏🎉", "bukan hanya simbol atau emoji"),
-    ("Apa nama organisasi", "ab", "terlalu singkat"),
-    ("Apa jenis organisasi", "9", "Silakan pilih salah satu opsi"),
-    ("Apa jenis organisasi", "koperasi", "Silakan pilih salah satu opsi"),
+    ("Apa nama organisasi", "", "tidak boleh kosong. Contoh: Karang Taruna Kelurahan Maccini"),
+    ("Apa nama organisasi", LONG, "terlalu panjang (5000 karakter); maksimal 150 karakter. Contoh:"),
+    ("Apa nama organisasi", EMOJI, "bukan hanya simbol atau emoji. Contoh:"),
+    ("Apa nama organisasi", "ab", "terlalu singkat; mohon tulis paling sedikit 3 karakter. Contoh:"),
+    ("Apa jenis organisasi", "", PICK_ORG_TYPE),
+    ("Apa jenis organisasi", LONG, PICK_ORG_TYPE),
+    ("Apa jenis organisasi", EMOJI, PICK_ORG_TYPE),
+    ("Apa jenis organisasi", "9", PICK_ORG_TYPE),
+    ("Apa jenis organisasi", "koperasi", PICK_ORG_TYPE),
+    ("nomor registrasi organisasi", "", "tidak boleh kosong. Contoh: AHU-0012345.AH.01.07.2024"),
+    ("nomor registrasi organisasi", LONG, "terlalu panjang (5000 karakter); maksimal 64 karakter. Contoh:"),
+    ("nomor registrasi organisasi", EMOJI, "bukan hanya simbol atau emoji. Contoh: AHU-0012345.AH.01.07.2024"),
     ("nomor registrasi organisasi", "!!!", "Contoh: AHU-0012345.AH.01.07.2024"),
-    ("Siapa nama lengkap", "Andi 123", "hanya boleh berisi huruf"),
+    ("nomor registrasi organisasi", "<b>AHU-1</b>", "hanya boleh berisi huruf, angka, titik, garis miring"),
+    ("Siapa nama lengkap", "", "tidak boleh kosong. Contoh: Andi Rahmat Hidayat, S.Sos."),
+    ("Siapa nama lengkap", LONG, "terlalu panjang (5000 karakter); maksimal 100 karakter. Contoh:"),
     ("Siapa nama lengkap", "😀", "bukan hanya simbol atau emoji"),
-    ("Apa jabatan", "x" * 5000, "terlalu panjang"),
+    ("Siapa nama lengkap", "Andi 123", "hanya boleh berisi huruf"),
+    ("Siapa nama lengkap", "<b>Andi</b>", "hanya boleh berisi huruf, spasi, titik, koma"),
+    ("Apa jabatan", "", "tidak boleh kosong. Contoh: Ketua"),
+    ("Apa jabatan", LONG, "terlalu panjang (5000 karakter); maksimal 80 karakter. Contoh: Ketua"),
+    ("Apa jabatan", EMOJI, "bukan hanya simbol atau emoji. Contoh: Ketua"),
+    ("Apa jabatan", "K", "paling sedikit 3 karakter. Contoh: Ketua"),
+    ("nomor telepon", "", "Mohon kirimkan nomor telepon. Contoh: 0812-3456-7890"),
+    ("nomor telepon", LONG, "Mohon gunakan angka saja. Contoh: 0812-3456-7890"),
+    ("nomor telepon", EMOJI, "Mohon gunakan angka saja. Contoh: 0812-3456-7890"),
     ("nomor telepon", "12345", "bukan nomor telepon Indonesia yang valid. Contoh: 0812-3456-7890"),
     ("nomor telepon", "nomor saya 0812", "Mohon gunakan angka saja"),
     ("nomor telepon", "+1 202 555 0143", "bukan nomor telepon Indonesia"),
-    ("Pejabat mana", "Presiden", "Silakan pilih salah satu opsi"),
-    ("Pejabat mana", "0", "Silakan pilih salah satu opsi"),
-    ("Apa perihal", "Halo", "terlalu singkat"),
-    ("Apa perihal", "x" * 5000, "terlalu panjang"),
-    ("jelaskan secara singkat", "🙏", "bukan hanya simbol atau emoji"),
-    ("Berapa orang", "100", "paling banyak 50 orang"),
+    ("Pejabat mana", "", PICK_OFFICIAL),
+    ("Pejabat mana", LONG, PICK_OFFICIAL),
+    ("Pejabat mana", EMOJI, PICK_OFFICIAL),
+    ("Pejabat mana", "Presiden", PICK_OFFICIAL),
+    ("Pejabat mana", "0", PICK_OFFICIAL),
+    ("Apa perihal", "", "tidak boleh kosong. Contoh: Silaturahmi dan pelaporan"),
+    ("Apa perihal", LONG, "terlalu panjang (5000 karakter); maksimal 200 karakter. Contoh:"),
+    ("Apa perihal", EMOJI, "bukan hanya simbol atau emoji. Contoh: Silaturahmi dan pelaporan"),
+    ("Apa perihal", "Halo", "terlalu singkat; mohon tulis paling sedikit 3 kata. Contoh: Silaturahmi dan"),
+    ("Apa perihal", "Silaturahmi pengurus", "paling sedikit 3 kata. Contoh: Silaturahmi dan pelaporan"),
+    ("jelaskan secara singkat", "", "tidak boleh kosong. Contoh: Kami ingin melaporkan"),
+    ("jelaskan secara singkat", LONG, "terlalu panjang (5000 karakter); maksimal 1500 karakter. Contoh:"),
+    ("jelaskan secara singkat", "🙏", "bukan hanya simbol atau emoji. Contoh: Kami ingin melaporkan"),
+    ("jelaskan secara singkat", "Kami ingin bertemu", "paling sedikit 4 kata. Contoh: Kami ingin melaporkan"),
+    ("Berapa orang", "", "Mohon tulis jumlah peserta dengan angka. Contoh: 5"),
+    ("Berapa orang", LONG, "Mohon tulis jumlah peserta dengan angka. Contoh: 5"),
+    ("Berapa orang", EMOJI, "Mohon tulis jumlah peserta dengan angka. Contoh: 5"),
     ("Berapa orang", "banyak", "Mohon tulis jumlah peserta dengan angka. Contoh: 5"),
-    ("Berapa orang", "0", "Contoh: 5"),
+    ("Berapa orang", "0", "Peserta paling sedikit satu orang. Contoh: 5"),
+    ("Berapa orang", "51", "paling banyak 50 orang. Pertemuan yang lebih besar (forum, sarasehan) diatur oleh petugas"),
+    ("Berapa orang", "100", "paling banyak 50 orang"),
+    ("paling banyak tiga waktu", "", UNREADABLE_DATE),
+    ("paling banyak tiga waktu", LONG, UNREADABLE_DATE),
+    ("paling banyak tiga waktu", EMOJI, UNREADABLE_DATE),
     ("paling banyak tiga waktu", "31/02/2027 10:00", "Tanggal tersebut tidak ada. Contoh: 7 Desember 2026 jam 10"),
-    ("paling banyak tiga waktu", "kapan saja", "belum dapat memahami tanggal tersebut"),
+    ("paling banyak tiga waktu", "kapan saja", UNREADABLE_DATE),
     ("paling banyak tiga waktu", "Senin, 8 Desember 2026 jam 10", "Hari dan tanggal tidak cocok"),
     ("paling banyak tiga waktu", "jam 10", "Mohon tuliskan juga tanggalnya"),
+    ("nomor surat permohonan", "", "tidak boleh kosong. Contoh: 005/12/KT-MKS/VII/2026"),
+    ("nomor surat permohonan", LONG, "terlalu panjang (5000 karakter); maksimal 64 karakter. Contoh:"),
+    ("nomor surat permohonan", EMOJI, "bukan hanya simbol atau emoji. Contoh: 005/12/KT-MKS/VII/2026"),
     ("nomor surat permohonan", "tanpa nomor", "Contoh: 005/12/KT-MKS/VII/2026"),
 ]
 
 
-@pytest.mark.parametrize(("prompt", "typed", "error"), BAD_INPUTS, ids=[f"{p[:12]}:{t[:10]}" for p, t, _ in BAD_INPUTS])
+@pytest.mark.parametrize(("prompt", "typed", "error"), BAD_INPUTS,
+                         ids=[f"{p[:12]}:{t[:10] or 'empty'}" for p, t, _ in BAD_INPUTS])  # fmt: skip
 async def test_bad_input_gets_a_polite_example_and_the_step_stays(
     h: Harness, prompt: str, typed: str, error: str
 ) -> None:
@@ -115,21 +162,55 @@ async def test_bad_input_gets_a_polite_example_and_the_step_stays(
     reply = await h.say(REP, typed)
     assert error in reply
     assert prompt in reply  # the same question again
+    refusal = h.last[0].body  # the refusal comes first, then the question again
+    assert error in refusal and any(w in refusal for w in ("Contoh: ", "seperti “", "misalnya “")), refusal
+    assert await h.requests_of(REP) == []
     # And the conversation carries on from there with a good answer.
     following = HAPPY[len(prefix)]
     assert following[1] in await h.say(REP, following[0])
 
 
-async def test_markup_and_sql_looking_text_is_kept_verbatim(h: Harness) -> None:
-    tricky_name = "<b>Karang</b> *Taruna* _[Maccini](http://x)_ '); DROP TABLE organization;--"
-    script = [
-        (tricky_name if said == "Karang Taruna Kelurahan Maccini" else said, expected) for said, expected in HAPPY
-    ]
+# Free-text steps keep exactly what was typed, markup and SQL included: stored through bound parameters, shown as
+# plain text. (Steps with a fixed form — name, registration, phone — refuse such text politely, see BAD_INPUTS.)
+VERBATIM = [
+    ("Karang Taruna Kelurahan Maccini", "<b>Karang</b> *Taruna* _[Maccini](http://x)_ '); DROP TABLE organization;--",
+     lambda r: r.organization.name),
+    ("Ketua", "<i>Ketua</i> `Umum`'; DROP TABLE representative;--", lambda r: r.position),
+    ("Silaturahmi dan pelaporan pelantikan pengurus periode 2026–2031",
+     "<script>alert(1)</script> *Silaturahmi* pengurus'); DROP TABLE audience_request;--", lambda r: r.subject),
+    ("Kami ingin melaporkan susunan pengurus baru dan menjajaki kerja sama program kepemudaan.",
+     "**Kami** ingin <b>melaporkan</b> [pengurus](http://x) baru\n\n'); DELETE FROM audit_event;-- ${{7*7}}",
+     lambda r: r.description),
+    ("005/12/KT-MKS/XI/2026", "005/<b>12</b>/*KT*_MKS'); --", lambda r: r.letter_number),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("replaces", "tricky", "stored"), VERBATIM, ids=["org", "position", "subject", "description",
+                                                                         "letter"])  # fmt: skip
+async def test_markup_and_sql_looking_text_is_kept_verbatim(
+    h: Harness, replaces: str, tricky: str, stored: Callable[[AudienceRequest], str]
+) -> None:
+    script = [(tricky if said == replaces else said, expected) for said, expected in HAPPY]
     await h.dialog(REP, script)
     [request] = await h.requests_of(REP)
-    assert request.organization.name == tricky_name
-    card = "\n".join(m.body for n in await h.notifications(Address("console", "staf:protokol")) for m in n.messages)
-    assert tricky_name in card
+    assert stored(request) == tricky
+    card = "\n".join(m.body for n in await h.notifications(PROTOKOL) for m in n.messages)
+    assert tricky in card
+
+
+@pytest.mark.parametrize("attendees", ["1", "50"])
+async def test_attendees_from_one_to_fifty_are_accepted(h: Harness, attendees: str) -> None:
+    await h.dialog(REP, [(attendees if said == "5" else said, e) for said, e in HAPPY])
+    [request] = await h.requests_of(REP)
+    assert request.attendees == int(attendees)
+
+
+@pytest.mark.parametrize("typed", ["0812-3456-7890", "+62 812 3456 7890", "6281234567890", "081234567890"])
+async def test_common_phone_forms_are_stored_as_e164(h: Harness, typed: str) -> None:
+    await h.dialog(REP, [(typed if said == "0812-3456-7890" else said, e) for said, e in HAPPY])
+    [request] = await h.requests_of(REP)
+    assert request.representative.phone == "+6281234567890"
+    assert "+6281234567890" in await h.say(PROTOKOL, PressIn(f"g:open:{request.id}"), staff=True)
 
 
 async def test_back_goes_one_step_and_shows_the_current_answer(h: Harness) -> None:
@@ -302,3 +383,89 @@ async def test_submission_records_an_audit_event(h: Harness) -> None:
     assert [(e.action, e.from_status, e.to_status, e.actor.name) for e in events] == [
         (Action.SUBMIT, None, RequestStatus.SUBMITTED, "Andi Rahmat Hidayat")
     ]
+
+
+def as_filed_by(name: str, phone: str, registration: str = "lewati") -> list[tuple[str, str]]:
+    """The happy path with another representative's name and phone (and the organization's registration)."""
+    replaced = {"Andi Rahmat Hidayat": name, "0812-3456-7890": phone, "lewati": registration}
+    return [(replaced.get(said, said), expected) for said, expected in HAPPY[:-1]]
+
+
+async def test_a_later_request_from_the_same_account_leaves_the_earlier_one_as_filed(h: Harness) -> None:
+    u2 = Address("console", "warga-2")
+    await h.dialog(u2, [*as_filed_by("Andi Rahmat", "+62812345678901"), ("Kirim", "AUD-2026-000001")])
+    first = await h.request("AUD-2026-000001")
+    await h.say(PROTOKOL, PressIn(f"g:open:{first.id}"), staff=True)
+    for said in ("Setujui", "1", "1", "1"):  # 25 November 09.00, the official's room, confirm
+        await h.say(PROTOKOL, said, staff=True)
+    assert (await h.request("AUD-2026-000001")).status is RequestStatus.APPROVED
+    # Another person files from the same account, for the same organization, now with its registration number.
+    later = as_filed_by("Budi Santoso", "0813-1111-2222", "AHU-0012345.AH.01.07.2024")
+    only_typed_time = [("07/12/2026 10:00", "— benar?"), ("Ya", "Dicatat"), ("Selesai", "nomor surat permohonan")]
+    await h.dialog(u2, [*later[:12], *only_typed_time, *later[17:], ("Kirim", "AUD-2026-000002")])
+
+    first_card = await h.say(PROTOKOL, PressIn(f"g:open:{first.id}"), staff=True)
+    assert "Perwakilan: Andi Rahmat, Ketua; telepon +62812345678901" in first_card
+    assert "Budi Santoso" not in first_card and "+6281311112222" not in first_card
+    assert "belum terdaftar" in first_card
+    second = await h.request("AUD-2026-000002")
+    second_card = await h.say(PROTOKOL, PressIn(f"g:open:{second.id}"), staff=True)
+    assert "Perwakilan: Budi Santoso, Ketua; telepon +6281311112222" in second_card
+    assert "AHU-0012345.AH.01.07.2024" in second_card
+    assert (first.representative.full_name, first.representative.phone) == ("Andi Rahmat", "+62812345678901")
+    # Whoever cancels it now, the earlier request's history still names the person who filed it.
+    async with h.uow() as uow:
+        events = await uow.audit.for_request(first.id or 0)
+    assert events[0].actor.name == "Andi Rahmat"
+    assert "AUD-2026-000001" in await h.say(u2, "/status")
+
+
+async def test_the_description_prompt_gives_an_example(h: Harness) -> None:
+    await h.dialog(REP, until("Apa perihal"))
+    prompt = await h.say(REP, HAPPY[9][0])
+    assert "paling sedikit empat kata" in prompt
+    assert "Contoh: Kami ingin melaporkan susunan pengurus baru" in prompt
+
+
+async def test_the_staff_card_lines_start_with_a_capital(h: Harness) -> None:
+    await h.dialog(REP, HAPPY)
+    request = await h.request("AUD-2026-000001")
+    await h.say(PROTOKOL, PressIn(f"g:open:{request.id}"), staff=True)
+    for said in ("Setujui", "1", "1", "1"):
+        await h.say(PROTOKOL, said, staff=True)
+    card = await h.say(PROTOKOL, PressIn(f"g:open:{request.id}"), staff=True)
+    assert "\nPengingat sehari kerja sebelumnya: dijadwalkan Selasa, 24 November 2026 pukul 09.00 WITA" in card
+    assert [line for line in card.splitlines() if line[:1].islower()] == []
+
+
+async def test_two_submissions_at_the_same_moment_get_distinct_references(sql_h: Harness) -> None:
+    people = [Address("console", f"warga-{n}") for n in range(1, 5)]
+    for person in people:
+        await sql_h.dialog(person, HAPPY[:-1])
+    replies = await asyncio.gather(*(sql_h.say(person, "Kirim") for person in people))
+    references = sorted([r.reference for p in people for r in await sql_h.requests_of(p)])
+    assert references == [f"AUD-2026-00000{n}" for n in range(1, 5)]
+    assert all("kode permohonan AUD-2026-00000" in reply for reply in replies)
+
+
+async def test_a_reference_is_never_reused_after_a_cancelled_or_deleted_request(h: Harness) -> None:
+    await h.dialog(REP, HAPPY)
+    for said in ("/status", "Batalkan AUD-2026-000001", "Kami sudah bertemu pejabat pada acara lain.", "1"):
+        await h.say(REP, said)
+    assert (await h.request("AUD-2026-000001")).status is RequestStatus.CANCELLED
+    await h.dialog(REP, [*HAPPY[:-1], ("Kirim", "kode permohonan AUD-2026-000002")])
+    second = await h.request("AUD-2026-000002")
+    await _delete_request(h, second.id or 0)  # an operator removes it from the database
+    assert await h.requests_of(REP) == [await h.request("AUD-2026-000001")]
+    await h.dialog(REP, [*HAPPY[:-1], ("Kirim", "kode permohonan AUD-2026-000003")])
+
+
+async def _delete_request(h: Harness, request_id: int) -> None:
+    if h.memory is not None:
+        del h.memory.data.requests[request_id]
+        return
+    assert h.engine is not None
+    async with h.engine.begin() as connection:
+        for table in ("outbox", "audit_event", "channel_message", "booking"):
+            await connection.execute(text(f"DELETE FROM {table} WHERE request_id = :id"), {"id": request_id})
+        await connection.execute(text("DELETE FROM audience_request WHERE id = :id"), {"id": request_id})

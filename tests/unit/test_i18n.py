@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -52,3 +53,33 @@ def test_one_instant_reads_in_each_office_zone(zone: ZoneInfo, expected: str) ->
 def test_english_format_for_english_speakers() -> None:
     instant = datetime(2025, 7, 7, 2, 0, tzinfo=UTC)
     assert CATALOGS.translator("en", WITA).datetime(instant) == "Monday, 7 July 2025 at 10:00 WITA"
+
+
+def _project(root: Path, id_entries: str) -> Path:
+    """A tiny project: one message in the code, its template, and an Indonesian catalog as given."""
+    (root / "handlers").mkdir()
+    (root / "bot").mkdir()
+    (root / "locales").mkdir()
+    (root / "babel.cfg").write_text("[python: **.py]\n", encoding="utf-8")
+    (root / "handlers" / "hello.py").write_text('from handlers.i18n import N_\n\nHELLO = N_("Hello")\n')
+    i18n.extract(root)
+    po = root / "locales" / "id" / "LC_MESSAGES" / "audiensi.po"
+    po.parent.mkdir(parents=True)
+    header = 'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=UTF-8\\n"\n'
+    header += '"Plural-Forms: nplurals=1; plural=0;\\n"\n\n'
+    po.write_text(header + 'msgid "Hello"\nmsgstr "Halo"\n\n' + id_entries, encoding="utf-8")
+    return root
+
+
+def test_check_passes_a_catalog_that_matches_the_code(tmp_path: Path) -> None:
+    assert i18n.check(_project(tmp_path, "")) == []
+
+
+def test_check_reports_obsolete_and_stale_entries(tmp_path: Path) -> None:
+    stale = 'msgid "Goodbye"\nmsgstr "Sampai jumpa"\n\n'
+    obsolete = '#~ msgid "Old greeting"\n#~ msgstr "Salam lama"\n'
+    root = _project(tmp_path, stale + obsolete)
+    problems = i18n.check(root)
+    assert "id catalog: obsolete entry (#~) 'Old greeting': run `audiensi i18n update`" in problems
+    assert "id catalog: 'Goodbye' is no longer used by the code: run `audiensi i18n update`" in problems
+    assert len(problems) == 2, problems

@@ -130,3 +130,24 @@ def test_names_allow_titles_and_refuse_digits() -> None:
     for bad in ("Andi 123", "<script>", "x"):
         with pytest.raises(Invalid):
             validators.person_name(bad)
+
+
+@pytest.mark.parametrize(
+    ("typed", "min_words", "min_length", "refusal", "minimum"),
+    [("Silaturahmi pengurus", 3, 10, "at least {min} words", 3),
+     ("Silaturahmi — pengurus 🙏", 3, 10, "at least {min} words", 3),
+     ("Rapat", 1, 10, "at least {min} characters", 10),
+     ("a b c", 3, 10, "at least {min} characters", 10)],
+)  # fmt: skip
+def test_too_short_names_the_rule_that_was_broken(
+    typed: str, min_words: int, min_length: int, refusal: str, minimum: int
+) -> None:
+    with pytest.raises(Invalid) as refused:
+        validators.free_text(typed, min_length=min_length, max_length=200, min_words=min_words, example="Contoh")
+    assert refusal in refused.value.msgid
+    assert refused.value.params["min"] == minimum
+
+
+def test_enough_words_and_characters_pass() -> None:
+    assert validators.free_text("Silaturahmi pengurus baru", min_length=10, max_length=200, min_words=3,
+                                example="x") == "Silaturahmi pengurus baru"  # fmt: skip
