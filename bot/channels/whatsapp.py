@@ -227,11 +227,11 @@ class WhatsAppChannel:
             return event
         wa_id = event.payload.get("from")
         user_id = event.sender if event.sender != wa_id else None
-        if not user_id or not wa_id:
+        if not user_id:
             return event
-        if self.service.staff_for(Address(CHANNEL, str(wa_id))) is not None:
+        if wa_id and self.service.staff_for(Address(CHANNEL, str(wa_id))) is not None:
             return replace(event, sender=str(wa_id))  # staff configured by their number
-        key = await self.store.resolve_sender(str(wa_id), user_id, now)
+        key = await self.store.resolve_sender(str(wa_id) if wa_id else None, user_id, now)
         return replace(event, sender=key or event.sender)
 
     # ---- processing stored events ------------------------------------------------------------------------
@@ -365,6 +365,9 @@ class WhatsAppChannel:
     async def _on_status(self, status: dict[str, Any]) -> None:
         code, title = _code(status.get("errors"))
         record = await self.store.record_status(str(status["id"]), str(status["status"]), code, self.clock.now())
+        if record is None and status.get("status") == "failed":
+            # The receipt may overtake our record of the send (written just after Meta answered): try again.
+            raise LookupError("failure receipt for a message not recorded (yet)")
         if record is None or status.get("status") != "failed":
             return
         log.info("WhatsApp %s message failed with code %s", record.kind, code)
