@@ -267,11 +267,15 @@ class WhatsAppChannel:
                 await self.send_replies(Address(CHANNEL, event.sender), [Text(t(SEND_AGAIN if media else TRY_AGAIN))])
 
     async def run_processing(self, stop: asyncio.Event, interval: float = 1.0) -> None:
+        loop = asyncio.get_running_loop()
+        checked = float("-inf")
         while not stop.is_set():
             try:
-                released = await self.store.release_stuck(self.clock.now() - self._lease, self._max_attempts)
-                if released:
-                    log.warning("%s WhatsApp events left by a stopped processor taken again", released)
+                if loop.time() - checked >= min(30.0, interval * 5):  # a cheap query, not on every round
+                    checked = loop.time()
+                    released = await self.store.release_stuck(self.clock.now() - self._lease, self._max_attempts)
+                    if released:
+                        log.warning("%s WhatsApp events left by a stopped processor taken again", released)
                 while not stop.is_set() and await self.process_pending():
                     pass
             except Exception:
