@@ -187,13 +187,17 @@ async def _worker(settings: Settings) -> None:
     with single_worker_on_sqlite(settings.database_url):
         async with application(settings) as app:
             channel = app.telegram() if settings.telegram_enabled else None
+            whatsapp = app.whatsapp() if settings.whatsapp_enabled else None
             stop = _stop_on_signals()
             logging.getLogger(__name__).info("worker started (every %s s)", settings.worker_interval_seconds)
-            if channel is None:
-                await Worker(app, None).run(stop, settings.worker_interval_seconds)
-                return
-            async with channel.bot:
-                await Worker(app, channel).run(stop, settings.worker_interval_seconds)
+            async with contextlib.AsyncExitStack() as clients:
+                if whatsapp is not None:
+                    await clients.enter_async_context(whatsapp.client)
+                if channel is None:
+                    await Worker(app, None, whatsapp).run(stop, settings.worker_interval_seconds)
+                    return
+                async with channel.bot:
+                    await Worker(app, channel, whatsapp).run(stop, settings.worker_interval_seconds)
 
 
 async def _messages(settings: Settings, reference: str) -> int:

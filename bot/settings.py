@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     whatsapp_notice_template: str = "audiensi_pemberitahuan"
     whatsapp_template_language: str = "id"
     whatsapp_messages_per_second: float = 80.0
+    # Stored webhook events: a processor killed mid-event leaves it "processing"; after this lease another
+    # takes it again. An event whose handling fails is retried with backoff this many times in all.
+    whatsapp_processing_lease_seconds: float = Field(default=300.0, gt=0)
+    whatsapp_max_event_attempts: int = Field(default=5, ge=1)
+    # Recipients delivered to at the same time (one slow recipient does not hold up the others).
+    whatsapp_delivery_concurrency: int = Field(default=8, ge=1)
+    # Where letters people send are kept (WhatsApp: <files_dir>/whatsapp/<media id>.<pdf|jpg|png>).
+    files_dir: Path = PROJECT_ROOT / "data" / "files"
 
     @property
     def whatsapp_enabled(self) -> bool:

@@ -1,5 +1,6 @@
 """The worker: APScheduler (in memory, per process) runs one short periodic job that creates the day's digests and
-nudges, expires requests nobody decided in time, and delivers due outbox rows through the channel's deliverer.
+nudges, expires requests nobody decided in time, and delivers due outbox rows through each configured channel's
+deliverer (Telegram and/or WhatsApp).
 
 Several workers share a PostgreSQL database safely: rows are claimed with FOR UPDATE SKIP LOCKED and a lease, and
 a day's digest has a unique key, so nothing is sent twice by two workers. A worker killed mid-batch leaves its
@@ -15,13 +16,12 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO
+from typing import IO, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.engine import make_url
 
 from bot.bootstrap import App
-from bot.channels.telegram import TelegramChannel
 from bot.city_config import ConfigError
 from handlers.ports import ConcurrencyConflict
 from handlers.usecases import reminders
@@ -60,10 +60,17 @@ def single_worker_on_sqlite(database_url: str) -> Iterator[None]:
         handle.close()
 
 
+class Deliverer(Protocol):
+    """A channel's outbox deliverer (Telegram, WhatsApp): claims its due rows and sends them."""
+
+    async def deliver_due(self, limit: int = ...) -> int: ...
+
+
 class Worker:
-    def __init__(self, app: App, channel: TelegramChannel | None, *, batch: int = BATCH) -> None:
+    def __init__(self, app: App, *channels: Deliverer | None, batch: int = BATCH) -> None:
+        """`channels`: every configured channel's deliverer (None for one that is not configured)."""
         self.app = app
-        self.channel = channel
+        self.channels = [channel for channel in channels if channel is not None]
         self.batch = batch
 
     async def tick(self) -> int:
@@ -79,9 +86,9 @@ class Worker:
             except ConcurrencyConflict:
                 log.info("%s: another worker was first; next round", job.__name__)
         handled = 0
-        if self.channel is not None:
+        for channel in self.channels:
             while True:
-                claimed = await self.channel.deliver_due(limit=self.batch)
+                claimed = await channel.deliver_due(limit=self.batch)
                 handled += claimed
                 if claimed < self.batch:
                     break

@@ -270,10 +270,14 @@ class WhatsAppInboxRow(SQLModel, table=True):
     sender: str = Field(max_length=64)
     kind: str = Field(max_length=16)  # message | status
     payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    state: str = Field(default="pending", max_length=16)  # pending | done | unsupported | failed
+    # pending | processing | done | unsupported | ignored | recorded | failed
+    state: str = Field(default="pending", max_length=16)
     received_at: datetime = _utc()
     processed_at: datetime | None = _utc(nullable=True)
     last_error: str | None = Field(default=None, max_length=500)
+    attempts: int = 0  # claims so far; an event that keeps failing is given up after a few
+    claimed_at: datetime | None = _utc(nullable=True)  # the lease: a processor killed mid-event leaves it here
+    retry_at: datetime | None = _utc(nullable=True)  # a failed attempt waits until then (backoff)
 
 
 class WhatsAppSentRow(SQLModel, table=True):
@@ -293,3 +297,15 @@ class WhatsAppSentRow(SQLModel, table=True):
     error_code: int | None = None
     sent_at: datetime = _utc()
     updated_at: datetime = _utc()
+    # The notice on one line, for sending it again as the template when Meta reports 131047 late.
+    notice: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class WhatsAppAliasRow(SQLModel, table=True):
+    """A business-scoped user id that belongs to a person first known by their phone number (wa_id)."""
+
+    __tablename__ = "whatsapp_alias"
+
+    user_id: str = Field(primary_key=True, max_length=64)
+    key: str = Field(max_length=64)  # the key their conversation, requests and window are kept under
+    created_at: datetime = _utc()

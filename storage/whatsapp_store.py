@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-from storage.tables import WhatsAppInboxRow, WhatsAppSentRow
+from storage.tables import ConversationRow, WhatsAppAliasRow, WhatsAppInboxRow, WhatsAppSentRow
 
 _RECEIPT_ORDER = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
 
@@ -22,9 +25,10 @@ _RECEIPT_ORDER = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "failed":
 class InboxEvent:
     event_id: str
     sender: str
-    kind: str
+    kind: str  # message | status | other (fields and errors we only record)
     payload: dict[str, Any]
     id: int | None = None
+    attempts: int = 0
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class SentRecord:
     request_id: int | None
     kind: str
     template: bool
+    notice: str | None = None
 
 
 class WhatsAppStore:
@@ -55,7 +60,7 @@ class WhatsAppStore:
                         sender=event.sender,
                         kind=event.kind,
                         payload=event.payload,
-                        state="pending",
+                        state="recorded" if event.kind == "other" else "pending",
                         received_at=now,
                     )
                     .on_conflict_do_nothing(index_elements=["event_id"])
@@ -65,14 +70,15 @@ class WhatsAppStore:
                     stored += 1
         return stored
 
-    async def claim(self, limit: int = 20) -> list[InboxEvent]:
-        """Pending events, oldest first; each is taken by one processor (SKIP LOCKED on PostgreSQL)."""
+    async def claim(self, now: datetime, limit: int = 20) -> list[InboxEvent]:
+        """Pending events due now, oldest first; each is taken by one processor (SKIP LOCKED on PostgreSQL)."""
+        due = or_(col(WhatsAppInboxRow.retry_at).is_(None), col(WhatsAppInboxRow.retry_at) <= now)
         async with self._sessions() as session, session.begin():
             rows = (
                 (
                     await session.execute(
                         select(WhatsAppInboxRow)
-                        .where(col(WhatsAppInboxRow.state) == "pending")
+                        .where(col(WhatsAppInboxRow.state) == "pending", due)
                         .order_by(col(WhatsAppInboxRow.id))
                         .limit(limit)
                         .with_for_update(skip_locked=True)
@@ -82,25 +88,65 @@ class WhatsAppStore:
                 .all()
             )
             for row in rows:
-                row.state = "processing"
-            return [InboxEvent(r.event_id, r.sender, r.kind, dict(r.payload), r.id) for r in rows]
+                row.state, row.claimed_at, row.attempts = "processing", now, row.attempts + 1
+            return [_event(r) for r in rows]
 
     async def finish(self, event_id: int, state: str, now: datetime, error: str | None = None) -> None:
         async with self._sessions() as session, session.begin():
             await session.execute(
                 update(WhatsAppInboxRow)
                 .where(col(WhatsAppInboxRow.id) == event_id)
-                .values(state=state, processed_at=now, last_error=error[:500] if error else None)
+                .values(state=state, processed_at=now, claimed_at=None, last_error=error[:500] if error else None)
             )
 
-    async def release_stuck(self, older_than: datetime) -> None:
-        """Events a crashed processor had taken go back to pending (processing is idempotent)."""
+    async def retry(self, event_id: int, at: datetime, error: str) -> None:
+        """A failed attempt: back to pending, not before `at`."""
         async with self._sessions() as session, session.begin():
             await session.execute(
                 update(WhatsAppInboxRow)
-                .where(col(WhatsAppInboxRow.state) == "processing", col(WhatsAppInboxRow.received_at) < older_than)
-                .values(state="pending")
+                .where(col(WhatsAppInboxRow.id) == event_id)
+                .values(state="pending", retry_at=at, claimed_at=None, last_error=error[:500])
             )
+
+    async def release_stuck(self, older_than: datetime, max_attempts: int) -> int:
+        """Events a killed processor had taken (claimed before `older_than`) go back to pending — processing is
+        idempotent — or, after `max_attempts` claims, are given up as failed. Returns how many were released."""
+        stuck = and_(col(WhatsAppInboxRow.state) == "processing", col(WhatsAppInboxRow.claimed_at) < older_than)
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(WhatsAppInboxRow)
+                .where(stuck, col(WhatsAppInboxRow.attempts) >= max_attempts)
+                .values(state="failed", claimed_at=None, last_error="abandoned by a processor, too many attempts")
+            )
+            released = await session.execute(
+                update(WhatsAppInboxRow).where(stuck).values(state="pending", claimed_at=None, retry_at=None)
+            )
+            return int(released.rowcount or 0)  # type: ignore[attr-defined]
+
+    # ---- identities ----------------------------------------------------------------------------------
+
+    async def resolve_sender(self, wa_id: str | None, user_id: str | None, now: datetime) -> str | None:
+        """The key a person is kept under. A business-scoped user id first seen beside a phone number (wa_id)
+        that already has a conversation or messages stays with that number, so nothing splits."""
+        if not user_id:
+            return wa_id
+        async with self._sessions() as session, session.begin():
+            alias = await session.get(WhatsAppAliasRow, user_id)
+            if alias is not None:
+                return alias.key
+            if not wa_id or wa_id == user_id or await self._known(session, user_id):
+                return user_id
+            if not await self._known(session, wa_id):
+                return user_id
+            session.add(WhatsAppAliasRow(user_id=user_id, key=wa_id, created_at=now))
+            return wa_id
+
+    @staticmethod
+    async def _known(session: AsyncSession, key: str) -> bool:
+        conversation = exists().where(col(ConversationRow.channel) == "whatsapp",
+                                      col(ConversationRow.external_id) == key)  # fmt: skip
+        inbox = exists().where(col(WhatsAppInboxRow.sender) == key, col(WhatsAppInboxRow.kind) == "message")
+        return bool((await session.execute(select(or_(conversation, inbox)))).scalar())
 
     async def last_inbound(self, sender: str) -> datetime | None:
         """The last time this person wrote to us: the start of WhatsApp's 24-hour customer-service window."""
@@ -120,7 +166,7 @@ class WhatsAppStore:
                 .scalars()
                 .all()
             )
-            return [InboxEvent(r.event_id, r.sender, r.kind, dict(r.payload), r.id) for r in rows]
+            return [_event(r) for r in rows]
 
     async def record_sent(self, record: SentRecord, now: datetime) -> None:
         async with self._sessions() as session, session.begin():
@@ -132,6 +178,7 @@ class WhatsAppStore:
                     request_id=record.request_id,
                     kind=record.kind,
                     template=record.template,
+                    notice=record.notice,
                     sent_at=now,
                     updated_at=now,
                 )
@@ -145,7 +192,17 @@ class WhatsAppStore:
             # Receipts may be processed out of order (several processors, redeliveries): never move backwards.
             if _RECEIPT_ORDER.get(status, 0) >= _RECEIPT_ORDER.get(row.status, 0):
                 row.status, row.error_code, row.updated_at = status, error_code, now
-            return SentRecord(row.wamid, row.recipient, row.outbox_id, row.request_id, row.kind, row.template)
+            return SentRecord(row.wamid, row.recipient, row.outbox_id, row.request_id, row.kind, row.template,
+                              row.notice)  # fmt: skip
+
+    async def template_sent_for(self, outbox_id: int) -> bool:
+        async with self._sessions() as session:
+            found = await session.execute(
+                select(col(WhatsAppSentRow.wamid)).where(
+                    col(WhatsAppSentRow.outbox_id) == outbox_id, col(WhatsAppSentRow.template).is_(True)
+                )
+            )
+            return found.first() is not None
 
     async def sent_to(self, recipient: str) -> list[tuple[str, str, bool, str, int | None]]:
         """(wamid, kind, template, status, error code) of what we sent this person, oldest first."""
@@ -162,3 +219,30 @@ class WhatsAppStore:
                 .all()
             )
             return [(r.wamid, r.kind, r.template, r.status, r.error_code) for r in rows]
+
+
+def _event(row: WhatsAppInboxRow) -> InboxEvent:
+    return InboxEvent(row.event_id, row.sender, row.kind, dict(row.payload), row.id, row.attempts)
+
+
+_SUFFIXES = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}
+
+
+class MediaFiles:
+    """Letters people sent, kept on disk for staff: `<files_dir>/whatsapp/<media id><.pdf|.jpg|.png>`."""
+
+    def __init__(self, files_dir: Path) -> None:
+        self._dir = files_dir / "whatsapp"
+
+    def path(self, media_id: str, mime_type: str) -> Path:
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", media_id) or "media"
+        return self._dir / f"{safe}{_SUFFIXES.get(mime_type, '.bin')}"
+
+    def save(self, media_id: str, mime_type: str, content: bytes) -> Path:
+        """Write atomically (a temporary file renamed), so staff never open half a letter."""
+        target = self.path(media_id, mime_type)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.part")
+        temporary.write_bytes(content)
+        temporary.replace(target)
+        return target

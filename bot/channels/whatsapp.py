@@ -18,7 +18,9 @@ import hashlib
 import hmac
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -38,12 +40,13 @@ from bot.channels.whatsapp_text import clean_template_param, fit, split_message
 from bot.delivery import DeliveryGate
 from bot.settings import Settings
 from handlers.domain.model import Address, FileRef
+from handlers.flows.request_audience import ACCEPTED_LETTER_TYPES
 from handlers.i18n import N_
 from handlers.messages import Choice, ContactIn, FileIn, Inbound, Outbound, PressIn, Text, TextIn
 from handlers.ports import Clock
-from handlers.service import REPRESENTATIVE, STAFF, ConversationService
+from handlers.service import REPRESENTATIVE, STAFF, ConversationService, ServiceConfig
 from storage.outbox import OutboxItem, OutboxStore
-from storage.whatsapp_store import InboxEvent, SentRecord, WhatsAppStore
+from storage.whatsapp_store import InboxEvent, MediaFiles, SentRecord, WhatsAppStore
 
 log = logging.getLogger(__name__)
 
@@ -55,37 +58,97 @@ BUTTON_TITLE_LIMIT, MAX_BUTTONS = 20, 3
 ROW_TITLE_LIMIT, ROW_DESCRIPTION_LIMIT, MAX_ROWS = 24, 72, 10
 UNREACHABLE = N_("WhatsApp number cannot receive messages")
 MAX_DELIVERY_ATTEMPTS = 8
+# Meta's pair rate: a burst (about 45) to one person, then about one message per 6 seconds.
+PAIR_BURST, PAIR_SECONDS = 45, 6.0
+MAX_LETTER_BYTES = ServiceConfig.max_file_bytes  # the letter step's limit, as on Telegram
+SEND_AGAIN = N_("Sorry, we could not receive your file. Please send it again.")
+TRY_AGAIN = N_("Sorry, we could not process your message. Please send it again.")
+
+
+class MalformedWebhook(ValueError):
+    """A signed webhook whose body is not shaped like Meta's (answered 400)."""
+
+
+class MediaUnavailable(Exception):
+    """The media of a message cannot be fetched from the Graph API (gone, refused, or not given)."""
 
 
 def signature_valid(body: bytes, header: str | None, app_secret: str) -> bool:
-    """Meta signs the exact raw body with the app secret; compare in constant time."""
-    if not header or not header.startswith("sha256="):
+    """Meta signs the exact raw body with the app secret; compare in constant time (as bytes: a header with
+    characters outside ASCII is simply wrong, never an error)."""
+    if not header:
         return False
-    expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(header.removeprefix("sha256="), expected)
+    try:
+        given = header.encode("ascii")
+    except UnicodeEncodeError:
+        return False
+    if not given.startswith(b"sha256="):
+        return False
+    expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest().encode("ascii")
+    return hmac.compare_digest(given.removeprefix(b"sha256="), expected)
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MalformedWebhook(f"{what} is not a list")
+    return value
+
+
+def _dict(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise MalformedWebhook(f"{what} is not an object")
+    return value
+
+
+def _recorded(prefix: str, content: Any) -> InboxEvent:
+    """Something we do not act on (another webhook field, errors, a message without an id): kept as it came."""
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+    return InboxEvent(f"{prefix}:{digest}", "", "other", {"recorded": content})
 
 
 def parse_webhook(payload: dict[str, Any]) -> list[InboxEvent]:
-    """Messages and status events of a `whatsapp_business_account` webhook, each with its sender's key."""
+    """Messages and status events of a `whatsapp_business_account` webhook, each with its sender's key; other
+    fields and `value.errors` are recorded too. Raises MalformedWebhook when the body is not shaped like Meta's."""
     events: list[InboxEvent] = []
-    for entry in payload.get("entry") or []:
-        for change in entry.get("changes") or []:
-            value = change.get("value") or {}
-            profiles = {}
-            for contact in value.get("contacts") or []:
-                key = contact.get("user_id") or contact.get("wa_id")
+    for entry in _list(payload.get("entry"), "entry"):
+        for change in _list(_dict(entry, "entry").get("changes"), "changes"):
+            change = _dict(change, "change")
+            value = _dict(change.get("value") or {}, "value")
+            if change.get("field", "messages") != "messages":
+                events.append(_recorded("x", change))
+                continue
+            profiles: dict[str, dict[str, Any]] = {}
+            for contact in _list(value.get("contacts"), "contacts"):
+                contact = _dict(contact, "contact")
+                key = contact.get("wa_id") or contact.get("user_id")
                 if key:
-                    profiles[contact.get("wa_id") or key] = contact
-            for message in value.get("messages") or []:
+                    profiles[str(key)] = contact
+            for message in _list(value.get("messages"), "messages"):
+                message = _dict(message, "message")
                 sender = message.get("from_user_id") or _user_id(profiles, message.get("from")) or message.get("from")
                 if not sender or not message.get("id"):
+                    events.append(_recorded("x", message))
                     continue
                 events.append(InboxEvent(f"m:{message['id']}", str(sender), "message", message))
-            for status in value.get("statuses") or []:
+            for status in _list(value.get("statuses"), "statuses"):
+                status = _dict(status, "status")
                 recipient = status.get("recipient_user_id") or status.get("recipient_id") or ""
                 if status.get("id") and status.get("status"):
                     events.append(InboxEvent(f"s:{status['id']}:{status['status']}", str(recipient), "status", status))
+                else:
+                    events.append(_recorded("x", status))
+            if value.get("errors"):
+                events.append(_recorded("e", value["errors"]))
     return events
+
+
+def _code(errors: Any) -> tuple[int | None, str]:
+    first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
+    code = first.get("code")
+    number = int(code) if isinstance(code, int) or (isinstance(code, str) and code.isdigit()) else None
+    return number, str(first.get("title") or first.get("message") or "")[:120]
 
 
 def _user_id(profiles: dict[str, Any], wa_id: str | None) -> str | None:
@@ -117,7 +180,12 @@ class WhatsAppChannel:
         self._template = settings.whatsapp_notice_template
         self._template_language = settings.whatsapp_template_language
         self._overall = AsyncLimiter(settings.whatsapp_messages_per_second, 1)
-        self._per_person: dict[str, AsyncLimiter] = {}
+        # Per-person limiters, least recently used first; one idle long enough to be full again is forgotten.
+        self._per_person: OrderedDict[str, tuple[AsyncLimiter, float]] = OrderedDict()
+        self._concurrency = settings.whatsapp_delivery_concurrency
+        self._lease = timedelta(seconds=settings.whatsapp_processing_lease_seconds)
+        self._max_attempts = settings.whatsapp_max_event_attempts
+        self._files = MediaFiles(settings.files_dir)
         self._wake = asyncio.Event()
 
     # ---- webhook -----------------------------------------------------------------------------------------
@@ -137,33 +205,78 @@ class WhatsAppChannel:
             return 403
         try:
             payload = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON (or not UTF-8), or absurdly nested
+            log.warning("WhatsApp webhook whose body is not JSON refused")
             return 400
         if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
             return 400
-        if await self.store.store(parse_webhook(payload), self.clock.now()):
+        try:
+            events = parse_webhook(payload)
+        except MalformedWebhook as error:
+            log.warning("WhatsApp webhook refused: %s", error)
+            return 400
+        now = self.clock.now()
+        keyed = [await self._keyed(event, now) for event in events]
+        if await self.store.store(keyed, now):
             self._wake.set()
         return 200
+
+    async def _keyed(self, event: InboxEvent, now: Any) -> InboxEvent:
+        """Someone first known by their number (wa_id) stays under it when Meta adds the business-scoped id."""
+        if event.kind != "message":
+            return event
+        wa_id = event.payload.get("from")
+        user_id = event.sender if event.sender != wa_id else None
+        if not user_id:
+            return event
+        if wa_id and self.service.staff_for(Address(CHANNEL, str(wa_id))) is not None:
+            return replace(event, sender=str(wa_id))  # staff configured by their number
+        key = await self.store.resolve_sender(str(wa_id) if wa_id else None, user_id, now)
+        return replace(event, sender=key or event.sender)
 
     # ---- processing stored events ------------------------------------------------------------------------
 
     async def process_pending(self, limit: int = 20) -> int:
-        events = await self.store.claim(limit)
+        events = await self.store.claim(self.clock.now(), limit)
         for event in events:
             assert event.id is not None
             try:
                 state = await self._process(event)
             except Exception as error:  # one bad event must not stop the others
-                log.exception("WhatsApp event %s could not be handled", event.event_id)
-                await self.store.finish(event.id, "failed", self.clock.now(), repr(error))
+                await self._failed(event, error)
                 continue
             await self.store.finish(event.id, state, self.clock.now())
         return len(events)
 
+    async def _failed(self, event: InboxEvent, error: Exception) -> None:
+        """Retried with backoff a few times (nothing was committed: handling is idempotent), then given up."""
+        assert event.id is not None
+        now = self.clock.now()
+        if event.attempts < self._max_attempts:
+            delay = min(300, 2**event.attempts)
+            log.warning("WhatsApp event %s failed (attempt %s of %s, %s); again in %s s", event.event_id,
+                        event.attempts, self._max_attempts, type(error).__name__, delay)  # fmt: skip
+            await self.store.retry(event.id, now + timedelta(seconds=delay), repr(error))
+            return
+        log.error("WhatsApp event %s given up after %s attempts", event.event_id, event.attempts, exc_info=error)
+        await self.store.finish(event.id, "failed", now, repr(error))
+        if event.kind == "message":
+            media = event.payload.get("type") in ("document", "image")
+            t = self.service.translator()
+            with contextlib.suppress(Exception):  # tell them, if WhatsApp lets us; the event stays failed
+                await self.send_replies(Address(CHANNEL, event.sender), [Text(t(SEND_AGAIN if media else TRY_AGAIN))])
+
     async def run_processing(self, stop: asyncio.Event, interval: float = 1.0) -> None:
+        loop = asyncio.get_running_loop()
+        checked = float("-inf")
         while not stop.is_set():
             try:
-                while await self.process_pending():
+                if loop.time() - checked >= min(30.0, interval * 5):  # a cheap query, not on every round
+                    checked = loop.time()
+                    released = await self.store.release_stuck(self.clock.now() - self._lease, self._max_attempts)
+                    if released:
+                        log.warning("%s WhatsApp events left by a stopped processor taken again", released)
+                while not stop.is_set() and await self.process_pending():
                     pass
             except Exception:
                 log.exception("WhatsApp processing round failed")
@@ -172,13 +285,22 @@ class WhatsAppChannel:
                 await asyncio.wait_for(self._wake.wait(), timeout=interval)
 
     async def _process(self, event: InboxEvent) -> str:
+        if event.kind == "other":
+            return "recorded"
         if event.kind == "status":
             await self._on_status(event.payload)
             return "done"
         address = Address(CHANNEL, event.sender)
-        inbound = await self._inbound(event.payload)
+        if event.payload.get("type") == "reaction":
+            return "ignored"  # an emoji on one of our messages: kept, not answered
+        t = self.service.translator()
+        try:
+            inbound = await self._inbound(event.payload)
+        except MediaUnavailable:
+            # The conversation stays where it was: the same step takes the file when it comes again.
+            await self.send_replies(address, [Text(t(SEND_AGAIN))])
+            return "media_failed"
         if inbound is None:
-            t = self.service.translator()
             note = t(
                 "Sorry, we cannot read this kind of message. Please reply with text, a button, or a PDF or "
                 "photo of your letter."
@@ -187,8 +309,9 @@ class WhatsAppChannel:
             return "unsupported"
         persona = STAFF if self.service.staff_for(address) else REPRESENTATIVE
         replies = await self.service.handle(
-            address, inbound, persona=persona, supports_files=True, event_id=event.event_id
-        )
+            address, inbound, persona=persona, supports_files=True, event_id=event.event_id,
+            numbered_above=MAX_ROWS,  # beyond a list's rows the options go as numbered text
+        )  # fmt: skip
         await self.send_replies(address, replies)
         return "done"
 
@@ -204,12 +327,7 @@ class WhatsAppChannel:
             payload = (message.get("button") or {}).get("payload")
             return PressIn(str(payload)) if payload else None
         if kind in ("document", "image"):
-            media = message.get(kind) or {}
-            info = await self.client.get_media_url(str(media["id"]))
-            default_name = "foto.jpg" if kind == "image" else "dokumen"
-            name = str(media.get("filename") or default_name)
-            mime = str(media.get("mime_type") or info.mime_type)
-            return FileIn(FileRef(CHANNEL, str(media["id"]), name, mime, int(info.file_size or 0)))
+            return FileIn(await self._letter(kind, message.get(kind) or {}))
         if kind == "contacts":
             contacts = message.get("contacts") or []
             phones = contacts[0].get("phones") if contacts else None
@@ -217,20 +335,73 @@ class WhatsAppChannel:
                 return ContactIn(str(phones[0].get("phone") or phones[0].get("wa_id") or ""))
         return None
 
+    async def _letter(self, kind: str, media: dict[str, Any]) -> FileRef:
+        """Look the media up and, when it can be a letter (PDF or image, at most 10 MB), download and keep it.
+        A Graph outage raises (the event is retried); media that is gone or refused raises MediaUnavailable."""
+        media_id = str(media.get("id") or "")
+        if not media_id:
+            raise MediaUnavailable
+        try:
+            info = await self.client.get_media_url(media_id)
+        except GraphUnavailableError:
+            raise
+        except (GraphError, ValueError) as error:
+            log.warning("WhatsApp media could not be looked up: %s", error)
+            raise MediaUnavailable from error
+        name = str(media.get("filename") or ("foto.jpg" if kind == "image" else "dokumen"))
+        mime = str(media.get("mime_type") or info.mime_type).split(";")[0].strip()
+        size = int(info.file_size or 0)
+        if mime not in ACCEPTED_LETTER_TYPES or size > MAX_LETTER_BYTES:
+            return FileRef(CHANNEL, media_id, name, mime, size)  # the letter step says why it is refused
+        try:
+            content = await self.client.download_media(info.url, max_bytes=MAX_LETTER_BYTES)
+        except GraphUnavailableError:
+            raise
+        except GraphError as error:
+            if "larger than" in error.message:
+                return FileRef(CHANNEL, media_id, name, mime, MAX_LETTER_BYTES + 1)
+            log.warning("WhatsApp media could not be downloaded: %s", error)
+            raise MediaUnavailable from error
+        except ValueError as error:
+            raise MediaUnavailable from error
+        self._files.save(media_id, mime, content)
+        return FileRef(CHANNEL, media_id, name, mime, len(content))
+
     async def _on_status(self, status: dict[str, Any]) -> None:
-        errors = status.get("errors") or []
-        code = int(errors[0]["code"]) if errors and str(errors[0].get("code", "")).isdigit() else None
+        code, title = _code(status.get("errors"))
         record = await self.store.record_status(str(status["id"]), str(status["status"]), code, self.clock.now())
+        if record is None and status.get("status") == "failed":
+            # The receipt may overtake our record of the send (written just after Meta answered): try again.
+            raise LookupError("failure receipt for a message not recorded (yet)")
         if record is None or status.get("status") != "failed":
             return
-        log.info("WhatsApp message %s failed with code %s", record.kind, code)
+        log.info("WhatsApp %s message failed with code %s", record.kind, code)
+        now = self.clock.now()
         if code == 131047 and not record.template and record.outbox_id is not None:
-            # Delivered late and outside the window: send the notice again as the approved template.
+            # Delivered late and outside the window: send the same notice again as the approved template.
+            if await self.store.template_sent_for(record.outbox_id):
+                return  # another part of the notice already brought it back
             t = self.service.translator()
-            notice = t("You have a new notice about your audience request.")
-            await self._send_template(record.recipient, record.kind, record.request_id, record.outbox_id, notice)
-        elif code == 131026:
+            notice = record.notice or t("You have a new notice about your audience request.")
+            try:
+                await self._send_template(record.recipient, record.kind, record.request_id, record.outbox_id, notice)
+            except GraphError as error:
+                await self.outbox.mark_failed(record.outbox_id, f"failed (131047), then the template: {error}"[:300])
+            return
+        if code == 131026:
+            if record.outbox_id is not None:
+                await self.outbox.mark_failed(record.outbox_id, "undeliverable (131026)")
             await self.service.report_unreachable(Address(CHANNEL, record.recipient), UNREACHABLE, record.request_id)
+            return
+        if record.outbox_id is None:
+            return
+        if code in (130429, 131056):  # throughput or pair rate: the notice goes again a little later
+            delay = PAIR_SECONDS if code == 131056 else 60
+            await self.outbox.mark_failed(record.outbox_id, f"rate limited ({code})",
+                                          retry_at=now + timedelta(seconds=delay))  # fmt: skip
+            return
+        reason = f"failed ({code if code is not None else '-'}{': ' + title if title else ''})"
+        await self.outbox.mark_failed(record.outbox_id, reason)
 
     # ---- sending -----------------------------------------------------------------------------------------
 
@@ -256,12 +427,12 @@ class WhatsAppChannel:
         for index, message in enumerate(planned):
             try:
                 await self.send(address.external_id, message)
-            except (GraphUnavailableError, RateLimitedError):
-                log.warning("WhatsApp unavailable; %s replies queued", len(planned) - index)
-                await self.service.owe(address, planned[index:])
-                return
             except UndeliverableError:
                 await self.service.report_unreachable(address, UNREACHABLE, None)
+                return
+            except GraphError as error:  # unavailable, rate limited, window closed…: the outbox tries again
+                log.warning("WhatsApp reply not sent (%s); %s replies queued", error.code, len(planned) - index)
+                await self.service.owe(address, planned[index:])
                 return
 
     async def send(
@@ -272,18 +443,23 @@ class WhatsAppChannel:
         outbox_id: int | None = None,
         request_id: int | None = None,
         kind: str = "reply",
+        notice: str | None = None,
     ) -> None:
         t = self.service.translator()
+
+        async def paced(sending: Any) -> None:
+            await self._paced(to, sending, SentRecord("", to, outbox_id, request_id, kind, False, notice))
+
         if isinstance(message, Choice) and message.options:
             body = message.body
             if len(body) > INTERACTIVE_BODY_LIMIT:
                 for part in split_message(body, TEXT_LIMIT):
-                    await self._paced(to, self.client.send_text(to, part), outbox_id, request_id, kind)
+                    await paced(self.client.send_text(to, part))
                 body = t("Please choose:")
             options = message.options
             if len(options) <= MAX_BUTTONS and all(len(o.label) <= BUTTON_TITLE_LIMIT for o in options):
                 buttons = [(o.key, o.label) for o in options]
-                await self._paced(to, self.client.send_buttons(to, body, buttons), outbox_id, request_id, kind)
+                await paced(self.client.send_buttons(to, body, buttons))
                 return
             if len(options) <= MAX_ROWS:
                 rows = [
@@ -297,27 +473,45 @@ class WhatsAppChannel:
                 ]
                 section = ListSection(None, rows)
                 label = fit(t("Choose"), BUTTON_TITLE_LIMIT)
-                await self._paced(to, self.client.send_list(to, body, label, [section]), outbox_id, request_id, kind)
+                await paced(self.client.send_list(to, body, label, [section]))
                 return
             numbered = "\n".join(f"{n}. {o.label}" for n, o in enumerate(options, start=1))
             text = f"{message.body}\n\n{numbered}\n{t('(Type the number of your choice.)')}"
             for part in split_message(text, TEXT_LIMIT):
-                await self._paced(to, self.client.send_text(to, part), outbox_id, request_id, kind)
+                await paced(self.client.send_text(to, part))
             return
         for part in split_message(message.body, TEXT_LIMIT):
-            await self._paced(to, self.client.send_text(to, part), outbox_id, request_id, kind)
+            await paced(self.client.send_text(to, part))
 
-    async def _paced(self, to: str, sending: Any, outbox_id: int | None, request_id: int | None, kind: str) -> str:
-        # Meta's pair rate: a burst (about 45) to one person, then about one message per 6 seconds.
-        limiter = self._per_person.setdefault(to, AsyncLimiter(45, 45 * 6))
+    def _limiter(self, to: str) -> AsyncLimiter:
+        """This person's pair-rate limiter. Limiters idle long enough to be full again are dropped, so the
+        dict holds only people written to in the last few minutes."""
+        now = asyncio.get_running_loop().time()
+        entry = self._per_person.pop(to, None)
+        limiter = entry[0] if entry else AsyncLimiter(PAIR_BURST, PAIR_BURST * PAIR_SECONDS)
+        while self._per_person:
+            oldest, (_idle, used) = next(iter(self._per_person.items()))
+            if now - used < PAIR_BURST * PAIR_SECONDS:
+                break
+            del self._per_person[oldest]
+        self._per_person[to] = (limiter, now)
+        return limiter
+
+    def _paced_now(self, to: str) -> bool:
+        """Whether one more message to this person fits their pair rate without waiting."""
+        entry = self._per_person.get(to)
+        return entry is None or entry[0].has_capacity()
+
+    async def _paced(self, to: str, sending: Any, record: SentRecord) -> str:
+        """Send under the pair rate (this person) and the account's rate; record what was sent."""
         try:
-            async with self._overall, limiter:
+            async with self._limiter(to), self._overall:
                 wamid: str = await sending
         except BaseException:
             if asyncio.iscoroutine(sending):
                 sending.close()
             raise
-        await self.store.record_sent(SentRecord(wamid, to, outbox_id, request_id, kind, False), self.clock.now())
+        await self.store.record_sent(replace(record, wamid=wamid), self.clock.now())
         return wamid
 
     async def _send_template(
@@ -325,12 +519,14 @@ class WhatsAppChannel:
     ) -> str:
         reference = await self._reference(request_id)
         parameters = [clean_template_param(reference), clean_template_param(fit(summary, 600))]
-        async with self._overall:
-            wamid = await self.client.send_template(
-                to, self._template, self._template_language, parameters, button_payloads=["g:status"]
-            )
-        await self.store.record_sent(SentRecord(wamid, to, outbox_id, request_id, kind, True), self.clock.now())
-        return wamid
+        # Staff tap through to the request's card with its decision buttons (authorized on the server, as
+        # every staff action); representatives see their requests.
+        staff = request_id is not None and self.service.staff_for(Address(CHANNEL, to)) is not None
+        payload = f"g:open:{request_id}" if staff else "g:status"
+        sending = self.client.send_template(
+            to, self._template, self._template_language, parameters, button_payloads=[payload]
+        )
+        return await self._paced(to, sending, SentRecord("", to, outbox_id, request_id, kind, True, summary))
 
     async def _reference(self, request_id: int | None) -> str:
         if request_id is None:
@@ -342,9 +538,25 @@ class WhatsAppChannel:
     # ---- delivering the outbox ---------------------------------------------------------------------------
 
     async def deliver_due(self, limit: int = 30) -> int:
+        """Deliver due rows: one recipient's rows in order, several recipients at once (bounded), so a person
+        at their pair rate does not hold up anyone else."""
         items = await self.outbox.claim(self.clock.now(), channel=CHANNEL, limit=limit)
+        by_person: dict[str, list[OutboxItem]] = {}
         for item in items:
-            await self._deliver(item)
+            by_person.setdefault(item.external_id, []).append(item)
+        slots = asyncio.Semaphore(self._concurrency)
+
+        async def deliver(person_items: list[OutboxItem]) -> None:
+            async with slots:
+                for item in person_items:
+                    try:
+                        await self._deliver(item)
+                    except Exception as error:
+                        log.exception("WhatsApp outbox row %s could not be delivered", item.id)
+                        await self.outbox.mark_failed(item.id, f"error: {type(error).__name__}",
+                                                      retry_at=self.clock.now() + timedelta(seconds=60))  # fmt: skip
+
+        await asyncio.gather(*(deliver(person_items) for person_items in by_person.values()))
         return len(items)
 
     async def _window_open(self, recipient: str) -> bool:
@@ -355,13 +567,17 @@ class WhatsAppChannel:
         if self.gate is not None and not await self.gate.allow(item):
             return
         now = self.clock.now()
+        if not self._paced_now(item.external_id):
+            # This person had their burst: later, without waiting here (and without counting an attempt).
+            await self.outbox.defer(item.id, now + timedelta(seconds=PAIR_SECONDS), "paced (pair rate)")
+            return
+        notice = _summary(item.messages)
         try:
             if await self._window_open(item.external_id):
                 try:
                     for message in self.plan(item.messages):
-                        await self.send(
-                            item.external_id, message, outbox_id=item.id, request_id=item.request_id, kind=item.kind
-                        )
+                        await self.send(item.external_id, message, outbox_id=item.id, request_id=item.request_id,
+                                        kind=item.kind, notice=notice)  # fmt: skip
                 except OutsideWindowError:
                     await self._send_template(
                         item.external_id, item.kind, item.request_id, item.id, _summary(item.messages)

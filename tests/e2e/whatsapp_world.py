@@ -24,6 +24,7 @@ from tests.fakes.telegram_api import FakeTelegramAPI
 VERIFY_TOKEN = "token-verifikasi-uji"
 STAFF_WA = "6281100000001"
 TEMPLATE = "audiensi_pemberitahuan"
+REP = "6281234567890"
 
 
 def wa_settings(graph: FakeGraphAPI, tmp_path: Path, telegram: FakeTelegramAPI | None) -> Settings:
@@ -43,6 +44,7 @@ def wa_settings(graph: FakeGraphAPI, tmp_path: Path, telegram: FakeTelegramAPI |
         "whatsapp_access_token": SecretStr(graph.access_token), "whatsapp_phone_number_id": graph.phone_number_id,
         "whatsapp_app_secret": SecretStr(DEFAULT_APP_SECRET), "whatsapp_verify_token": SecretStr(VERIFY_TOKEN),
         "whatsapp_graph_base_url": graph.base_url, "whatsapp_api_version": graph.api_version,
+        "files_dir": tmp_path / "files",
     })  # fmt: skip
 
 
@@ -61,13 +63,17 @@ class WaWorld:
     async def say(
         self, payload: dict[str, Any], to: str, expect: str | Callable[[dict[str, Any]], bool]
     ) -> dict[str, Any]:
-        """Post an inbound webhook and wait for a new message to `to` that shows `expect`."""
+        """Post an inbound webhook and wait for a new message to `to` that shows `expect` (a text that is not a
+        template, or a predicate on the record)."""
         before = len(self.graph.sent(to))
         response = await self.post(payload)
         assert response.status_code == 200, response.text
 
         def matches(record: dict[str, Any]) -> bool:
-            return expect(record) if callable(expect) else expect in shown(record)
+            # A reply is never a template: a notice the delivery loop sends meanwhile does not count as one.
+            if callable(expect):
+                return expect(record)
+            return record["type"] != "template" and expect in shown(record)
 
         async def arrived() -> dict[str, Any]:
             while True:
@@ -108,13 +114,58 @@ async def running_whatsapp(
         app = await stack.enter_async_context(application(settings, clock=clock))
         channel = app.whatsapp()
         tg = app.telegram() if telegram else None
+        # The clients first, so they are closed last: the web app's loops stop before them.
+        await stack.enter_async_context(channel.client)
+        if tg is not None:
+            await stack.enter_async_context(tg.bot)
         base = await stack.enter_async_context(serving(create_web_app(app, tg, whatsapp=channel)))
         client = await stack.enter_async_context(httpx.AsyncClient(timeout=10))
         if tg is not None:
-            await stack.enter_async_context(tg.bot)
             stop = asyncio.Event()
             polling = asyncio.create_task(tg.run_polling(stop, poll_seconds=1))
             stack.push_async_callback(lambda: polling)  # awaited after stop is set below
             stack.callback(stop.set)
-        await stack.enter_async_context(channel.client)
         yield WaWorld(graph, app, channel, base, clock, client)
+
+
+async def to_the_letter(w: WaWorld, who: str = REP) -> None:
+    """A request by `who` up to the step that asks for the letter."""
+    hooks = w.graph.webhooks
+    welcome = await w.say(hooks.text_message(who, "Halo"), who, "Ajukan Audiensi")
+    assert welcome["type"] == "interactive" and welcome["payload"]["interactive"]["type"] == "button"
+    await w.say(hooks.button_reply(who, "g:request", "Ajukan Audiensi"), who, "Apa nama organisasi")
+    kinds = await w.say(hooks.text_message(who, "Karang Taruna Kelurahan Maccini"), who, "Apa jenis organisasi")
+    assert kinds["payload"]["interactive"]["type"] == "list"
+    rows = kinds["payload"]["interactive"]["action"]["sections"][0]["rows"]
+    assert len(rows) == 8 and all(len(r["title"]) <= 24 for r in rows)
+    assert rows[0]["description"] == "Ormas (organisasi kemasyarakatan)"  # the full label where the title is cut
+    await w.say(hooks.list_reply(who, "karang_taruna", "Karang Taruna"), who, "nomor registrasi")
+    await w.say(hooks.button_reply(who, "f:skip", "Lewati"), who, "nama lengkap")
+    await w.say(hooks.text_message(who, "Andi Rahmat Hidayat"), who, "jabatan")
+    await w.say(hooks.text_message(who, "Ketua"), who, "nomor telepon")
+    await w.say(hooks.contacts_message(who, "+62 812-3456-7890", "Andi"), who, "Pejabat mana")
+    await w.say(hooks.list_reply(who, "wakil-walikota", "Wakil Wali Kota"), who, "perihal")
+    await w.say(hooks.text_message(who, "Silaturahmi dan pelaporan pelantikan pengurus baru"), who, "jelaskan")
+    await w.say(hooks.text_message(who, "Kami ingin melaporkan susunan pengurus dan menjajaki kerja sama."), who,
+                "Berapa orang")  # fmt: skip
+    dates = await w.say(hooks.text_message(who, "5"), who, "paling banyak tiga waktu")
+    day = dates["payload"]["interactive"]["action"]["sections"][0]["rows"][0]
+    times = await w.say(hooks.list_reply(who, day["id"], day["title"]), who, "Waktu yang masih kosong")
+    first = times["payload"]["interactive"]["action"]["sections"][0]["rows"][0]
+    await w.say(hooks.list_reply(who, first["id"], first["title"]), who, "Sudah dipilih")
+    await w.say(hooks.list_reply(who, "f:done", "Selesai"), who, "nomor surat")
+    await w.say(hooks.text_message(who, "005/12/KT-MKS/XI/2026"), who, "Mohon kirim surat")
+
+
+async def whole_request(w: WaWorld, who: str = REP, *, photo: bool = False) -> str:
+    """A whole request by `who` on WhatsApp, with buttons and lists; returns its reference."""
+    hooks = w.graph.webhooks
+    await to_the_letter(w, who)
+    if photo:
+        media = w.graph.add_media(b"\xff\xd8\xff" + b"0" * 2048, "image/jpeg", None)
+        await w.say(hooks.image_message(who, media, "image/jpeg", "0" * 64), who, "Kirim")
+    else:
+        media = w.graph.add_media(b"%PDF-1.4 surat", "application/pdf", "surat.pdf")
+        await w.say(hooks.document_message(who, media, "surat.pdf", "application/pdf", "0" * 64), who, "Kirim")
+    done = await w.say(hooks.button_reply(who, "f:send", "Kirim"), who, "kode permohonan")
+    return shown(done).split("kode permohonan ")[1].split(".")[0]

@@ -1,0 +1,410 @@
+"""WhatsApp end to end, when things go wrong: crashes, Graph failures, late failure receipts, malformed webhooks,
+pacing, identities. Signed webhooks in Meta's format to our web app; replies at the fake Graph API server."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from handlers.messages import Notification, Text
+from storage.repositories import count_rows
+from storage.tables import ConversationRow, WhatsAppInboxRow
+from tests.conftest import START
+from tests.e2e.whatsapp_world import REP, STAFF_WA, WaWorld, running_whatsapp, shown, to_the_letter, whole_request
+from tests.fakes.graph_api import FakeGraphAPI, encode_webhook, sign
+from tests.fakes.memory import FakeClock
+
+BSUID = "ID.1234567890123456"
+STRANGER = "6289999999999"
+SEND_AGAIN = "berkas Bapak/Ibu tidak dapat kami terima"
+NOT_HERE = "Pilihan tersebut tidak tersedia di sini."
+
+
+@pytest.fixture
+async def wa(graph_api: FakeGraphAPI, tmp_path: Path) -> AsyncIterator[WaWorld]:
+    async with running_whatsapp(graph_api, tmp_path, FakeClock(START)) as world:
+        yield world
+
+
+async def until(check: Callable[[], Any], what: str, timeout: float = 8.0) -> Any:  # noqa: ASYNC109
+    """Poll `check` (sync or async) until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def refused(w: WaWorld, status: int) -> int:
+    return len([r for r in w.graph.requests if r[2] == status])
+
+
+async def outbox_row(w: WaWorld, request_id: int, kind: str) -> Any:
+    async with w.app.new_uow() as uow:
+        rows = await uow.outbox.for_request(request_id)
+    return next(r for r in rows if r.kind == kind)
+
+
+async def delivered(w: WaWorld, to: str, text: str) -> dict[str, Any]:
+    """Wait until a notice showing `text` reached the Graph API and our record of it is written."""
+    record = await w.graph.wait_for_sent(to, lambda r: text in shown(r))
+
+    async def recorded() -> bool:
+        return record["id"] in [wamid for wamid, *_rest in await w.channel.store.sent_to(to)]
+
+    await until(recorded, "the record of the send")
+    return record
+
+
+async def enqueue(w: WaWorld, to: str, kind: str, body: str, request_id: int | None = None) -> None:
+    async with w.app.new_uow() as uow:
+        await uow.outbox.enqueue(Notification("whatsapp", to, kind, (Text(body),), request_id), w.clock.now())
+        await uow.commit()
+
+
+# ---- 1. stored, then processed: nothing is lost -----------------------------------------------------------
+
+
+async def test_an_event_left_processing_by_a_killed_process_is_handled_after_the_lease(wa: WaWorld) -> None:
+    message = wa.graph.webhooks.text_message(REP, "/mulai")["entry"][0]["changes"][0]["value"]["messages"][0]
+    async with wa.app.sessions() as session, session.begin():  # what a web process killed mid-event leaves
+        session.add(WhatsAppInboxRow(event_id=f"m:{message['id']}", sender=REP, kind="message", payload=message,
+                                     state="processing", received_at=wa.clock.now(), claimed_at=wa.clock.now(),
+                                     attempts=1))  # fmt: skip
+    await asyncio.sleep(1.5)  # the processing loop has had its rounds: inside the lease nobody takes it
+    assert wa.graph.sent(REP) == []
+    wa.clock.advance(minutes=6)  # past the 5-minute lease
+    welcome = await wa.graph.wait_for_sent(REP, lambda r: "Ajukan Audiensi" in shown(r), timeout=8)
+    assert welcome["type"] == "interactive"
+
+
+async def test_an_event_that_fails_is_retried_with_backoff(wa: WaWorld) -> None:
+    hooks = wa.graph.webhooks
+    await wa.say(hooks.text_message(REP, "/ajukan"), REP, "Apa nama organisasi")
+    media = wa.graph.add_media(b"\xff\xd8\xff" + b"0" * 100, "image/jpeg", None)
+    before = refused(wa, 500)
+    wa.graph.fail_next_http(500)  # the media lookup meets a Graph outage once
+    assert (await wa.post(hooks.image_message(REP, media, "image/jpeg", "0" * 64))).status_code == 200
+    await until(lambda: refused(wa, 500) > before, "the 500")
+    await asyncio.sleep(0.3)
+    assert [r for r in wa.graph.sent(REP) if "dalam bentuk teks" in shown(r)] == []  # not yet: backing off
+    wa.clock.advance(seconds=10)
+    reply = await wa.graph.wait_for_sent(REP, lambda r: "dalam bentuk teks" in shown(r))
+    assert "Apa nama organisasi" in shown(reply)  # handled on the second attempt: the same question again
+
+
+async def test_a_letter_whose_media_cannot_be_fetched_is_asked_for_again_at_the_same_step(wa: WaWorld) -> None:
+    hooks = wa.graph.webhooks
+    await to_the_letter(wa)
+    gone = hooks.document_message(REP, "1999999999999999", "surat.pdf", "application/pdf", "0" * 64)  # unknown id
+    again = await wa.say(gone, REP, SEND_AGAIN)
+    assert again["type"] == "text"
+    media = wa.graph.add_media(b"%PDF-1.4 surat yang benar", "application/pdf", "surat.pdf")
+    summary = await wa.say(hooks.document_message(REP, media, "surat.pdf", "application/pdf", "0" * 64), REP, "Kirim")
+    assert "surat.pdf" in shown(summary)  # the same step took the file: the summary follows
+    kept = wa.app.settings.files_dir / "whatsapp" / f"{media}.pdf"
+    assert kept.read_bytes() == b"%PDF-1.4 surat yang benar"  # downloaded and kept where staff can get it
+
+
+async def test_a_letter_whose_media_stays_unavailable_is_given_up_politely(wa: WaWorld) -> None:
+    hooks = wa.graph.webhooks
+    await to_the_letter(wa)
+    media = wa.graph.add_media(b"%PDF-1.4 surat", "application/pdf", "surat.pdf")
+    wa.graph.fail_next_http(503, times=5)
+    await wa.post(hooks.document_message(REP, media, "surat.pdf", "application/pdf", "0" * 64))
+    for attempt in range(1, 5):
+
+        async def backing_off(n: int = attempt) -> bool:
+            return [e.attempts for e in await wa.channel.store.states("pending")] == [n]
+
+        await until(backing_off, f"attempt {attempt} failed")
+        wa.clock.advance(minutes=6)
+    await wa.graph.wait_for_sent(REP, lambda r: SEND_AGAIN in shown(r))
+    failed = await until(lambda: wa.channel.store.states("failed"), "the event given up")
+    assert [e.payload["type"] for e in failed] == ["document"]
+
+
+async def test_a_letter_over_ten_megabytes_is_refused_and_not_downloaded(wa: WaWorld) -> None:
+    hooks = wa.graph.webhooks
+    await to_the_letter(wa)
+    media = wa.graph.add_media(b"%PDF" + b"0" * (10 * 1024 * 1024), "application/pdf", "besar.pdf")
+    reply = await wa.say(hooks.document_message(REP, media, "besar.pdf", "application/pdf", "0" * 64), REP, "10 MB")
+    assert "Mohon kirim surat" in shown(reply) or "10 MB" in shown(reply)
+    assert not [r for r in wa.graph.requests if r[1].startswith("/media-download/")]
+    assert not (wa.app.settings.files_dir / "whatsapp").exists()
+
+
+# ---- 2. malformed webhooks: 4xx, never 500 ------------------------------------------------------------------
+
+
+async def test_a_non_ascii_signature_is_403_and_malformed_bodies_are_400(wa: WaWorld) -> None:
+    url = f"{wa.url}/whatsapp/webhook"
+    body = encode_webhook(wa.graph.webhooks.text_message(REP, "/mulai"))
+    forged = ("sha256=" + "é" * 64).encode("utf-8")
+    answer = await wa.client.post(url, content=body, headers={"X-Hub-Signature-256": forged,
+                                                               "Content-Type": "application/json"})  # fmt: skip
+    assert answer.status_code == 403
+    for bad in (
+        b"[1, 2]",
+        b'{"object": "whatsapp_business_account", "entry": "x"}',
+        b'{"object": "whatsapp_business_account", "entry": [{"changes": [1]}]}',
+        b'{"object": "whatsapp_business_account", "entry": [{"changes": [{"value": {"messages": {"a": 1}}}]}]}',
+        b'{"object": "whatsapp_business_account", "entry": [{"changes": [{"value": {"statuses": ["x"]}}]}]}',
+        b"[" * 100_000 + b"]" * 100_000,
+        b"\xff\xfe not json",
+    ):
+        signed = {"X-Hub-Signature-256": sign(bad, "fake-app-secret"), "Content-Type": "application/json"}
+        answer = await wa.client.post(url, content=bad, headers=signed)
+        assert 400 <= answer.status_code < 500, (bad[:60], answer.status_code)
+    async with wa.app.sessions() as session:
+        assert await count_rows(session, WhatsAppInboxRow) == 0
+    assert wa.graph.sent(REP) == []
+
+
+# ---- 3. staff act on a template outside the window; strangers cannot ---------------------------------------
+
+
+async def test_staff_outside_the_window_open_the_request_from_the_template_and_decide(wa: WaWorld) -> None:
+    hooks = wa.graph.webhooks
+    await whole_request(wa)
+    # The staff member never wrote: the new request's card reaches them as the template.
+    card = await wa.graph.wait_for_sent(STAFF_WA, lambda r: r["type"] == "template")
+    buttons = [c for c in card["payload"]["template"]["components"] if c.get("type") == "button"]
+    payload = buttons[0]["parameters"][0]["payload"]
+    assert payload == "g:open:1"
+    opened = await wa.say(hooks.template_button_reply(STAFF_WA, payload, "Lihat status"), STAFF_WA, "Tolak")
+    assert "AUD-2026-000001" in shown(opened) and "Setujui" in shown(opened)  # the card with its decisions
+    await wa.say(hooks.button_reply(STAFF_WA, "g:reject:1", "Tolak"), STAFF_WA, "alasannya")
+
+
+async def test_a_stranger_pressing_staff_buttons_changes_nothing_and_sees_nothing(wa: WaWorld) -> None:
+    hooks = wa.graph.webhooks
+    await whole_request(wa)
+    opened = await wa.say(hooks.template_button_reply(STRANGER, "g:open:1", "Lihat status"), STRANGER, NOT_HERE)
+    approve = await wa.say(hooks.button_reply(STRANGER, "g:approve:1", "Setujui"), STRANGER, NOT_HERE)
+    for reply in (opened, approve):
+        assert "Karang Taruna" not in shown(reply) and "AUD-2026-000001" not in shown(reply)
+    async with wa.app.new_uow() as uow:
+        request = await uow.requests.get(1)
+    assert request is not None and request.status.value == "submitted"
+
+
+# ---- 4. late failure receipts are visible --------------------------------------------------------------------
+
+
+async def test_a_late_failure_marks_the_notice_failed_with_its_code_for_staff_and_operators(
+    wa: WaWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import _messages
+
+    hooks = wa.graph.webhooks
+    reference = await whole_request(wa)
+    await enqueue(wa, REP, "reminder_day_before", "Pengingat: audiensi besok pukul 10.00 WITA.", request_id=1)
+    notice = await delivered(wa, REP, "Pengingat: audiensi besok")
+    assert notice["type"] == "text"  # inside the window
+    failed = hooks.status_event(REP, notice["id"], "failed", errors=[{"code": 131049, "title": "Not delivered"}])
+    assert (await wa.post(failed)).status_code == 200
+
+    async def row_failed() -> Any:
+        row = await outbox_row(wa, 1, "reminder_day_before")
+        return row if row.state == "failed" else None
+
+    row = await until(row_failed, "the outbox row failed")
+    assert "131049" in (row.last_error or "")
+    assert await _messages(wa.app.settings, reference) == 0
+    listing = capsys.readouterr().out
+    assert "reminder_day_before" in listing and "failed" in listing and "131049" in listing
+    # The staff card says so too.
+    await wa.say(hooks.text_message(STAFF_WA, "/antrian"), STAFF_WA, lambda r: r["type"] == "interactive")
+    card = await wa.say(hooks.list_reply(STAFF_WA, "g:open:1", reference), STAFF_WA, "gagal")
+    assert "131049" in shown(card)
+
+
+async def test_a_late_window_failure_resends_the_reminder_as_the_template_with_its_content(wa: WaWorld) -> None:
+    hooks = wa.graph.webhooks
+    await whole_request(wa)
+    reminder = "Pengingat: audiensi Rabu, 25 November 2026 pukul 10.00 WITA di Ruang Kerja Wakil Wali Kota."
+    await enqueue(wa, REP, "reminder_day_before", reminder, request_id=1)
+    notice = await delivered(wa, REP, "Pengingat: audiensi Rabu")
+    await wa.post(hooks.status_event(REP, notice["id"], "failed", errors=[{"code": 131047}]))
+    template = await wa.graph.wait_for_sent(REP, lambda r: r["type"] == "template")
+    assert "AUD-2026-000001" in shown(template)
+    assert "Rabu, 25 November 2026 pukul 10.00 WITA" in shown(template) and "Ruang Kerja" in shown(template)
+
+
+async def test_pair_rate_131056_puts_the_notice_back_for_a_few_seconds(wa: WaWorld) -> None:
+    await wa.say(wa.graph.webhooks.text_message(REP, "/mulai"), REP, "Ajukan Audiensi")
+    before = refused(wa, 400)
+    wa.graph.fail_next(code=131056)
+    await enqueue(wa, REP, "decision", "Pemberitahuan uji laju pasangan")
+    await until(lambda: refused(wa, 400) > before, "the 131056")
+    await asyncio.sleep(0.3)
+    assert not [r for r in wa.graph.sent(REP) if "uji laju pasangan" in shown(r)]
+    wa.clock.advance(seconds=7)
+    await wa.graph.wait_for_sent(REP, lambda r: "Pemberitahuan uji laju pasangan" in shown(r))
+
+
+async def test_a_late_undeliverable_receipt_marks_the_notice_failed_and_warns_staff(wa: WaWorld) -> None:
+    hooks = wa.graph.webhooks
+    await whole_request(wa)
+    await enqueue(wa, REP, "reminder_2h", "Pengingat: audiensi dua jam lagi.", request_id=1)
+    notice = await delivered(wa, REP, "dua jam lagi")
+    await wa.post(hooks.status_event(REP, notice["id"], "failed", errors=[{"code": 131026}]))
+
+    async def row_failed() -> Any:
+        row = await outbox_row(wa, 1, "reminder_2h")
+        return row if row.state == "failed" else None
+
+    row = await until(row_failed, "the outbox row failed")
+    assert "131026" in (row.last_error or "")
+    # The staff member (outside their window) gets the card again as the template; its button opens it.
+    notices = await until(lambda: [r for r in wa.graph.sent(STAFF_WA) if r["type"] == "template"][1:], "a notice")
+    assert "AUD-2026-000001" in shown(notices[0])
+    card = await wa.say(hooks.template_button_reply(STAFF_WA, "g:open:1", "Lihat status"), STAFF_WA,
+                        "tidak dapat dihubungi")  # fmt: skip
+    assert "Whatsapp" in shown(card) or "WhatsApp" in shown(card)
+
+
+# ---- 5. pacing -----------------------------------------------------------------------------------------------
+
+
+async def test_one_recipient_at_their_pair_rate_does_not_hold_up_others(wa: WaWorld) -> None:
+    await wa.say(wa.graph.webhooks.text_message(REP, "/mulai"), REP, "Ajukan Audiensi")
+    await wa.say(wa.graph.webhooks.text_message(STRANGER, "/mulai"), STRANGER, "Ajukan Audiensi")
+    for n in range(45):  # REP's burst is used up (the welcome was one of them)
+        await wa.channel.send(REP, Text(f"Pesan ke-{n}"))
+    await enqueue(wa, REP, "decision", "Pemberitahuan untuk yang sedang dibatasi")
+    await enqueue(wa, STRANGER, "decision", "Pemberitahuan untuk orang lain")
+    started = time.monotonic()
+    await wa.graph.wait_for_sent(STRANGER, lambda r: "untuk orang lain" in shown(r), timeout=10)
+    assert time.monotonic() - started < 3  # not after REP's six seconds
+    assert not [r for r in wa.graph.sent(REP) if "sedang dibatasi" in shown(r)]
+    await asyncio.sleep(6)
+    wa.clock.advance(seconds=10)
+    await wa.graph.wait_for_sent(REP, lambda r: "sedang dibatasi" in shown(r), timeout=10)
+    assert len(wa.channel._per_person) <= 2
+
+
+# ---- 6. one person, one key ------------------------------------------------------------------------------------
+
+
+async def test_someone_first_seen_by_number_keeps_their_conversation_when_meta_adds_the_user_id(
+    wa: WaWorld,
+) -> None:
+    hooks = wa.graph.webhooks
+    await wa.say(hooks.text_message(REP, "/ajukan"), REP, "Apa nama organisasi")
+    both = hooks.text_message(REP, "Karang Taruna Kelurahan Maccini", user_id=BSUID)
+    await wa.say(both, REP, "Apa jenis organisasi")  # the same conversation, at the next step
+    only_user_id = hooks.list_reply(None, "karang_taruna", "Karang Taruna", user_id=BSUID)
+    await wa.say(only_user_id, REP, "nomor registrasi")  # later without the number: still the same person
+    async with wa.app.sessions() as session:
+        assert await count_rows(session, ConversationRow) == 1
+    assert wa.graph.sent(BSUID) == []
+
+
+async def test_someone_new_with_both_ids_is_kept_under_the_user_id(wa: WaWorld) -> None:
+    await wa.say(wa.graph.webhooks.text_message(REP, "/mulai", user_id=BSUID), BSUID, "Ajukan Audiensi")
+    assert wa.graph.sent(REP) == []
+
+
+# ---- 9. reactions and other fields ---------------------------------------------------------------------------------
+
+
+async def test_a_reaction_is_recorded_and_not_answered(wa: WaWorld) -> None:
+    await wa.post(wa.graph.webhooks.unknown_message(REP, type="reaction"))
+    ignored = await until(lambda: wa.channel.store.states("ignored"), "the reaction recorded")
+    assert [e.payload["type"] for e in ignored] == ["reaction"]
+    await asyncio.sleep(0.3)
+    assert wa.graph.sent(REP) == []
+
+
+async def test_other_fields_and_errors_are_recorded(wa: WaWorld) -> None:
+    hooks = wa.graph.webhooks
+    other = hooks.envelope({"event": "VERIFIED_ACCOUNT"})
+    other["entry"][0]["changes"][0]["field"] = "account_update"
+    errors = hooks.envelope({"errors": [{"code": 131000, "title": "Something went wrong"}]})
+    for payload in (other, errors):
+        assert (await wa.post(payload)).status_code == 200
+    recorded = await wa.channel.store.states("recorded")
+    assert len(recorded) == 2
+    assert recorded[0].payload["recorded"]["field"] == "account_update"
+
+
+# ---- 10. typing a number back to a long list ---------------------------------------------------------------------
+
+
+async def test_staff_type_a_number_back_to_a_queue_of_more_than_ten(wa: WaWorld) -> None:
+    hooks = wa.graph.webhooks
+    await whole_request(wa)
+    async with wa.app.new_uow() as uow:
+        first = await uow.requests.get(1)
+        assert first is not None
+        for n in range(2, 13):
+            await uow.requests.add(replace(first, id=None, reference=f"AUD-2026-{n:06d}", subject=f"Perihal {n}"))
+        await uow.commit()
+    listing = await wa.say(hooks.text_message(STAFF_WA, "/antrian"), STAFF_WA, "AUD-2026-000012")
+    assert listing["type"] == "text" and "12. AUD-2026-000012" in shown(listing)
+    # The card is long: its text first, then its decision buttons (other notices may arrive in between).
+    await wa.say(hooks.text_message(STAFF_WA, "11"), STAFF_WA, "Perihal 11")
+    sent = wa.graph.sent(STAFF_WA)
+    card = next(n for n, r in enumerate(sent) if "Perihal 11" in shown(r))
+
+    def decisions() -> bool:
+        return any("Setujui" in shown(r) and "Minta Info" in shown(r) for r in wa.graph.sent(STAFF_WA)[card + 1 :])
+
+    await until(decisions, "the card's decision buttons")
+    assert "AUD-2026-000011" in shown(sent[card])
+
+
+async def test_the_worker_process_delivers_whatsapp_notices(graph_api: FakeGraphAPI, tmp_path: Path) -> None:
+    """`audiensi worker` with only WhatsApp configured sends a due notice (as the template: no window)."""
+    import os
+    import sys
+
+    from bot.bootstrap import application
+    from bot.settings import PROJECT_ROOT
+    from tests.e2e.whatsapp_world import TEMPLATE, wa_settings
+
+    graph_api.register_template(TEMPLATE, "id", 2, quick_reply_count=1)
+    settings = wa_settings(graph_api, tmp_path, None)
+    async with application(settings) as app, app.new_uow() as uow:
+        await uow.outbox.enqueue(Notification("whatsapp", REP, "decision", (Text("Pemberitahuan dari worker"),)),
+                                 app.clock.now())  # fmt: skip
+        await uow.commit()
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "AUDIENSI_CONFIG_FILE": str(settings.config_file),
+        "AUDIENSI_FILES_DIR": str(tmp_path / "files"),
+        "AUDIENSI_WHATSAPP_ACCESS_TOKEN": graph_api.access_token,
+        "AUDIENSI_WHATSAPP_PHONE_NUMBER_ID": graph_api.phone_number_id,
+        "AUDIENSI_WHATSAPP_APP_SECRET": "fake-app-secret",
+        "AUDIENSI_WHATSAPP_GRAPH_BASE_URL": graph_api.base_url,
+        "AUDIENSI_WHATSAPP_API_VERSION": graph_api.api_version,
+        "AUDIENSI_QUIET_START": "00:00",
+        "AUDIENSI_QUIET_END": "00:00",
+    }
+    env.pop("AUDIENSI_TELEGRAM_TOKEN", None)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "worker", env=env, cwd=PROJECT_ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        sent = await graph_api.wait_for_sent(REP, lambda r: "Pemberitahuan dari worker" in shown(r), timeout=30)
+        assert sent["type"] == "template"
+    finally:
+        process.terminate()
+        output = (await asyncio.wait_for(process.communicate(), 30))[0].decode()
+    assert graph_api.access_token not in output and REP not in output
+    assert "client has been closed" not in output
