@@ -274,3 +274,33 @@ async def test_minggu_depan_with_a_time_keeps_the_time_for_the_date_chosen(h: Ha
     assert "Pada tanggal berapa untuk pukul 10.00?" in reply
     assert options(h)[:2] == ["Senin, 30 November 2026", "Selasa, 1 Desember 2026"]
     assert "Selasa, 1 Desember 2026 pukul 10.00 WITA — benar?" in await h.say(REP, "Selasa, 1 Desember 2026")
+
+
+async def test_staff_open_a_cuti_bersama_as_a_working_day_from_the_chat_and_it_is_offered(h: Harness) -> None:
+    reply = await h.say(PROTOKOL, "/libur", staff=True)
+    assert "Buka libur nasional" in reply
+    reply = await h.say(PROTOKOL, "Buka libur nasional", staff=True)
+    assert "Untuk pejabat mana hari libur tersebut tetap menjadi hari kerja?" in reply
+    reply = await h.say(PROTOKOL, "Semua pejabat", staff=True)
+    assert "Hari libur nasional atau cuti bersama mana" in reply
+    await h.say(PROTOKOL, "24 Desember 2026", staff=True)
+    await h.say(PROTOKOL, "SKB 3 Menteri: cuti bersama dipindahkan", staff=True)
+    reply = await h.say(PROTOKOL, "Simpan", staff=True)
+    assert "Tersimpan: Kamis, 24 Desember 2026 (Cuti Bersama Hari Raya Natal) menjadi hari kerja" in reply
+    listing = await h.say(PROTOKOL, "/libur", staff=True)
+    assert "Kamis, 24 Desember 2026 — Semua pejabat: hari kerja, SKB 3 Menteri" in listing
+
+    await at_time_step(h)
+    assert "Kamis, 24 Desember 2026 pukul 10.00 WITA — benar?" in await h.say(REP, "24 Desember jam 10")
+    assert "25 Desember 2026 adalah Hari Raya Natal" in await h.say(REP, "25 Desember jam 10")  # still closed
+
+
+async def test_opening_a_day_that_is_no_holiday_changes_nothing(h: Harness) -> None:
+    await h.say(PROTOKOL, "/libur", staff=True)
+    await h.say(PROTOKOL, "Buka libur nasional", staff=True)
+    await h.say(PROTOKOL, "Semua pejabat", staff=True)
+    await h.say(PROTOKOL, "Kamis, 26 November 2026", staff=True)
+    await h.say(PROTOKOL, "Salah input", staff=True)
+    assert "bukan hari libur nasional atau cuti bersama" in await h.say(PROTOKOL, "Simpan", staff=True)
+    async with h.uow() as uow:
+        assert await uow.days_off.between(date(2026, 11, 1), date(2026, 12, 31)) == []
