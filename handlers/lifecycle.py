@@ -225,7 +225,8 @@ class LifecycleActions:
             if ex.staff is not None and self._may_block(ex.staff, entry.official_key) and len(options) < 8:
                 options.append(Option(f"g:dayoff_del:{entry.id}", t("Remove {date} ({official})",
                                       date=t.day_month(entry.day), official=who)))  # fmt: skip
-        holidays = await self._next_holidays(ex, today)
+        opened = {e.day for e in entries if e.opens and e.official_key is None}  # no longer closed for anyone
+        holidays = [(day, name) for day, name in await self._next_holidays(ex, today) if day not in opened]
         if holidays:
             lines += ["", t("National holidays and cuti bersama ahead (always closed):")]
             lines += [f"  • {t.date(day)} — {name}" for day, name in holidays]
