@@ -220,8 +220,8 @@ class LifecycleActions:
         options: list[Option] = []
         for entry in entries:
             who = self._official_label(entry.official_key, t)
-            opened = t("working day") + ", " if entry.opens else ""  # a package holiday opened again
-            lines.append(f"  • {t.date(entry.day)} — {who}: {opened}{entry.reason} ({entry.added_by})")
+            kind = t("working day") + ", " if entry.opens else ""  # a package holiday opened again
+            lines.append(f"  • {t.date(entry.day)} — {who}: {kind}{entry.reason} ({entry.added_by})")
             if ex.staff is not None and self._may_block(ex.staff, entry.official_key) and len(options) < 8:
                 options.append(Option(f"g:dayoff_del:{entry.id}", t("Remove {date} ({official})",
                                       date=t.day_month(entry.day), official=who)))  # fmt: skip
