@@ -1,12 +1,14 @@
-"""Days off from the command line: `audiensi libur daftar | tambah | hapus`.
+"""Days off from the command line: `audiensi libur daftar | tambah | buka | hapus`.
 
 The same table staff keep from the chat with /libur: a regional holiday, a changed decree (a cuti bersama the
 `holidays` package does not know yet), an official's out-of-town agenda. National holidays and cuti bersama come
-from the package and need no entry.
+from the package and need no entry; when the package is wrong (a decree moved a cuti bersama, an estimated date —
+"perkiraan" — proved wrong), `buka` makes that day a working day again, with the reason.
 
     audiensi libur daftar
     audiensi libur tambah 2026-12-04 "Hari jadi Kota Makassar"            # every official
     audiensi libur tambah "4 Desember 2026" "Kunjungan kerja" --pejabat walikota
+    audiensi libur buka 2026-12-24 "SKB 3 Menteri: cuti bersama dipindahkan"
     audiensi libur hapus 3
 """
 
@@ -41,7 +43,12 @@ def add_arguments(commands: argparse._SubParsersAction) -> None:
     add.add_argument("alasan", help="the reason, shown to representatives")
     add.add_argument("--pejabat", default=None, metavar="KODE", help="only this official (key in the city file)")
     add.add_argument("--oleh", default="Administrator (CLI)", help="who adds it (shown to staff)")
-    remove = actions.add_parser("hapus", help="open a blocked day again")
+    reopen = actions.add_parser("buka", help="make a national holiday or cuti bersama a working day (decree changed)")
+    reopen.add_argument("tanggal", help='the date: 2026-12-24, 24/12/2026 or "24 Desember 2026"')
+    reopen.add_argument("alasan", help="why it is a working day, e.g. the decree that moved it")
+    reopen.add_argument("--pejabat", default=None, metavar="KODE", help="only this official (key in the city file)")
+    reopen.add_argument("--oleh", default="Administrator (CLI)", help="who opens it (shown to staff)")
+    remove = actions.add_parser("hapus", help="remove an entry (a blocked day opens, an opened holiday closes)")
     remove.add_argument("id", type=int, help="the number shown by `audiensi libur daftar`")
 
 
@@ -60,7 +67,7 @@ def run(settings: Settings, args: argparse.Namespace, *, clock: Clock | None = N
 
 async def _run(settings: Settings, city: CityConfig, args: argparse.Namespace, clock: Clock) -> str:
     action = args.libur_action
-    if action == "tambah":
+    if action in ("tambah", "buka"):
         day = parse_day(args.tanggal, clock.now(), city)
         official = args.pejabat
         if official is not None and official not in {o.key for o in city.officials}:
@@ -68,7 +75,8 @@ async def _run(settings: Settings, city: CityConfig, args: argparse.Namespace, c
         reason = " ".join(str(args.alasan).split())
         if not 3 <= len(reason) <= 200:
             raise ValueError("the reason must be 3 to 200 characters")
-        return await add_day_off(settings, city, DayOffEntry(official, day, reason, args.oleh), clock)
+        entry = DayOffEntry(official, day, reason, args.oleh, opens=action == "buka")
+        return await add_day_off(settings, city, entry, clock)
     if action == "hapus":
         return await remove_day_off(settings, city, int(args.id), clock)
     return await list_days_off(settings, city, clock)
@@ -112,7 +120,8 @@ def _who(entry: DayOffEntry, city: CityConfig) -> str:
 
 def _line(entry: DayOffEntry, city: CityConfig) -> str:
     when = f"{entry.day.isoformat()} ({entry.day:%a})"
-    return f"{entry.id:>4}  {when}  {_who(entry, city)}: {entry.reason}  [{entry.added_by}]"
+    kind = "OPEN (working day)  " if entry.opens else ""
+    return f"{entry.id:>4}  {when}  {kind}{_who(entry, city)}: {entry.reason}  [{entry.added_by}]"
 
 
 async def add_day_off(settings: Settings, city: CityConfig, entry: DayOffEntry, clock: Clock) -> str:

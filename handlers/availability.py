@@ -9,7 +9,9 @@ Rules, as implemented (the docstrings below refer back to these):
 * Local day. Every "day" is a calendar day in ``rules.tz`` (WIB, WITA or WIT). Busy intervals and ``now``
   may be in any zone; they are compared as instants and placed on the official's local calendar.
 * Working day. A day whose weekday has working windows and which is neither a holiday (national holiday or
-  cuti bersama) nor a staff day off.
+  cuti bersama) nor a staff day off. A staff opening (``DayOff(opens=True)``) makes a holiday of the package a
+  working day again (a changed decree, a wrong estimate); it never adds hours to a weekend and never undoes a
+  staff day off (staff remove that instead).
 * Minimum notice. With ``N = min_notice_working_days``: today (local) is day 0 and we count the working days
   strictly after today; the earliest start is the beginning (local midnight) of the N-th of them. Asked on
   Thursday with N = 2, Friday is the first and the next working day the second, so Monday is the earliest
@@ -172,10 +174,14 @@ class Busy:
 
 @dataclass(frozen=True, slots=True)
 class DayOff:
-    """A local day staff blocked (regional holiday, official out of town); ``reason`` is shown to people."""
+    """A local day staff blocked (regional holiday, official out of town); ``reason`` is shown to people.
+
+    ``opens``: the opposite, a holiday of the `holidays` package that is a working day after all.
+    """
 
     day: date
     reason: str
+    opens: bool = False
 
 
 class RefusalReason(enum.Enum):
@@ -314,6 +320,7 @@ class _Context:
     rules: CalendarRules
     index: _BusyIndex
     days_off: Mapping[date, str]
+    opened: frozenset[date]  # package holidays staff opened again
     holidays: HolidayLookup
     now: datetime  # in UTC, like every instant the index compares
     first_day: date  # earliest local day allowed by the minimum notice
@@ -333,14 +340,19 @@ def _context(
     if now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     offs: dict[date, str] = {}
+    opened: set[date] = set()
     for off in days_off:
-        offs.setdefault(off.day, off.reason)  # the first reason staff gave for a day wins
+        if off.opens:
+            opened.add(off.day)
+        else:
+            offs.setdefault(off.day, off.reason)  # the first reason staff gave for a day wins
     today = now.astimezone(rules.tz).date()
     last_day = today + timedelta(days=rules.horizon_days)
     ctx = _Context(
         rules=rules,
         index=_BusyIndex(busy, rules.tz),
         days_off=offs,
+        opened=frozenset(opened),
         holidays=holidays,
         now=now.astimezone(UTC),
         first_day=today,
@@ -357,7 +369,7 @@ def _day_closure(ctx: _Context, day: date) -> SlotRefused | None:
     """Why nothing at all can be booked on ``day`` (weekday, holiday, staff day off), or None."""
     if not ctx.rules.windows_on(day):
         return SlotRefused(RefusalReason.WEEKEND)
-    holiday = ctx.holidays.name(day)
+    holiday = ctx.holidays.name(day) if day not in ctx.opened else None
     if holiday is not None:
         return SlotRefused(RefusalReason.HOLIDAY, holiday)
     if day in ctx.days_off:

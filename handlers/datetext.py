@@ -8,28 +8,43 @@ echoes the understood date back before using it.
 Interpretation rules (weeks run Monday to Sunday; "today" is ``now`` seen in the office's zone):
 
 - "hari ini", "sekarang" = today; "besok"/"esok" = today + 1; "lusa" = today + 2;
-  "N hari lagi" / "N hari ke depan" (N = 1..90, digits or satu..sepuluh) = today + N.
+  "N hari lagi" / "N hari ke depan" (N = 1..90, digits or satu..sepuluh) = today + N;
+  "seminggu lagi" / "N minggu lagi" / "N pekan lagi" (N = 1..12) = today + 7N (one day, not a whole week);
+  "sebulan lagi" / "N bulan lagi" (N = 1..12) = the same day N months on, clamped like "bulan depan".
 - "minggu depan" / "pekan depan" = some day in next week:
   ``Understood(day=<Monday of next week>, whole_week=True)``.
 - "bulan depan" = the same day of the month next month, clamped to that month's end (31 Jan -> 28/29 Feb).
 - A bare weekday ("Senin") = its nearest occurrence after today; today itself is excluded, so "Rabu" said
   on a Wednesday means the Wednesday a week later.
 - "<weekday> ini" / "<weekday> minggu ini" = that weekday in the current week, even if it has already
-  passed (the caller says so). "<weekday> depan" / "<weekday> minggu depan" / "<weekday> pekan depan" =
-  that weekday in next week.
+  passed (the caller says so) — except on Saturday and Sunday, when a weekday already past this week means
+  the coming one ("Senin ini" said on a Saturday is the Monday after). "<weekday> depan" /
+  "<weekday> minggu depan" / "<weekday> pekan depan" = that weekday in next week.
 - "Minggu" is both Sunday and "week": a bare "minggu" or "minggu ini" gives ``Ambiguous("minggu")``;
   "hari Minggu", "Ahad", "hari Minggu depan", "Minggu, 12 Juli" are Sunday; "minggu depan" is the whole
   next week.
 - Absolute dates are day-month-year: "7 Juli [2026]", "7 Jul", "7/7", "07-07-2026", "7/7/26", "7.7.2026",
-  "2026-07-07". Without a year a date means its next occurrence: this year if it is today or later, else the
-  first later year that has it (so "29 Februari" finds the next leap year). Two-digit years are 20YY.
+  "2026-07-07", "7 Juli 26". Without a year a date means its nearest occurrence: the last one that has passed
+  (if at most three months ago) or the next one (today counts as next), whichever is closer, ties going to the
+  next — so on 24 November "23 November" is yesterday (the caller refuses it as past), on 28 December
+  "5 Januari" is next year, and on 1 July "1 Januari" is next year too;
+  "29 Februari" finds the nearest leap year. Two-digit years are 20YY (after a month name only from 24 on,
+  or this year's: "7 Juli 10" is 10.00).
+- "tanggal 5" / "tgl 5" without a month = the next 5th of a month (this month if today or later, else the
+  next month that has it).
   A weekday in front ("Selasa, 7 Juli 2026") must match the date, else ``NotUnderstood("weekday_mismatch")``.
-- Times: "jam/pukul/pkl 10", "10:30", "14.30", "10 pagi", optionally followed by a part of the day, which
-  turns a 12-hour reading into 24 hours: pagi 0-11; siang 10-12 as is, 1-6 -> 13-18; sore 1-7 -> 13-19;
+- Times: "jam/pukul/pkl 10", "10:30", "14.30", "10 pagi", "jam sepuluh", "jam sebelas siang" (number words
+  satu..dua belas), "setengah 10" / "jam setengah sepuluh" (= 09.30, half an hour *before* the hour), and a
+  bare hour right after a date ("besok 10"), optionally followed by a part of the day, which turns a 12-hour
+  reading into 24 hours: pagi (or "dini hari") 0-11; siang 10-12 as is, 1-6 -> 13-18; sore 1-7 -> 13-19;
   malam 6-11 -> 18-23. 24-hour times that fit the part ("jam 14 siang", "19.00 malam") are kept; anything
-  else is "invalid_time". A part of the day alone ("sore") gives ``period`` and no ``time``;
-  "besok pagi jam 9" combines both.
-- Zone words WIB/WITA/WIT and filler words ("tanggal", "tgl", "pada", "nanti") are ignored.
+  else is "invalid_time". Without a part of the day, hours 1-5 are afternoon ("jam 2" = 14.00: no office
+  receives anyone at 02.00) unless written with a leading zero ("02.00"). A part of the day alone ("sore")
+  gives ``period`` and no ``time``; "besok pagi jam 9" combines both. With ``time_expected`` (a date was
+  already chosen) a bare number ("9", "10") is an hour too.
+- Zones: WIB/WITA/WIT after a time mean that zone: the result is converted to the office's zone (10.00 WIT
+  is 09.00 WITA) and ``zone`` names the typed zone (only when it differs from the office's). Two different
+  zones are "unknown". Filler words ("pada", "nanti") are ignored.
 
 ``NotUnderstood.reason`` is one of: "empty", "unknown", "invalid_date", "invalid_time", "weekday_mismatch".
 """
@@ -71,6 +86,7 @@ class Understood:
     time: time | None
     period: DayPeriod | None
     whole_week: bool = False
+    zone: str | None = None  # the zone the person typed (IANA key), when it differs from the office's
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,7 @@ class TimeOnly:
 
     time: time | None
     period: DayPeriod | None
+    zone: str | None = None  # as in Understood
 
 
 @dataclass(frozen=True)
@@ -136,7 +153,10 @@ _NUMBER_WORDS = {
     "delapan": 8,
     "sembilan": 9,
     "sepuluh": 10,
+    "sebelas": 11,
+    "duabelas": 12,
 }
+_DOZEN = ("dua", "belas")  # "dua belas" = 12, in two words
 
 _PERIODS = {period.value: period for period in DayPeriod}
 
@@ -155,8 +175,12 @@ _PERIOD_HOURS = {
 }
 
 _TIME_MARKERS = frozenset({"jam", "pukul", "pkl", "pk"})
-_ZONE_WORDS = frozenset({"wib", "wita", "wit"})
-_FILLER_WORDS = frozenset({"tanggal", "tgl", "pada", "pd", "nanti"})
+_ZONES = {"wib": "Asia/Jakarta", "wita": "Asia/Makassar", "wit": "Asia/Jayapura"}
+_FILLER_WORDS = frozenset({"pada", "pd", "nanti"})
+_DATE_WORDS = frozenset({"tanggal", "tgl", "tg"})
+_HALF = "setengah"
+_SPAN_WORDS = {"seminggu": (1, "minggu"), "sepekan": (1, "minggu"), "sebulan": (1, "bulan")}
+_MAX_SPAN = 12
 _WEEK_WORDS = frozenset({"minggu", "pekan"})
 
 # All patterns are anchored, bounded and free of nested quantifiers: no catastrophic backtracking.
@@ -167,6 +191,7 @@ _NUMERIC_DATE = re.compile(r"(\d{1,2})([/\-.])(\d{1,2})(?:\2(\d{4}|\d{2}))?")
 _ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _DAY_NUMBER = re.compile(r"\d{1,2}")
 _YEAR_NUMBER = re.compile(r"\d{4}")
+_SHORT_YEAR = re.compile(r"\d{2}")
 _CLOCK_WITH_MINUTES = re.compile(r"(\d{1,2})[.:](\d{2})")
 _CLOCK_LOOSE = re.compile(r"(\d{1,4})(?:[.:](\d{1,4}))?")
 
@@ -197,17 +222,19 @@ class _TimePart:
     hour: int | None
     minute: int
     period: DayPeriod | None
+    padded: bool = False  # written with a leading zero ("02.00"): a 24-hour time, never moved to the afternoon
 
 
 _Part = _DatePart | _AmbiguousPart | _TimePart
 _Match = tuple[int, _Part]  # (tokens consumed, what they mean)
 
 
-def parse_when(text: str, now: datetime, tz: ZoneInfo) -> WhenResult:
+def parse_when(text: str, now: datetime, tz: ZoneInfo, *, time_expected: bool = False) -> WhenResult:
     """Parse an Indonesian date and/or time typed by a person; see the module docstring for the rules.
 
     ``now`` must be timezone-aware; "today" is its date in ``tz`` (the office's zone), which can differ
-    between WIB, WITA and WIT for the same instant.
+    between WIB, WITA and WIT for the same instant. ``time_expected``: the person was asked for a time (a
+    date is already chosen), so a bare number is an hour.
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
@@ -215,18 +242,35 @@ def parse_when(text: str, now: datetime, tz: ZoneInfo) -> WhenResult:
         return NotUnderstood("empty")
     if len(text) > MAX_INPUT_CHARS:
         return NotUnderstood("unknown")
-    tokens = _tokenize(text)
-    if not tokens:
+    words = _tokenize(text)
+    zones = {_ZONES[word] for word in words if word in _ZONES}
+    tokens = [word for word in words if word not in _ZONES]
+    if not tokens or len(zones) > 1:
         return NotUnderstood("unknown")
     today = now.astimezone(tz).date()
     try:
-        return _interpret(tokens, today)
+        result = _interpret(tokens, today, time_expected)
     except _Invalid as error:
         return NotUnderstood(error.reason)
+    typed = ZoneInfo(zones.pop()) if zones else None
+    return _in_office_zone(result, typed, tz, today)
+
+
+def _in_office_zone(result: WhenResult, typed: ZoneInfo | None, tz: ZoneInfo, today: date) -> WhenResult:
+    """A time typed with another zone ("10.00 WIT" in a WITA office), converted to the office's zone."""
+    if typed is None or typed.key == tz.key or not isinstance(result, Understood | TimeOnly) or result.time is None:
+        return result
+    # Indonesian zones have no daylight saving time: the offset is the same on every day.
+    day = result.day if isinstance(result, Understood) and not result.whole_week else today
+    moved = datetime.combine(day, result.time, tzinfo=typed).astimezone(tz)
+    if isinstance(result, TimeOnly):
+        return TimeOnly(moved.time(), result.period, typed.key)
+    new_day = result.day if result.whole_week else moved.date()
+    return Understood(new_day, moved.time(), result.period, result.whole_week, typed.key)
 
 
 def _tokenize(text: str) -> list[str]:
-    """Lower-case words and numbers, without punctuation, zone words or fillers.
+    """Lower-case words and numbers, without punctuation or fillers.
 
     Apostrophes go first so "Jum'at" becomes "jumat"; letters and digits stuck together ("jam10", "7juli")
     are separated; dots, colons, slashes and dashes stay inside numbers ("14.30", "7/7") but not at their
@@ -235,11 +279,11 @@ def _tokenize(text: str) -> list[str]:
     lowered = _APOSTROPHES.sub("", text.lower())
     spaced = _NOT_TOKEN_CHARS.sub(" ", _LETTER_DIGIT_BOUNDARY.sub(" ", lowered))
     words = (word.strip("./:-") for word in spaced.split())
-    return [word for word in words if word and word not in _ZONE_WORDS and word not in _FILLER_WORDS]
+    return [word for word in words if word and word not in _FILLER_WORDS]
 
 
-def _interpret(tokens: list[str], today: date) -> WhenResult:
-    parts = _scan(tokens, today)
+def _interpret(tokens: list[str], today: date, time_expected: bool = False) -> WhenResult:
+    parts = _scan(tokens, today, time_expected)
     dates = [part for part in parts if not isinstance(part, _TimePart)]
     times = [part for part in parts if isinstance(part, _TimePart)]
     if len(dates) > 1:
@@ -255,12 +299,14 @@ def _interpret(tokens: list[str], today: date) -> WhenResult:
     return Understood(date_part.day, clock, period, date_part.whole_week)
 
 
-def _scan(tokens: list[str], today: date) -> list[_Part]:
+def _scan(tokens: list[str], today: date, time_expected: bool = False) -> list[_Part]:
     """Split the tokens into date and time parts, left to right; a token that fits nothing means "unknown"."""
     parts: list[_Part] = []
     i = 0
     while i < len(tokens):
-        match = _match_date(tokens, i, today) or _match_time(tokens, i)
+        # A bare number is an hour when a time was asked for, or right after a date ("besok 10").
+        bare_hour = time_expected or bool(parts and isinstance(parts[-1], _DatePart))
+        match = _match_date(tokens, i, today) or _match_time(tokens, i, bare_hour)
         if match is None:
             raise _Invalid("unknown")
         used, part = match
@@ -316,6 +362,39 @@ def _match_days_ahead(tokens: list[str], i: int, today: date) -> _Match | None:
     return used, _DatePart(today + timedelta(days=count))
 
 
+def _match_span_ahead(tokens: list[str], i: int, today: date) -> _Match | None:
+    """ "seminggu lagi", "2 minggu lagi", "dua pekan ke depan", "sebulan lagi", "3 bulan lagi"."""
+    word = tokens[i]
+    if word in _SPAN_WORDS:
+        count, unit = _SPAN_WORDS[word]
+        j = i + 1
+    else:
+        number = _small_number(word)
+        unit_word = _at(tokens, i + 1)
+        if number is None or unit_word not in (*_WEEK_WORDS, "bulan"):
+            return None
+        count, unit, j = number, "bulan" if unit_word == "bulan" else "minggu", i + 2
+    tail = (_at(tokens, j), _at(tokens, j + 1))
+    if tail[0] in ("lagi", "kedepan"):
+        used = j + 1 - i
+    elif tail == ("ke", "depan"):
+        used = j + 2 - i
+    else:
+        return None
+    if not 1 <= count <= _MAX_SPAN:
+        raise _Invalid("unknown")
+    if unit == "bulan":
+        return used, _DatePart(_months_later(today, count))
+    return used, _DatePart(today + timedelta(weeks=count))
+
+
+def _months_later(today: date, months: int) -> date:
+    """The same day of the month ``months`` on, clamped to that month's end (31 Jan + 1 = 28/29 Feb)."""
+    index = today.year * 12 + today.month - 1 + months
+    year, month = divmod(index, 12)
+    return date(year, month + 1, min(today.day, _days_in_month(year, month + 1)))
+
+
 def _small_number(word: str) -> int | None:
     if word in _NUMBER_WORDS:
         return _NUMBER_WORDS[word]
@@ -330,8 +409,7 @@ def _match_next_week(tokens: list[str], i: int, today: date) -> _Match | None:
 
 def _match_next_month(tokens: list[str], i: int, today: date) -> _Match | None:
     if tokens[i] == "bulan" and _at(tokens, i + 1) == "depan":
-        year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
-        return 2, _DatePart(date(year, month, min(today.day, _days_in_month(year, month))))
+        return 2, _DatePart(_months_later(today, 1))
     return None
 
 
@@ -356,6 +434,8 @@ def _match_weekday(tokens: list[str], i: int, today: date) -> _Match | None:
     if weeks_ahead is None:
         return j - i, _DatePart(_next_weekday_after(today, weekday))
     day = _monday_of_week(today, weeks_ahead) + timedelta(days=weekday)
+    if weeks_ahead == 0 and today.weekday() >= 5 and day < today:
+        day += timedelta(weeks=1)  # "Senin ini" on a weekend: the week's working days are over, the coming one
     return j + used - i, _DatePart(day)
 
 
@@ -372,6 +452,12 @@ def _match_week_relation(tokens: list[str], i: int) -> tuple[int, int | None]:
 def _match_calendar_date(tokens: list[str], i: int, today: date) -> tuple[int, date] | None:
     """ "7 Juli [2026]", "7/7[/2026]", "07-07-26", "7.7.2026", "2026-07-07": tokens used and the date."""
     word = _at(tokens, i)
+    if word in _DATE_WORDS:  # "tanggal 7 Juli", "tgl 7/7", or a day of the month alone: "tgl 5"
+        inner = _match_calendar_date(tokens, i + 1, today)
+        if inner is not None:
+            return inner[0] + 1, inner[1]
+        number = _at(tokens, i + 1)
+        return (2, _next_day_of_month(int(number), today)) if _DAY_NUMBER.fullmatch(number) else None
     iso = _ISO_DATE.fullmatch(word)
     if iso:
         return 1, _make_date(int(iso[3]), int(iso[2]), int(iso[1]))
@@ -385,6 +471,8 @@ def _match_calendar_date(tokens: list[str], i: int, today: date) -> tuple[int, d
         year_word = _at(tokens, i + 2)
         if _YEAR_NUMBER.fullmatch(year_word):
             return 3, _make_date(int(word), month, int(year_word))
+        if _SHORT_YEAR.fullmatch(year_word) and (int(year_word) >= 24 or int(year_word) == today.year % 100):
+            return 3, _make_date(int(word), month, _full_year(year_word))
         return 2, _dated(int(word), month, None, today)
     return None
 
@@ -404,14 +492,37 @@ def _make_date(day: int, month: int, year: int) -> date:
         raise _Invalid("invalid_date") from None
 
 
+RECENT_PAST = timedelta(days=92)
+
+
 def _next_occurrence(day: int, month: int, today: date) -> date:
-    """The first date with this day and month that is today or later (29 Feb may be up to 8 years away)."""
+    """The nearest date with this day and month: the last past one (up to three months back) or the next one.
+
+    Ties and today go to the next one; 29 Feb may be up to 8 years away either way.
+    """
     if not 1 <= month <= 12 or not 1 <= day <= _days_in_month(2000, month):  # 2000 is a leap year
         raise _Invalid("invalid_date")
-    for year in range(today.year, today.year + 9):
-        if day <= _days_in_month(year, month) and date(year, month, day) >= today:
-            return date(year, month, day)
-    raise _Invalid("invalid_date")  # only past the year 9990
+    found = [date(y, month, day) for y in range(today.year - 8, today.year + 9) if day <= _days_in_month(y, month)]
+    later = [d for d in found if d >= today]
+    earlier = [d for d in found if d < today]
+    if not later:
+        raise _Invalid("invalid_date")  # only past the year 9990
+    # A date that passed lately was meant as that date (and is refused as past, by name); one that passed
+    # months ago was meant for next year: people ask for audiences ahead, rarely for last spring.
+    if earlier and today - earlier[-1] <= RECENT_PAST and today - earlier[-1] < later[0] - today:
+        return earlier[-1]
+    return later[0]
+
+
+def _next_day_of_month(day: int, today: date) -> date:
+    """ "tanggal 5": the next 5th, this month if it is today or later, else the next month that has it."""
+    if not 1 <= day <= 31:
+        raise _Invalid("invalid_date")
+    for months in range(13):
+        first = _months_later(today.replace(day=1), months)
+        if day <= _days_in_month(first.year, first.month) and first.replace(day=day) >= today:
+            return first.replace(day=day)
+    raise _Invalid("invalid_date")  # pragma: no cover - every day 1..31 occurs within a year
 
 
 def _days_in_month(year: int, month: int) -> int:
@@ -430,6 +541,7 @@ def _next_weekday_after(today: date, weekday: int) -> date:
 _DATE_MATCHERS = (
     _match_relative_day,
     _match_days_ahead,
+    _match_span_ahead,
     _match_next_week,
     _match_next_month,
     _match_weekday,
@@ -439,34 +551,63 @@ _DATE_MATCHERS = (
 # --- times
 
 
-def _match_time(tokens: list[str], i: int) -> _Match | None:
-    """ "jam 10", "pukul 14.00", "14:30", "10 pagi", each with an optional part of the day; or "sore"."""
-    word = tokens[i]
-    if word in _PERIODS:
-        return 1, _TimePart(None, 0, _PERIODS[word])
-    if word in _TIME_MARKERS:
-        clock = _loose_clock(_at(tokens, i + 1))
-        used = 2
-    else:
-        strict = _CLOCK_WITH_MINUTES.fullmatch(word)
-        clock = (int(strict[1]), int(strict[2])) if strict else None
-        if clock is None and _at(tokens, i + 1) in _PERIODS:
-            clock = _loose_clock(word)  # a bare number is an hour only with a part of the day: "10 pagi"
-        used = 1
+def _match_time(tokens: list[str], i: int, bare_hour: bool = False) -> _Match | None:
+    """ "jam 10", "pukul 14.00", "14:30", "10 pagi", "setengah 10", "jam sebelas", each with an optional part
+    of the day; or "sore". ``bare_hour``: a number alone ("10") is an hour too."""
+    period_used, period = _period_at(tokens, i)
+    if period is not None:
+        return period_used, _TimePart(None, 0, period)
+    marked = tokens[i] in _TIME_MARKERS
+    start = i + 1 if marked else i
+    clock = _spoken_clock(tokens, start, loose=marked)  # after "jam", "10.5" is a bad time, not another thing
     if clock is None:
         return None
-    period = _PERIODS.get(_at(tokens, i + used))
-    return used + (period is not None), _TimePart(clock[0], clock[1], period)
+    used, hour, minute, padded, kind = clock
+    after_used, period = _period_at(tokens, start + used)
+    # Without "jam"/"pukul", a bare number is an hour only with a part of the day ("10 pagi"), right after a
+    # date or when a time was asked for; "9.30", "setengah 10" and number words read as times anyway.
+    if not marked and kind != "clock" and period is None and not bare_hour:
+        return None
+    return start - i + used + after_used, _TimePart(hour, minute, period, padded)
 
 
-def _loose_clock(word: str) -> tuple[int, int] | None:
-    """Hour and minute after "jam"/"pukul": it is clearly meant as a time, so a bad one is "invalid_time"."""
+def _period_at(tokens: list[str], i: int) -> tuple[int, DayPeriod | None]:
+    word = _at(tokens, i)
+    if word in _PERIODS:
+        return 1, _PERIODS[word]
+    if word == "dini" and _at(tokens, i + 1) == "hari":  # small hours: "jam 2 dini hari" = 02.00
+        return 2, DayPeriod.PAGI
+    return 0, None
+
+
+def _spoken_clock(tokens: list[str], i: int, loose: bool) -> tuple[int, int, int, bool, str] | None:
+    """(tokens used, hour, minute, zero-padded, kind) for "10", "10.30", "sepuluh", "dua belas", "setengah 10".
+
+    kind is "clock" (with minutes or "setengah"), "number" (digits only) or "word" (a number word).
+    """
+    word = _at(tokens, i)
+    if word == _HALF:  # "setengah sepuluh" = half past nine
+        inner = _spoken_clock(tokens, i + 1, loose=False)
+        if inner is None or inner[4] == "clock":
+            return None
+        hour = inner[1]
+        return inner[0] + 1, (hour - 1 if hour > 1 else 12), 30, False, "clock"
+    if (word, _at(tokens, i + 1)) == _DOZEN:
+        return 2, 12, 0, False, "word"
+    if word in _NUMBER_WORDS:
+        return 1, _NUMBER_WORDS[word], 0, False, "word"
+    strict = _CLOCK_WITH_MINUTES.fullmatch(word)
+    if strict:
+        return 1, int(strict[1]), int(strict[2]), strict[1].startswith("0"), "clock"
+    if not loose:
+        return (1, int(word), 0, False, "number") if _DAY_NUMBER.fullmatch(word) else None
     match = _CLOCK_LOOSE.fullmatch(word)
     if match is None:
         return None
     if match[2] is not None and len(match[2]) != 2:
         raise _Invalid("invalid_time")
-    return int(match[1]), int(match[2] or 0)
+    kind = "number" if match[2] is None else "clock"
+    return 1, int(match[1]), int(match[2] or 0), match[1].startswith("0") and len(match[1]) > 1, kind
 
 
 def _merge_times(parts: list[_TimePart]) -> _TimePart | None:
@@ -476,7 +617,7 @@ def _merge_times(parts: list[_TimePart]) -> _TimePart | None:
     if len(parts) == 2:
         clock, period = sorted(parts, key=lambda part: part.hour is None)
         if clock.hour is not None and clock.period is None and period.hour is None:
-            return _TimePart(clock.hour, clock.minute, period.period)
+            return _TimePart(clock.hour, clock.minute, period.period, clock.padded)
     raise _Invalid("unknown")
 
 
@@ -487,6 +628,8 @@ def _resolve_time(part: _TimePart) -> tuple[time | None, DayPeriod | None]:
         raise _Invalid("invalid_time")
     if part.period is None:
         hour: int | None = part.hour if 0 <= part.hour <= 23 else None
+        if hour is not None and 1 <= hour <= 5 and not part.padded:
+            hour += 12  # "jam 2" is 14.00: no office receives anyone at night (the echo lets people correct it)
     else:
         hour = _PERIOD_HOURS[part.period].get(part.hour)
     if hour is None:

@@ -58,7 +58,7 @@ CANCELLABLE = frozenset(status for status in RequestStatus if (status, Action.CA
 PENDING = (RequestStatus.SUBMITTED, RequestStatus.INFO_REQUESTED, RequestStatus.RESCHEDULE_REQUESTED)
 DAYS_OFF_LISTED = 365  # how far ahead /libur lists days off
 REPRESENTATIVE_ACTIONS = ("cancel", "reschedule", "accept", "decline", "offer")
-STAFF_ACTIONS = ("held", "noshow", "daysoff", "dayoff", "dayoff_del")
+STAFF_ACTIONS = ("held", "noshow", "daysoff", "dayoff", "dayopen", "dayoff_del")
 
 
 class LifecycleActions:
@@ -114,6 +114,7 @@ class LifecycleActions:
             "noshow": self._mark_no_show,
             "daysoff": self._days_off,
             "dayoff": self._start_day_off,
+            "dayopen": self._start_day_open,
             "dayoff_del": self._remove_day_off,
         }
 
@@ -220,15 +221,18 @@ class LifecycleActions:
         options: list[Option] = []
         for entry in entries:
             who = self._official_label(entry.official_key, t)
-            lines.append(f"  • {t.date(entry.day)} — {who}: {entry.reason} ({entry.added_by})")
+            kind = t("working day") + ", " if entry.opens else ""  # a package holiday opened again
+            lines.append(f"  • {t.date(entry.day)} — {who}: {kind}{entry.reason} ({entry.added_by})")
             if ex.staff is not None and self._may_block(ex.staff, entry.official_key) and len(options) < 8:
                 options.append(Option(f"g:dayoff_del:{entry.id}", t("Remove {date} ({official})",
                                       date=t.day_month(entry.day), official=who)))  # fmt: skip
-        holidays = await self._next_holidays(ex, today)
+        opened = {e.day for e in entries if e.opens and e.official_key is None}  # no longer closed for anyone
+        holidays = [(day, name) for day, name in await self._next_holidays(ex, today) if day not in opened]
         if holidays:
             lines += ["", t("National holidays and cuti bersama ahead (always closed):")]
             lines += [f"  • {t.date(day)} — {name}" for day, name in holidays]
         options.insert(0, Option("g:dayoff", t("Add a day off")))
+        options.insert(1, Option("g:dayopen", t("Open a holiday as a working day")))
         body = "\n".join(lines)
         return [Choice(body, tuple(options))], replace(state, offered=tuple(options))
 
@@ -251,13 +255,17 @@ class LifecycleActions:
         official = self._directory.official(key)
         return official.title if official else key
 
-    async def _start_day_off(self, ex: _Exchange, state: ConversationState, _argument: str) -> Result:
+    async def _start_day_open(self, ex: _Exchange, state: ConversationState, argument: str) -> Result:
+        return await self._start_day_off(ex, state, argument, opens=True)
+
+    async def _start_day_off(self, ex: _Exchange, state: ConversationState, _argument: str, *,
+                             opens: bool = False) -> Result:  # fmt: skip
         staff = ex.staff
         assert staff is not None
         allowed = [o.key for o in self._directory.officials() if staff.may(Permission.DECIDE, o.key)]
         if not allowed:
             raise NotAuthorized(staff.key)
-        data = {"officials": allowed, "all_allowed": self._may_block(staff, None)}
+        data = {"officials": allowed, "all_allowed": self._may_block(staff, None), "opens": opens}
         turn = ex.engine.start_flow(state, DAY_OFF.name, ex.context, data)
         return list(turn.messages), turn.state
 
@@ -286,6 +294,8 @@ class LifecycleActions:
     async def _lifecycle_completed(self, ex: _Exchange, state: ConversationState, done: FlowCompleted) -> Result:
         answers, t = done.answers, ex.t
         if done.flow == DAY_OFF.name:
+            if done.data.get("opens"):
+                return await self._holiday_opened(ex, state, answers)
             return await self._day_off_added(ex, state, answers)
         request_id = int(done.data["request_id"])
         if done.flow == CANCEL_REQUEST.name:
@@ -332,6 +342,28 @@ class LifecycleActions:
                                "representative is then offered new times).", references=listed)))  # fmt: skip
         turn = self._reprompt(ex, state)
         return [*said, *turn.messages], turn.state
+
+    async def _holiday_opened(self, ex: _Exchange, state: ConversationState, answers: Mapping[str, Any]) -> Result:
+        """A national holiday or cuti bersama that is a working day after all (a changed decree, a wrong estimate)."""
+        staff, t = ex.staff, ex.t
+        assert staff is not None
+        official_key = None if answers["official"] == ALL_OFFICIALS else str(answers["official"])
+        if not self._may_block(staff, official_key):
+            raise NotAuthorized(staff.key)
+        day = date.fromisoformat(answers["day"])
+        any_official = official_key or next(iter(self._directory.officials())).key
+        holiday = (await self._calendar(ex, any_official)).holidays.name(day)
+        if holiday is None:
+            said = Text(t("{date} is not a national holiday or cuti bersama, so there is nothing to open; it is "
+                          "already a working day unless staff blocked it.", date=t.date(day)))  # fmt: skip
+        else:
+            entry = await ex.uow.days_off.add(DayOffEntry(official_key, day, answers["reason"], staff.name,
+                                                          opens=True))  # fmt: skip
+            said = Text(t("Saved: {date} ({holiday}) is a working day for {official} ({reason}); free times are "
+                          "offered on it.", date=t.date(day), holiday=holiday,
+                          official=self._official_label(official_key, t), reason=entry.reason))  # fmt: skip
+        turn = self._reprompt(ex, state)
+        return [said, *turn.messages], turn.state
 
     async def _approved_on(self, ex: _Exchange, day: date, official_key: str | None) -> list[AudienceRequest]:
         keys = [official_key] if official_key else [o.key for o in self._directory.officials()]

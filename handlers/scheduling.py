@@ -115,13 +115,15 @@ def refusal_text(refusal: SlotRefused, at: datetime | date, calendar: OfficialCa
     if reason is RefusalReason.TOO_SOON:
         earliest = date.fromisoformat(refusal.detail) if refusal.detail else day
         return t.plural(
-            "Audiences are arranged at least {n} working day ahead; the earliest possible date is {date}.",
-            "Audiences are arranged at least {n} working days ahead; the earliest possible date is {date}.",
-            calendar.rules.min_notice_working_days, date=t.date(earliest))  # fmt: skip
-    if reason is RefusalReason.BEYOND_HORIZON:
+            "{when} is too soon. Audiences are arranged at least {n} working day ahead; the earliest possible "
+            "date is {date}.",
+            "{when} is too soon. Audiences are arranged at least {n} working days ahead; the earliest possible "
+            "date is {date}.",
+            calendar.rules.min_notice_working_days, when=when, date=t.date(earliest))  # fmt: skip
+    if reason is RefusalReason.BEYOND_HORIZON:  # always say which date was understood: it may not be the one meant
         last = date.fromisoformat(refusal.detail) if refusal.detail else day
-        return t("Audiences can be arranged at most {days} days ahead, until {date}.",
-                 days=calendar.rules.horizon_days, date=t.date(last))  # fmt: skip
+        return t("{when} is too far ahead. Audiences can be arranged at most {days} days ahead, until {date}.",
+                 when=when, days=calendar.rules.horizon_days, date=t.date(last))  # fmt: skip
     if reason is RefusalReason.WEEKEND:
         return t("{date} is not a working day.", date=t.date(day))
     if reason is RefusalReason.HOLIDAY:

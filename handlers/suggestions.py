@@ -41,7 +41,7 @@ class AvailabilitySuggester:
         end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=rules.tz)
         bookings = await uow.bookings.for_official(official_key, start, end)
         entries = await uow.days_off.between(first, last, official_key)
-        days_off = tuple(DayOff(e.day, e.reason) for e in entries)
+        days_off = tuple(DayOff(e.day, e.reason, e.opens) for e in entries)
         return OfficialCalendar(official_key, rules, tuple(bookings), days_off, self._holidays, now)
 
     async def suggest(self, uow: UnitOfWork, official_key: str, now: datetime, limit: int) -> Sequence[datetime]:

@@ -586,7 +586,7 @@ class SqlBookings:
 
 
 def _day_off(row: DayOffRow) -> DayOffEntry:
-    return DayOffEntry(row.official_key, row.day, row.reason, row.added_by, row.id)
+    return DayOffEntry(row.official_key, row.day, row.reason, row.added_by, row.id, row.opens)
 
 
 class SqlDaysOff:
@@ -604,10 +604,10 @@ class SqlDaysOff:
         ).scalar_one_or_none()
         if row is None:
             row = DayOffRow(official_key=entry.official_key, day=entry.day, reason=entry.reason,
-                            added_by=entry.added_by, created_at=_now_of(self._s))  # fmt: skip
+                            added_by=entry.added_by, created_at=_now_of(self._s), opens=entry.opens)  # fmt: skip
             self._s.add(row)
         else:
-            row.reason, row.added_by = entry.reason, entry.added_by
+            row.reason, row.added_by, row.opens = entry.reason, entry.added_by, entry.opens
         await self._s.flush()
         return _day_off(row)
 

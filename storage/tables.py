@@ -5,7 +5,20 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
@@ -254,6 +267,8 @@ class DayOffRow(SQLModel, table=True):
     reason: str = Field(max_length=200)
     added_by: str = Field(max_length=120)
     created_at: datetime = _utc()
+    # True: not a day off but a working day the `holidays` package closes (a changed decree, a wrong estimate).
+    opens: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
 
 
 class WhatsAppInboxRow(SQLModel, table=True):

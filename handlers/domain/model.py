@@ -172,13 +172,18 @@ class Booking:
 
 @dataclass(frozen=True)
 class DayOffEntry:
-    """A day staff blocked (regional holiday, changed decree, out-of-town agenda); no official = all of them."""
+    """A day staff blocked (regional holiday, changed decree, out-of-town agenda); no official = all of them.
+
+    With ``opens`` it is the opposite: a working day although the `holidays` package closes it (a cuti bersama
+    moved by a new decree, an estimated date — "perkiraan" — that proved wrong); ``reason`` says why.
+    """
 
     official_key: str | None
     day: date
     reason: str
     added_by: str
     id: int | None = None
+    opens: bool = False
 
 
 class ActorKind(enum.StrEnum):

@@ -11,7 +11,7 @@ decisions.mmd.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 
 from handlers import validators
@@ -406,25 +406,40 @@ def acknowledge_day(value: str, ctx: StepContext) -> str:
     return ctx.t("Date: {date}.", date=show_day(value, ctx))
 
 
-def parse_day_off_reason(inbound: Inbound, _ctx: StepContext) -> str:
-    example = "Hari jadi Kota Makassar"
+def parse_day_off_reason(inbound: Inbound, ctx: StepContext) -> str:
+    example = "SKB 3 Menteri tentang cuti bersama" if ctx.data.get("opens") else "Hari jadi Kota Makassar"
     return validators.free_text(_text(inbound), min_length=3, max_length=200, example=example)
+
+
+# Started with data {"opens": True} the same flow opens a national holiday or cuti bersama as a working day
+# (a changed decree, an estimated date that proved wrong): only the questions differ.
+def _day_off_prompt(blocking: str, opening: str) -> Callable[[StepContext], str]:
+    return lambda ctx: ctx.t(opening if ctx.data.get("opens") else blocking)
+
+
+ASK_OFFICIAL = N_("For which official is the day blocked?")
+ASK_OPENED_OFFICIAL = N_("For which official is the holiday a working day after all?")
+ASK_DAY = N_("Which date? Example: Jumat, 11 Desember 2026 (you may also write “besok” or “Senin depan”).")
+ASK_OPENED_DAY = N_("Which national holiday or cuti bersama is a working day after all? Example: Kamis, 24 "
+                    "Desember 2026")  # fmt: skip
+ASK_REASON = N_("Why? The reason is shown to representatives.\nExample: Hari jadi Kota Makassar")
+ASK_OPENED_REASON = N_("Why is it a working day? Staff see the reason.\nExample: SKB 3 Menteri tentang cuti "
+                       "bersama 2026 (perubahan)")  # fmt: skip
 
 
 DAY_OFF = Flow(
     name="day_off",
     title=N_("Day off"),
-    summary_intro=N_("Block this day? No audience will be offered or approved on it."),
+    summary_intro=N_("Save this change to the calendar? It applies to every time offered or approved from now on."),
     submit_label=N_("Save"),
     sections=(Section("day", N_("Day off")),),
     steps=(
-        Step("official", "day", N_("For which official is the day blocked?"), parse_day_off_official,
-             label=N_("Official"), options=day_off_official_options, show=show_day_off_official),
-        Step("day", "day",
-             N_("Which date? Example: Jumat, 11 Desember 2026 (you may also write “besok” or “Senin depan”)."),
-             parse_day, label=N_("Date"), show=show_day, acknowledge=acknowledge_day),
-        Step("reason", "day",
-             N_("Why? The reason is shown to representatives.\nExample: Hari jadi Kota Makassar"),
-             parse_day_off_reason, label=N_("Reason")),
+        Step("official", "day", ASK_OFFICIAL, parse_day_off_official, label=N_("Official"),
+             options=day_off_official_options, show=show_day_off_official,
+             ask=_day_off_prompt(ASK_OFFICIAL, ASK_OPENED_OFFICIAL)),
+        Step("day", "day", ASK_DAY, parse_day, label=N_("Date"), show=show_day, acknowledge=acknowledge_day,
+             ask=_day_off_prompt(ASK_DAY, ASK_OPENED_DAY)),
+        Step("reason", "day", ASK_REASON, parse_day_off_reason, label=N_("Reason"),
+             ask=_day_off_prompt(ASK_REASON, ASK_OPENED_REASON)),
     ),
 )  # fmt: skip

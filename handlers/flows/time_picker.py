@@ -12,9 +12,12 @@ Every function here is pure: the official's calendar was fetched before the engi
 The unfinished answer lives in the step's draft:
 
     {}                                   the first question (suggestions, or the next free dates)
-    {"stage": "dates", "after": D}       free dates after D ("Tanggal lain"); "from": D starts at D (a week)
-    {"stage": "times", "day": D}         free times on D ("period": "pagi" / "siang" / "sore" narrows them)
-    {"stage": "confirm", "at": T}        "T — benar?"
+    {"stage": "dates", "after": D}       free dates after D ("Tanggal lain"); "from": D starts at D (a week);
+                                         "time": "10:00" = the time typed with the week ("minggu depan jam 10"),
+                                         used once a date is chosen
+    {"stage": "times", "day": D}         free times on D ("period": "pagi" / "siang" / "sore" narrows them);
+                                         typed text that is only a time ("9", "setengah 10") means it on D
+    {"stage": "confirm", "at": T}        "T — benar?" ("zone": the zone the person typed, when not the office's)
     {"stage": "refused", "alternatives": [T…]}   the nearest free times after a refusal
     {"stage": "ambiguous", "text": S}    "Minggu": Sunday or a week?
 """
@@ -26,11 +29,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from handlers.availability import SlotFree
 from handlers.conversation.flow import Pending, StepContext
 from handlers.datetext import Ambiguous, DayPeriod, NotUnderstood, TimeOnly, parse_when
-from handlers.i18n import N_
+from handlers.i18n import N_, zone_abbreviation
 from handlers.messages import Inbound, Option, PressIn, TextIn
 from handlers.scheduling import OfficialCalendar, refusal_text
 from handlers.validators import Invalid, clean_text
@@ -102,7 +106,12 @@ class TimePicker:
         stage = draft.get("stage")
         calendar = self.calendar(ctx)
         if stage == "confirm":
-            return t("{when} — is that right?", when=t.datetime(datetime.fromisoformat(draft["at"])))
+            at = datetime.fromisoformat(draft["at"])
+            if draft.get("zone"):  # typed in another zone: say it in the office's, and as typed
+                typed = ZoneInfo(draft["zone"])
+                as_typed = f"{t.with_zone(typed).clock(at)} {zone_abbreviation(typed, at)}"
+                return t("{when} ({typed}) — is that right?", when=t.datetime(at), typed=as_typed)
+            return t("{when} — is that right?", when=t.datetime(at))
         if stage == "times":
             day = date.fromisoformat(draft["day"])
             if not self._times(ctx, calendar):
@@ -118,6 +127,10 @@ class TimePicker:
             if not self._days(ctx, calendar):
                 return t("There are no free dates after that within the booking period. Please choose an "
                          "earlier date.")  # fmt: skip
+            if draft.get("time"):
+                return t("Which date at {time}? Choose one of these dates with free times, or type a date and "
+                         "time (e.g. “{example}”).", time=t.clock(time.fromisoformat(draft["time"])),
+                         example=EXAMPLE)  # fmt: skip
             return t("Dates with free times. Choose one, or type a date and time (e.g. “{example}”).",
                      example=EXAMPLE)  # fmt: skip
         return t(self.intro, **self.intro_params(ctx))
@@ -191,10 +204,17 @@ class TimePicker:
         if key.startswith(AT):
             return self._accept(datetime.fromisoformat(key[len(AT) :]), ctx, calendar)
         if key.startswith(DAY):
+            if draft.get("time"):  # "minggu depan jam 10": the time was given with the week
+                at = datetime.combine(date.fromisoformat(key[len(DAY) :]), time.fromisoformat(draft["time"]),
+                                      tzinfo=ctx.t.tz)  # fmt: skip
+                return self._candidate(at, ctx, calendar)
             raise Pending({"stage": "times", "day": key[len(DAY) :]})
         if key == MORE_DATES:
             shown = self._days(ctx, calendar)
-            raise Pending({"stage": "dates", "after": shown[-1].isoformat()} if shown else {"stage": "dates"})
+            later: dict[str, Any] = {"stage": "dates", "after": shown[-1].isoformat()} if shown else {"stage": "dates"}
+            if draft.get("time"):
+                later["time"] = draft["time"]
+            raise Pending(later)
         if key == ALL_DATES:
             raise Pending({"stage": "dates"})
         if key == YES:
@@ -212,12 +232,13 @@ class TimePicker:
 
     def _typed(self, text: str, ctx: StepContext, calendar: OfficialCalendar | None) -> str:
         tz = ctx.t.tz
-        result = parse_when(text, ctx.now, tz)
+        draft = ctx.draft
+        time_asked = bool(draft.get("day"))  # the free times of a date are shown: "9" or "setengah 10" is a time
+        result = parse_when(text, ctx.now, tz, time_expected=time_asked)
         if isinstance(result, NotUnderstood):
-            raise _not_understood(result.reason)
+            raise _not_understood(result.reason, time_asked)
         if isinstance(result, Ambiguous):
             raise Pending({"stage": "ambiguous", "text": text})
-        draft = ctx.draft
         if isinstance(result, TimeOnly):
             day_text = draft.get("day") or (draft.get("at", "")[:10] if draft.get("at") else None)
             if not day_text:
@@ -225,12 +246,15 @@ class TimePicker:
             day = date.fromisoformat(day_text)
             if result.time is None:
                 return self._day(day, result.period, ctx, calendar)
-            return self._candidate(datetime.combine(day, result.time, tzinfo=tz), ctx, calendar)
+            return self._candidate(datetime.combine(day, result.time, tzinfo=tz), ctx, calendar, result.zone)
         if result.whole_week:
-            raise Pending({"stage": "dates", "from": result.day.isoformat()})
+            week: dict[str, Any] = {"stage": "dates", "from": result.day.isoformat()}
+            if result.time is not None:
+                week["time"] = result.time.isoformat(timespec="minutes")
+            raise Pending(week)
         if result.time is None:
             return self._day(result.day, result.period, ctx, calendar)
-        return self._candidate(datetime.combine(result.day, result.time, tzinfo=tz), ctx, calendar)
+        return self._candidate(datetime.combine(result.day, result.time, tzinfo=tz), ctx, calendar, result.zone)
 
     def _day(self, day: date, period: DayPeriod | None, ctx: StepContext, calendar: OfficialCalendar | None) -> str:
         if calendar is None:
@@ -247,17 +271,19 @@ class TimePicker:
                 note = ctx.t("There is no free time in that part of the day; here are the other free times.")
         raise Pending({"stage": "times", "day": day.isoformat(), "period": period.value if period else None}, note)
 
-    def _candidate(self, at: datetime, ctx: StepContext, calendar: OfficialCalendar | None) -> str:
+    def _candidate(self, at: datetime, ctx: StepContext, calendar: OfficialCalendar | None,
+                   zone: str | None = None) -> str:  # fmt: skip
         """A typed time: echoed back for confirmation when free, else refused with the nearest free times."""
         if at.isoformat() in self._chosen(ctx):
             raise Invalid(N_("You already chose that one."))
+        typed = {"zone": zone} if zone else {}
         if calendar is None:
             if at <= ctx.now:
                 raise Invalid(N_("That time has already passed. Please choose a time in the future."))
-            raise Pending({"stage": "confirm", "at": at.isoformat()})
+            raise Pending({"stage": "confirm", "at": at.isoformat(), **typed})
         result = calendar.check(at)
         if isinstance(result, SlotFree):
-            raise Pending({"stage": "confirm", "at": at.astimezone(calendar.rules.tz).isoformat()})
+            raise Pending({"stage": "confirm", "at": at.astimezone(calendar.rules.tz).isoformat(), **typed})
         self._refuse(refusal_text(result, at, calendar, ctx.t), at, ctx, calendar)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -297,7 +323,7 @@ def _spread(times: list[datetime], limit: int) -> list[datetime]:
     return sorted((whole + rest)[:limit])
 
 
-def _not_understood(reason: str) -> Invalid:
+def _not_understood(reason: str, time_asked: bool = False) -> Invalid:
     if reason == "weekday_mismatch":
         return Invalid(N_("The day and the date do not match. Please check them, e.g. “Senin, 7 Desember 2026 "
                           "jam 10”."))  # fmt: skip
@@ -305,6 +331,12 @@ def _not_understood(reason: str) -> Invalid:
         return Invalid(N_("That date does not exist. Example: {example}"), {"example": "7 Desember 2026 jam 10"})
     if reason == "invalid_time":
         return Invalid(N_("That time is not valid. Example: {example}"), {"example": "jam 10 atau pukul 14.00"})
+    if time_asked:  # the free times of a date are shown: a time was asked for, not a date
+        return Invalid(
+            N_("Sorry, we could not read that time. Please write it like “{example}”, “jam 2 siang” or "
+               "“setengah 10”, or choose a button."),
+            {"example": "10.30"},
+        )  # fmt: skip
     return Invalid(
         N_(
             "Sorry, we could not read that date. Please write it like “{example}”, “7 Desember 2026 pukul 14.00” "

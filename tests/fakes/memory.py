@@ -331,7 +331,7 @@ class _DaysOff:
     async def add(self, entry: DayOffEntry) -> DayOffEntry:
         for known in self._d.days_off.values():
             if known.official_key == entry.official_key and known.day == entry.day:
-                updated = replace(known, reason=entry.reason, added_by=entry.added_by)
+                updated = replace(known, reason=entry.reason, added_by=entry.added_by, opens=entry.opens)
                 self._d.days_off[known.id] = updated  # type: ignore[index]
                 return updated
         stored = replace(entry, id=_new_id(self._d))

@@ -41,6 +41,14 @@ def test_days_off_are_added_listed_and_removed(tmp_path: Path) -> None:
     assert len(run(tmp_path, "daftar")[1].splitlines()) == 1
 
 
+def test_a_holiday_of_the_package_is_opened_as_a_working_day(tmp_path: Path) -> None:
+    code, said = run(tmp_path, "buka", "24 Desember 2026", "SKB: cuti bersama dipindahkan", "--pejabat", "walikota")
+    assert code == 0 and "2026-12-24 (Thu)  OPEN (working day)  Wali Kota Makassar: SKB: cuti bersama" in said
+    [line] = run(tmp_path, "daftar")[1].splitlines()
+    assert "OPEN (working day)" in line
+    assert run(tmp_path, "hapus", line.split()[0])[0] == 0
+
+
 @pytest.mark.parametrize(
     ("argv", "error"),
     [
@@ -48,6 +56,7 @@ def test_days_off_are_added_listed_and_removed(tmp_path: Path) -> None:
         (("tambah", "2020-01-01", "Rapat"), "has already passed"),
         (("tambah", "2026-12-04", "Rapat", "--pejabat", "presiden"), "unknown official 'presiden'"),
         (("tambah", "2026-12-04", "x"), "3 to 200 characters"),
+        (("buka", "2020-12-24", "Rapat"), "has already passed"),
     ],
 )
 def test_mistakes_are_reported_without_a_traceback(tmp_path: Path, argv: tuple[str, ...], error: str) -> None:

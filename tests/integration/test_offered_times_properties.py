@@ -1,5 +1,7 @@
 """Properties, through the real flows and use cases: every time offered as a button and every time accepted —
-by a representative choosing preferred times, by staff approving — respects the official's calendar.
+by a representative choosing preferred times, by staff approving, by staff proposing other times (Usulkan Waktu
+Lain) and offering new times after a postponement, by the representative tapping one — respects the official's
+calendar.
 
 Hypothesis plays random conversations (buttons pressed, Indonesian dates typed, "Ya" to confirm) against the
 real service on the in-memory storage, with random staff days off and random approvals. After every reply the
@@ -182,23 +184,106 @@ async def scenario(blocks: list[tuple[int, str | None]], preferred: list[int], s
         # A representative at the time step of a new request, against the calendar those approvals left.
         rep = Address("console", "warga-new")
         async with h.uow() as uow:
-            frame = Frame("request_audience", "preferred_times", {"official": OFFICIAL})
+            # The answers before the time step, so that a random walk reaching "Kirim" submits a whole request.
+            answers = {k: v for k, v in request_answers(START).items() if k != "preferred_times"}
+            frame = Frame("request_audience", "preferred_times", answers)
             await uow.conversations.save(rep, ConversationState(frames=(frame,)))
             await uow.commit()
         await h.say(rep, "/bantuan")
         await world.check_options(staff=False)
         await play(world, rep, scripts[-1], staff=False, ignore=None)
-        # Approved audiences never overlap and never exceed the daily limit.
-        booked = await world.bookings()
-        for a, b in itertools.combinations(booked, 2):
-            assert clear(a.starts_at, b.starts_at), (a, b)
-        per_day = Counter(b.starts_at.astimezone(MAKASSAR).date() for b in booked)
-        assert all(count <= PER_DAY for count in per_day.values()), per_day
+        await check_bookings(world)
+        return world
+
+
+async def check_bookings(world: World) -> None:
+    """Approved audiences never overlap, never exceed the daily limit, and match their requests."""
+    booked = await world.bookings()
+    for a, b in itertools.combinations(booked, 2):
+        assert clear(a.starts_at, b.starts_at), (a, b)
+    per_day = Counter(b.starts_at.astimezone(MAKASSAR).date() for b in booked)
+    assert all(count <= PER_DAY for count in per_day.values()), per_day
+    async with world.h.uow() as uow:
+        for b in booked:
+            request = await uow.requests.get(b.request_id)
+            assert request is not None and request.status in HOLDING
+            assert request.scheduled_at == b.starts_at
+
+
+# Buttons that end a staff proposal, in the order a hurried staff member presses them.
+FINISHING = ("kirim usulan", "tunda", "selesai", "lewati")
+
+
+async def finish(world: World, request_id: int) -> None:
+    """Press through to the end of a proposal or postponement, checking every time offered on the way."""
+    for _ in range(12):
+        options = [o for m in world.h.last if isinstance(m, Choice) for o in m.options]
+        if not options:
+            return
+        labels = {o.label.casefold(): o for o in options}
+        pick = next((labels[label] for label in FINISHING if label in labels), options[0])
+        await world.h.say(PROTOKOL, PressIn(pick.key), staff=True)
+        await world.check_options(staff=True, ignore=request_id)
+        if pick.label.casefold() in FINISHING[:2]:
+            return
+
+
+async def offered_to_representative(world: World, request_id: int, contact: Address, tap: int) -> None:
+    """The times staff proposed, checked as they stand; the representative then taps one (or declines)."""
+    async with world.h.uow() as uow:
+        request = await uow.requests.get(request_id)
+    assert request is not None
+    if request.status not in (RequestStatus.COUNTER_OFFERED, RequestStatus.POSTPONED) or not request.proposed_times:
+        return
+    for moment in request.proposed_times:
+        await world.check_offer(moment, staff=True, ignore=request_id)
+    if tap < len(request.proposed_times):
+        await world.h.say(contact, PressIn(f"g:accept:{request_id}:{tap}"))
+
+
+async def counter_offer_and_postpone(blocks: list[tuple[int, str | None]], first_hours: int,
+                                     scripts: list[list], taps: list[int]) -> World:  # fmt: skip
+    async with harness("memory", START, Path("/nonexistent")) as h:
+        world = World(h)
         async with h.uow() as uow:
-            for b in booked:
-                request = await uow.requests.get(b.request_id)
-                assert request is not None and request.status in HOLDING
-                assert request.scheduled_at == b.starts_at
+            for offset, official in blocks:
+                day = TODAY + timedelta(days=offset)
+                await uow.days_off.add(DayOffEntry(official, day, "Agenda pejabat", "Petugas Protokol"))
+                world.blocked.setdefault(day, set()).add(official)
+            ids = []
+            for number in range(3):
+                moment = START + timedelta(days=2, hours=first_hours + number)
+                request = await submit_request(uow, contact=Address("console", f"warga-{number + 1}"),
+                                               answers=request_answers(moment), now=START, tz=MAKASSAR)  # fmt: skip
+                ids.append(request.id or 0)
+            await uow.commit()
+        contacts = {request_id: Address("console", f"warga-{number + 1}") for number, request_id in enumerate(ids)}
+        # One audience approved with its first offered time, so that later offers have something to avoid.
+        await h.say(PROTOKOL, PressIn(f"g:approve:{ids[0]}"), staff=True)
+        await play(world, PROTOKOL, [("press", 0)] * 4, staff=True, ignore=ids[0])
+        await h.say(PROTOKOL, "/batal", staff=True)
+        await h.say(PROTOKOL, "1", staff=True)
+        # Usulkan Waktu Lain for the second, pressing and typing at random, then tapped by the representative.
+        for request_id, script, tap in ((ids[1], scripts[0], taps[0]), (ids[2], scripts[1], taps[1])):
+            await h.say(PROTOKOL, PressIn(f"g:propose:{request_id}"), staff=True)
+            await world.check_options(staff=True, ignore=request_id)
+            await play(world, PROTOKOL, script, staff=True, ignore=request_id)
+            await finish(world, request_id)
+            await offered_to_representative(world, request_id, contacts[request_id], tap)
+            await check_bookings(world)
+        # The official postpones every approved audience: new times offered, checked, and tapped.
+        for request_id, script, tap in zip(ids, scripts[2:], taps[2:], strict=False):
+            async with h.uow() as uow:
+                request = await uow.requests.get(request_id)
+            if request is None or request.status is not RequestStatus.APPROVED:
+                continue
+            await h.say(PROTOKOL, PressIn(f"g:postpone:{request_id}"), staff=True)
+            await h.say(PROTOKOL, "Wakil Wali Kota mendadak bertugas ke luar kota.", staff=True)
+            await world.check_options(staff=True, ignore=request_id)
+            await play(world, PROTOKOL, script, staff=True, ignore=request_id)
+            await finish(world, request_id)
+            await offered_to_representative(world, request_id, contacts[request_id], tap)
+            await check_bookings(world)
         return world
 
 
@@ -213,6 +298,27 @@ def test_offered_and_accepted_times_always_respect_the_calendar(
 ) -> None:
     world = asyncio.run(scenario(blocks, preferred, scripts))
     assert world.checked > 0  # something was offered and checked in every conversation
+
+
+@given(
+    blocks=days_off,
+    first_hours=st.integers(-1, 9),
+    scripts=st.lists(moves, min_size=5, max_size=5),
+    taps=st.lists(st.integers(0, 3), min_size=5, max_size=5),
+)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_counter_offers_and_times_after_a_postponement_always_respect_the_calendar(
+    blocks: list[tuple[int, str | None]], first_hours: int, scripts: list[list], taps: list[int]
+) -> None:
+    world = asyncio.run(counter_offer_and_postpone(blocks, first_hours, scripts, taps))
+    assert world.checked > 0
+
+
+def test_a_counter_offer_and_a_postponement_on_a_crowded_calendar() -> None:
+    """A fixed example: the first free times proposed, accepted, then postponed and the new time accepted."""
+    presses = [("press", 0), ("press", 0)]
+    world = asyncio.run(counter_offer_and_postpone([(2, OFFICIAL), (3, None)], 0, [presses] * 5, [0] * 5))
+    assert world.checked > 10
 
 
 def test_a_crowded_calendar_is_still_respected() -> None:

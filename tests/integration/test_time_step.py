@@ -211,3 +211,96 @@ async def test_the_summary_reads_the_chosen_times_in_full(h: Harness) -> None:
     await h.say(REP, "Kirim")
     [request] = await h.requests_of(REP)
     assert request.preferred_times == (datetime(2026, 11, 25, 9, 0, tzinfo=MAKASSAR),)
+
+
+async def test_a_year_less_date_just_past_is_refused_as_past_naming_the_date(h: Harness) -> None:
+    h.clock.set(datetime(2026, 11, 24, 10, 0, tzinfo=MAKASSAR))  # Tuesday
+    await at_time_step(h)
+    reply = await h.say(REP, "23 November jam 10")
+    assert "Senin, 23 November 2026 pukul 10.00 WITA sudah lewat." in reply  # not "at most 60 days ahead"
+    assert "Berikut waktu kosong terdekat" in reply and options(h)[-1] == "Tanggal lain"
+    await h.say(REP, "Tanggal lain")
+    assert "Senin, 23 November 2026 sudah lewat." in await h.say(REP, "23/11")
+
+
+async def test_a_year_less_date_in_january_said_in_late_december_is_next_year(h: Harness) -> None:
+    h.clock.set(datetime(2026, 12, 28, 9, 0, tzinfo=MAKASSAR))
+    await at_time_step(h)
+    assert "5 Januari 2027 adalah Isra Mikraj" in await h.say(REP, "5 Januari jam 10")  # 2027, not 2026 past
+    assert "Rabu, 6 Januari 2027 pukul 10.00 WITA — benar?" in await h.say(REP, "6 Januari jam 10")
+
+
+async def test_a_refusal_beyond_the_horizon_says_which_date_was_understood(h: Harness) -> None:
+    await at_time_step(h)
+    reply = await h.say(REP, "15 Maret 2027 jam 10")
+    assert "Senin, 15 Maret 2027 pukul 10.00 WITA terlalu jauh ke depan." in reply
+
+
+async def test_jam_2_without_a_part_of_the_day_is_the_afternoon(h: Harness) -> None:
+    await at_time_step(h)
+    assert "Kamis, 26 November 2026 pukul 14.00 WITA — benar?" in await h.say(REP, "Kamis 26 November jam 2")
+
+
+TIME_ONLY = [("10", "10.00"), ("9.30", "09.30"), ("09:30", "09.30"), ("jam 2", "14.00"),
+             ("pukul 14.00", "14.00"), ("setengah 10", "09.30"), ("jam sepuluh", "10.00")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("typed", "clock"), TIME_ONLY, ids=[t for t, _ in TIME_ONLY])
+async def test_a_time_alone_at_the_times_of_a_date_means_that_time_on_it(h: Harness, typed: str, clock: str) -> None:
+    await at_time_step(h)
+    await h.say(REP, "Kamis, 26 November 2026")
+    assert f"Kamis, 26 November 2026 pukul {clock} WITA — benar?" in await h.say(REP, typed)
+    assert f"Dicatat: Kamis, 26 November 2026 pukul {clock} WITA." in await h.say(REP, "Ya")
+
+
+async def test_not_understood_at_the_times_of_a_date_asks_for_a_time(h: Harness) -> None:
+    await at_time_step(h)
+    await h.say(REP, "Kamis, 26 November 2026")
+    reply = await h.say(REP, "kapan saja")
+    assert "kami belum dapat memahami jam tersebut" in reply and "“10.30”" in reply
+    assert "tanggal tersebut" not in reply
+
+
+async def test_a_time_typed_in_another_zone_is_converted_and_echoed_in_the_office_zone(h: Harness) -> None:
+    await at_time_step(h)
+    reply = await h.say(REP, "Kamis, 26 November 2026 pukul 10.00 WIT")
+    assert "Kamis, 26 November 2026 pukul 09.00 WITA (10.00 WIT) — benar?" in reply
+    assert "Dicatat: Kamis, 26 November 2026 pukul 09.00 WITA." in await h.say(REP, "Ya")
+
+
+async def test_minggu_depan_with_a_time_keeps_the_time_for_the_date_chosen(h: Harness) -> None:
+    await at_time_step(h)
+    reply = await h.say(REP, "minggu depan jam 10")
+    assert "Pada tanggal berapa untuk pukul 10.00?" in reply
+    assert options(h)[:2] == ["Senin, 30 November 2026", "Selasa, 1 Desember 2026"]
+    assert "Selasa, 1 Desember 2026 pukul 10.00 WITA — benar?" in await h.say(REP, "Selasa, 1 Desember 2026")
+
+
+async def test_staff_open_a_cuti_bersama_as_a_working_day_from_the_chat_and_it_is_offered(h: Harness) -> None:
+    reply = await h.say(PROTOKOL, "/libur", staff=True)
+    assert "Buka libur nasional" in reply
+    reply = await h.say(PROTOKOL, "Buka libur nasional", staff=True)
+    assert "Untuk pejabat mana hari libur tersebut tetap menjadi hari kerja?" in reply
+    reply = await h.say(PROTOKOL, "Semua pejabat", staff=True)
+    assert "Hari libur nasional atau cuti bersama mana" in reply
+    await h.say(PROTOKOL, "24 Desember 2026", staff=True)
+    await h.say(PROTOKOL, "SKB 3 Menteri: cuti bersama dipindahkan", staff=True)
+    reply = await h.say(PROTOKOL, "Simpan", staff=True)
+    assert "Tersimpan: Kamis, 24 Desember 2026 (Cuti Bersama Hari Raya Natal) menjadi hari kerja" in reply
+    listing = await h.say(PROTOKOL, "/libur", staff=True)
+    assert "Kamis, 24 Desember 2026 — Semua pejabat: hari kerja, SKB 3 Menteri" in listing
+
+    await at_time_step(h)
+    assert "Kamis, 24 Desember 2026 pukul 10.00 WITA — benar?" in await h.say(REP, "24 Desember jam 10")
+    assert "25 Desember 2026 adalah Hari Raya Natal" in await h.say(REP, "25 Desember jam 10")  # still closed
+
+
+async def test_opening_a_day_that_is_no_holiday_changes_nothing(h: Harness) -> None:
+    await h.say(PROTOKOL, "/libur", staff=True)
+    await h.say(PROTOKOL, "Buka libur nasional", staff=True)
+    await h.say(PROTOKOL, "Semua pejabat", staff=True)
+    await h.say(PROTOKOL, "Kamis, 26 November 2026", staff=True)
+    await h.say(PROTOKOL, "Salah input", staff=True)
+    assert "bukan hari libur nasional atau cuti bersama" in await h.say(PROTOKOL, "Simpan", staff=True)
+    async with h.uow() as uow:
+        assert await uow.days_off.between(date(2026, 11, 1), date(2026, 12, 31)) == []

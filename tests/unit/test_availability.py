@@ -150,6 +150,26 @@ def test_staff_day_off_is_refused_with_its_reason() -> None:
     assert date(2026, 8, 13) not in free_days(RULES, [], off, ID_HOLIDAYS, NOW, limit=5)
 
 
+def test_staff_can_open_a_holiday_of_the_package_as_a_working_day() -> None:
+    december = datetime(2026, 12, 1, 9, tzinfo=WIB)
+    opened = [DayOff(date(2026, 12, 24), "SKB: cuti bersama dipindahkan", opens=True)]
+    assert check(wib(24, 9, month=12), [], opened, now=december) == SlotFree()
+    assert date(2026, 12, 24) in free_days(RULES, [], opened, ID_HOLIDAYS, december, limit=20)
+    assert free_slots(RULES, [], opened, ID_HOLIDAYS, december, limit=1, start_day=date(2026, 12, 24)) == [
+        wib(24, 8, month=12)
+    ]
+    # The day it opens counts for the minimum notice like any working day.
+    wednesday = datetime(2026, 12, 23, 9, tzinfo=WIB)  # Thu 24 (opened) and Mon 28 are the two working days
+    assert free_slots(RULES, [], opened, ID_HOLIDAYS, wednesday, limit=1) == [wib(28, 8, month=12)]
+    # Christmas itself stays closed, and an opening never adds hours to a weekend nor undoes a staff day off.
+    assert check(wib(25, 9, month=12), [], opened, now=december) == refused(RefusalReason.HOLIDAY, "Hari Raya Natal")
+    weekend = [DayOff(date(2026, 12, 26), "Salah input", opens=True)]
+    assert check(wib(26, 9, month=12), [], weekend, now=december) == refused(RefusalReason.WEEKEND)
+    both = [*opened, DayOff(date(2026, 12, 24), "Wali Kota dinas luar kota")]
+    assert check(wib(24, 9, month=12), [], both, now=december) == refused(RefusalReason.DAY_OFF,
+                                                                          "Wali Kota dinas luar kota")  # fmt: skip
+
+
 def test_holiday_is_reported_before_outside_hours() -> None:
     assert check(wib(17, 20)) == refused(RefusalReason.HOLIDAY, "Hari Kemerdekaan Republik Indonesia")
 

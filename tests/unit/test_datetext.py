@@ -136,14 +136,17 @@ ABSOLUTE: list[tuple[str, WhenResult]] = [
     ("2026-07-07", on(7, 7)),
     ("7.7.2026", on(7, 7)),
     ("1 Juli", on(7, 1)),  # today: this year
-    ("30 Juni", on(6, 30, 2027)),  # yesterday: next year
-    ("30/6", on(6, 30, 2027)),
-    ("1 Januari", on(1, 1, 2027)),
+    ("30 Juni", on(6, 30)),  # yesterday: the nearest occurrence (the caller refuses it as past)
+    ("30/6", on(6, 30)),
+    ("1 Januari", on(1, 1, 2027)),  # 181 days back is nearer, but half a year ago means next year
+    ("1 April", on(4, 1)),  # three months back: that date (refused as past)
+    ("3 Januari", on(1, 3, 2027)),
+    ("15 Desember", on(12, 15)),
     ("14 Feb 2027", on(2, 14, 2027)),
     ("3 Peb 2027", on(2, 3, 2027)),
     ("5 Mar 2027", on(3, 5, 2027)),
     ("6 Apr 2027", on(4, 6, 2027)),
-    ("20 Mei", on(5, 20, 2027)),
+    ("20 Mei", on(5, 20)),
     ("17 Agustus", on(8, 17)),
     ("1 Agt 2026", on(8, 1)),
     ("1 Ags 2026", on(8, 1)),
@@ -195,7 +198,7 @@ TIMES: list[tuple[str, WhenResult]] = [
 DATE_AND_TIME: list[tuple[str, WhenResult]] = [
     ("besok jam 10", on(7, 2, at=time(10))),
     ("besok jam 10 pagi", on(7, 2, at=time(10))),
-    ("besok, pukul 14:00 WITA", on(7, 2, at=time(14))),
+    ("besok, pukul 14:00 WITA", Understood(date(2026, 7, 2), time(13), None, zone="Asia/Makassar")),
     ("BESOK   JAM 10!!!", on(7, 2, at=time(10))),
     ("Senin depan, jam 10.", on(7, 6, at=time(10))),
     ("Senin depan pukul 14.00", on(7, 6, at=time(14))),
@@ -209,6 +212,56 @@ DATE_AND_TIME: list[tuple[str, WhenResult]] = [
     ("Jumat, 3 Juli 2026 pukul 13.30 WIB", on(7, 3, at=time(13, 30))),
     ("3 hari lagi jam 2 siang", on(7, 4, at=time(14))),
     ("besok jam 25", fails("invalid_time")),
+]
+
+# Phrasings people use that an audit found missing, still at Wednesday 1 July 2026, 10:00 WIB.
+MORE: list[tuple[str, WhenResult]] = [
+    ("jam 2", clock_at(14)),  # no office receives anyone at 02.00
+    ("pukul 3", clock_at(15)),
+    ("jam 5", clock_at(17)),
+    ("jam 6", clock_at(6)),
+    ("jam 12", clock_at(12)),
+    ("02.00", clock_at(2)),  # a leading zero is a 24-hour time
+    ("jam 2 pagi", clock_at(2)),
+    ("jam 2 dini hari", clock_at(2)),
+    ("2:30", clock_at(14, 30)),
+    ("jam sepuluh", clock_at(10)),
+    ("pukul sepuluh", clock_at(10)),
+    ("jam sebelas siang", clock_at(11)),
+    ("jam dua belas", clock_at(12)),
+    ("jam dua siang", clock_at(14)),
+    ("setengah sepuluh", clock_at(9, 30)),
+    ("jam setengah 10", clock_at(9, 30)),
+    ("setengah 10", clock_at(9, 30)),
+    ("setengah tiga", clock_at(14, 30)),
+    ("setengah", fails("unknown")),
+    ("besok 10", on(7, 2, at=time(10))),
+    ("besok 2", on(7, 2, at=time(14))),
+    ("Senin depan 9.30", on(7, 6, at=time(9, 30))),
+    ("tgl 5", on(7, 5)),
+    ("tanggal 30", on(7, 30)),
+    ("tgl 1", on(7, 1)),  # today
+    ("tgl 5 jam 10", on(7, 5, at=time(10))),
+    ("tanggal 7 jam 2 siang", on(7, 7, at=time(14))),
+    ("Selasa tgl 7", on(7, 7)),
+    ("Senin tgl 7", fails("weekday_mismatch")),
+    ("tanggal 32", fails("invalid_date")),
+    ("tanggal", fails("unknown")),
+    ("seminggu lagi", on(7, 8)),
+    ("sepekan lagi", on(7, 8)),
+    ("2 minggu lagi", on(7, 15)),
+    ("dua pekan lagi", on(7, 15)),
+    ("3 minggu ke depan", on(7, 22)),
+    ("sebulan lagi", on(8, 1)),
+    ("2 bulan lagi", on(9, 1)),
+    ("13 minggu lagi", fails("unknown")),
+    ("7 juli 26", on(7, 7)),
+    ("7 Juli 27", on(7, 7, 2027)),
+    ("7 Juli 10", on(7, 7, at=time(10))),  # 10 after a month name is an hour, not 2010
+    ("Kamis, 2 Juli 2026 pukul 10.00 WIT", Understood(date(2026, 7, 2), time(8), None, zone="Asia/Jayapura")),
+    ("pukul 10.00 WITA", TimeOnly(time(9), None, "Asia/Makassar")),
+    ("pukul 10.00 WIB", clock_at(10)),  # the office's own zone
+    ("jam 10 WIB WITA", fails("unknown")),
 ]
 
 UNHAPPY: list[tuple[str, WhenResult]] = [
@@ -227,7 +280,7 @@ UNHAPPY: list[tuple[str, WhenResult]] = [
 ]
 
 
-@pytest.mark.parametrize(("text", "expected"), RELATIVE + WEEKDAYS + ABSOLUTE + TIMES + DATE_AND_TIME + UNHAPPY)
+@pytest.mark.parametrize(("text", "expected"), RELATIVE + WEEKDAYS + ABSOLUTE + TIMES + DATE_AND_TIME + MORE + UNHAPPY)
 def test_parse_when(text: str, expected: WhenResult) -> None:
     assert parse_when(text, NOW, WIB) == expected
 
@@ -253,7 +306,7 @@ def test_month_boundary(text: str, expected: WhenResult) -> None:
         ("7 Januari", on(1, 7, 2027)),
         ("7/1", on(1, 7, 2027)),
         ("31 Desember", on(12, 31, 2026)),
-        ("30 Desember", on(12, 30, 2027)),
+        ("30 Desember", on(12, 30, 2026)),  # yesterday, not a year ahead
         ("besok", on(1, 1, 2027)),
         ("Senin depan", on(1, 4, 2027)),
         ("minggu depan", week_of(1, 4, 2027)),
@@ -262,6 +315,117 @@ def test_month_boundary(text: str, expected: WhenResult) -> None:
 )
 def test_year_boundary(text: str, expected: WhenResult) -> None:
     assert parse_when(text, datetime(2026, 12, 31, 3, 0, tzinfo=UTC), WIB) == expected
+
+
+def in_zone(tz: ZoneInfo, month: int, day: int, year: int = 2026, at: time | None = None,
+            zone: ZoneInfo | None = None) -> Understood:  # fmt: skip
+    return Understood(date(year, month, day), at, None, zone=zone.key if zone else None)
+
+
+# Tuesday 24 November 2026, 10:00 WITA (a Makassar office).
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("23 November jam 10", on(11, 23, at=time(10))),  # yesterday: refused as past, not beyond the horizon
+        ("23/11", on(11, 23)),
+        ("24 November", on(11, 24)),
+        ("1 Desember", on(12, 1)),
+        ("besok", on(11, 25)),
+        ("tgl 5", on(12, 5)),
+        ("tanggal 30", on(11, 30)),
+        ("tgl 24", on(11, 24)),
+        ("seminggu lagi", on(12, 1)),
+        ("2 minggu lagi", on(12, 8)),
+        ("sebulan lagi", on(12, 24)),
+        ("Kamis, 26 November 2026 pukul 10.00 WIT", in_zone(WITA, 11, 26, at=time(9), zone=WIT)),
+        ("Kamis pukul 10.00 WIB", in_zone(WITA, 11, 26, at=time(11), zone=WIB)),
+        ("Kamis jam 10 WITA", on(11, 26, at=time(10))),
+        ("jam 2", clock_at(14)),
+        ("setengah 10", clock_at(9, 30)),
+        ("Senin ini", on(11, 23)),  # a weekday: the caller says it has passed
+        ("Jumat ini", on(11, 27)),
+    ],
+)
+def test_in_wita(text: str, expected: WhenResult) -> None:
+    assert parse_when(text, datetime(2026, 11, 24, 2, 0, tzinfo=UTC), WITA) == expected
+
+
+# Monday 28 December 2026, 10:00 WIT (a Jayapura office): across the year boundary.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("5 Januari", on(1, 5, 2027)),
+        ("5/1", on(1, 5, 2027)),
+        ("27 Desember", on(12, 27)),  # yesterday
+        ("tgl 5", on(1, 5, 2027)),
+        ("tanggal 31", on(12, 31)),
+        ("tanggal 28", on(12, 28)),
+        ("2 minggu lagi", on(1, 11, 2027)),
+        ("sebulan lagi", on(1, 28, 2027)),
+        ("besok 10", on(12, 29, at=time(10))),
+        ("Jumat ini", on(1, 1, 2027)),
+        ("Senin depan jam 2", on(1, 4, 2027, at=time(14))),
+        ("pukul 10.00 WITA", TimeOnly(time(11), None, "Asia/Makassar")),
+        # 23.30 WIB on Thursday is already 01.30 on Friday, New Year's Day, in WIT.
+        ("Kamis 31 Desember pukul 23.30 WIB", in_zone(WIT, 1, 1, 2027, at=time(1, 30), zone=WIB)),
+        ("7 Januari 27", on(1, 7, 2027)),
+    ],
+)
+def test_in_wit_across_the_year(text: str, expected: WhenResult) -> None:
+    assert parse_when(text, datetime(2026, 12, 28, 1, 0, tzinfo=UTC), WIT) == expected
+
+
+# Friday 30 January 2026, 10:00 WITA: across the month boundary.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("tgl 5", on(2, 5)),
+        ("tanggal 31", on(1, 31)),
+        ("tanggal 29", on(3, 29)),  # February 2026 has no 29th
+        ("tgl 30", on(1, 30)),
+        ("seminggu lagi", on(2, 6)),
+        ("sebulan lagi", on(2, 28)),
+        ("Senin ini", on(1, 26)),  # a weekday: still this week's
+        ("29 Januari", on(1, 29)),
+        ("lusa jam setengah sepuluh", on(2, 1, at=time(9, 30))),
+    ],
+)
+def test_in_wita_across_the_month(text: str, expected: WhenResult) -> None:
+    assert parse_when(text, datetime(2026, 1, 30, 2, 0, tzinfo=UTC), WITA) == expected
+
+
+# Saturday 4 and Sunday 5 July 2026, WIB: the week's working days are over, "<weekday> ini" is the coming one.
+@pytest.mark.parametrize(
+    ("now", "text", "expected"),
+    [
+        (datetime(2026, 7, 4, 3, 0, tzinfo=UTC), "Senin ini", on(7, 6)),
+        (datetime(2026, 7, 4, 3, 0, tzinfo=UTC), "Jumat ini", on(7, 10)),
+        (datetime(2026, 7, 4, 3, 0, tzinfo=UTC), "Kamis minggu ini", on(7, 9)),
+        (datetime(2026, 7, 4, 3, 0, tzinfo=UTC), "Sabtu ini", on(7, 4)),
+        (datetime(2026, 7, 5, 3, 0, tzinfo=UTC), "Senin ini", on(7, 6)),
+        (datetime(2026, 7, 5, 3, 0, tzinfo=UTC), "Senin depan", on(7, 6)),
+    ],
+)
+def test_weekday_ini_on_a_weekend(now: datetime, text: str, expected: WhenResult) -> None:
+    assert parse_when(text, now, WIB) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("9", clock_at(9)),
+        ("10", clock_at(10)),
+        ("2", clock_at(14)),
+        ("9.30", clock_at(9, 30)),
+        ("09:30", clock_at(9, 30)),
+        ("sepuluh", clock_at(10)),
+        ("10 WITA", TimeOnly(time(9), None, "Asia/Makassar")),
+        ("99", fails("invalid_time")),
+        ("besok", on(7, 2)),
+    ],
+)
+def test_a_bare_number_is_an_hour_when_a_time_was_asked(text: str, expected: WhenResult) -> None:
+    assert parse_when(text, NOW, WIB, time_expected=True) == expected
 
 
 @pytest.mark.parametrize(
