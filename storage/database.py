@@ -26,7 +26,10 @@ def is_sqlite(url: str) -> bool:
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """hide_parameters: a logged database error shows the SQL but never its values (conversations hold names and
+    phone numbers)."""
     url = async_url(url)
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         _serialize_sqlite_writers(engine)
