@@ -180,7 +180,14 @@ class ConversationService(LifecycleActions):
             await uow.commit()
 
     async def report_unreachable(self, address: Address, reason: str, request_id: int | None) -> None:
-        """The channel says this person can no longer be reached: remember it and show staff on the card."""
+        """The channel says this person can no longer be reached: remember it and show staff on the card.
+
+        Only representatives are marked: a staff chat that cannot be reached would be warned about itself, and
+        that warning would fail the same way, again and again (the channel logs it for the operator instead).
+        """
+        if address in self._directory.staff_addresses() or self._directory.staff_for(address) is not None:
+            log.warning("staff address %s:%s cannot be reached; not marked", address.channel, address.external_id)
+            return
         async with self._uow_factory() as uow:
             now = self._clock.now()
             await uow.contacts.mark_unreachable(address, reason, now)
