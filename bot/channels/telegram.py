@@ -54,6 +54,7 @@ from handlers.messages import (
     FileIn,
     Inbound,
     InputHint,
+    Option,
     Outbound,
     PressIn,
     Prompt,
@@ -445,7 +446,7 @@ class TelegramChannel:
         return Rendered(message.body)
 
     @staticmethod
-    def _unbuttoned(options: Sequence[Any], t: Any, *, group: bool) -> str:
+    def _unbuttoned(options: Sequence[Option], t: Translator, *, group: bool) -> str:
         """Options beyond the buttons, as numbered lines (typing the number chooses one)."""
         if len(options) <= BUTTON_LIMIT:
             return ""
