@@ -1,8 +1,9 @@
 """Benchmark: N representatives complete the request flow at once through the Telegram webhook path.
 
 Each step is one Bot API update POSTed to our webhook (secret checked, update deduplicated, conversation loaded
-and saved in one transaction, replies sent to a local fake Bot API server). Prints steps per second and the
-webhook's p50/p99 latency.
+and saved in one transaction, replies sent to a local fake Bot API server): typed messages, and button presses
+(callback queries: answered, keyboard closed in place). Prints steps per second and the webhook's p50/p99
+latency, for all steps and for the presses alone.
 
     .venv/bin/python bench/telegram_webhook.py --representatives 40
     .venv/bin/python bench/telegram_webhook.py --representatives 40 \
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -31,26 +33,40 @@ from tests.fakes.memory import FakeClock  # noqa: E402
 from tests.fakes.telegram_api import FakeTelegramAPI  # noqa: E402
 from tests.harness import MAKASSAR  # noqa: E402
 
+PRESS = "press:"  # a tap on the inline button with this label (a callback query), not a typed message
 STEPS = [
-    "/start", "Ajukan Audiensi", "Karang Taruna Kelurahan {n}", "4", "lewati", "Andi Rahmat Hidayat", "Ketua",
-    "0812-3456-7890", "2", "Silaturahmi dan pelaporan pelantikan pengurus baru",
+    "/start", "Ajukan Audiensi", "Karang Taruna Kelurahan {n}", PRESS + "Karang Taruna", "lewati",
+    "Andi Rahmat Hidayat", "Ketua", "0812-3456-7890", PRESS + "Wakil Wali Kota Makassar",
+    "Silaturahmi dan pelaporan pelantikan pengurus baru",
     "Kami ingin melaporkan susunan pengurus dan menjajaki kerja sama.", "5", "1", "2", "Selesai",
-    "005/12/KT-MKS/XI/2026", "lewati", "Kirim",
+    "005/12/KT-MKS/XI/2026", "lewati", PRESS + "Kirim",
 ]  # fmt: skip
 
 
-async def representative(api: FakeTelegramAPI, client: httpx.AsyncClient, url: str, user: int) -> list[float]:
-    latencies: list[float] = []
+async def representative(
+    api: FakeTelegramAPI, client: httpx.AsyncClient, url: str, user: int
+) -> list[tuple[bool, float]]:
+    latencies: list[tuple[bool, float]] = []
     headers = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
-    for text in STEPS:
-        update = api.make_text_update(user, text.format(n=user))
+    for step in STEPS:
+        press = step.startswith(PRESS)
+        if press:
+            update = api.make_button_press_update(user, step.removeprefix(PRESS))
+        else:
+            update = api.make_text_update(user, step.format(n=user))
         started = time.perf_counter()
         response = await client.post(url, json=update, headers=headers)
-        latencies.append(time.perf_counter() - started)
+        latencies.append((press, time.perf_counter() - started))
         response.raise_for_status()
     last = api.last_message_to(user)
     assert last is not None and "Apa yang ingin" in last.text, last
+    assert not [q for q in api.unanswered_callback_queries() if q["from"]["id"] == user]
     return latencies
+
+
+def _percentiles(values: list[float]) -> str:
+    cut = statistics.quantiles(sorted(values), n=100)
+    return f"p50 {cut[49] * 1000:.0f} ms, p99 {cut[98] * 1000:.0f} ms, max {max(values) * 1000:.0f} ms"
 
 
 async def main(representatives: int, database_url: str | None) -> None:
@@ -69,14 +85,16 @@ async def main(representatives: int, database_url: str | None) -> None:
                 )
             )
             elapsed = time.perf_counter() - started
-    latencies = sorted(x for run in runs for x in run)
+    latencies = [x for run in runs for _, x in run]
+    presses = [x for run in runs for press, x in run if press]
     steps = len(latencies)
-    cut = statistics.quantiles(latencies, n=100)
     backend = "PostgreSQL" if database_url and "postgres" in database_url else "SQLite"
-    print(f"{backend}: {representatives} representatives x {len(STEPS)} steps = {steps} webhook updates")
+    print(f"{backend}: {representatives} representatives x {len(STEPS)} steps = {steps} webhook updates "
+          f"({len(presses)} button presses)")  # fmt: skip
     print(f"  {steps / elapsed:.1f} steps/s over {elapsed:.1f} s")
-    print(f"  latency p50 {cut[49] * 1000:.0f} ms, p99 {cut[98] * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms")
-    print(f"  Python {sys.version.split()[0]}, 2 cores")
+    print(f"  latency, all steps: {_percentiles(latencies)}")
+    print(f"  latency, button presses: {_percentiles(presses)}")
+    print(f"  Python {sys.version.split()[0]}, {os.cpu_count()} CPU cores")
 
 
 if __name__ == "__main__":

@@ -146,6 +146,8 @@ async def _run(settings: Settings) -> None:
     """
     from bot.worker import Worker, single_worker_on_sqlite
 
+    if settings.telegram_enabled and settings.telegram_webhook_url:
+        _require_webhook_secret(settings)
     with single_worker_on_sqlite(settings.database_url):
         if not settings.telegram_enabled and not settings.whatsapp_enabled:
             async with application(settings) as app:
@@ -165,7 +167,7 @@ async def _run(settings: Settings) -> None:
             jobs: list[Coroutine[Any, Any, None]] = []
             if telegram is not None:
                 await telegram.bot.initialize()
-                await telegram.set_commands()
+                await telegram.setup()
                 if polling:
                     jobs.append(telegram.run_polling(stop))
             jobs.append(Worker(app, telegram).run(stop, settings.worker_interval_seconds))
@@ -242,11 +244,24 @@ async def _serve(app: App, telegram: TelegramChannel | None, stop: asyncio.Event
         watcher.cancel()
 
 
+def _require_webhook_secret(settings: Settings) -> None:
+    """Telegram webhook requests without the secret are refused: without one set, every update would be."""
+    if settings.telegram_webhook_secret is None or not settings.telegram_webhook_secret.get_secret_value():
+        raise ConfigError(
+            "AUDIENSI_TELEGRAM_WEBHOOK_SECRET is not set: the Telegram webhook refuses every request without it, "
+            "so the bot would receive nothing. Set it (letters, digits, _ and -, up to 256 characters), then run "
+            "`audiensi telegram set-webhook` again."
+        )
+
+
 async def _web(settings: Settings, host: str, port: int) -> None:
+    if settings.telegram_enabled:
+        _require_webhook_secret(settings)
     async with application(settings) as app:
         telegram = app.telegram() if settings.telegram_enabled else None
         if telegram is not None:
             await telegram.bot.initialize()
+            await telegram.setup()
         try:
             await _serve(app, telegram, asyncio.Event(), host, port)
         finally:
@@ -257,18 +272,25 @@ async def _web(settings: Settings, host: str, port: int) -> None:
 async def _telegram_webhook(settings: Settings, action: str) -> None:
     if not settings.telegram_enabled:
         raise ConfigError("AUDIENSI_TELEGRAM_TOKEN is not set")
-    from bot.channels.telegram import make_bot
+    if action == "set-webhook":
+        if not settings.telegram_webhook_url:
+            raise ConfigError("set AUDIENSI_TELEGRAM_WEBHOOK_URL and AUDIENSI_TELEGRAM_WEBHOOK_SECRET first")
+        _require_webhook_secret(settings)
+    from bot.channels.telegram import make_bot, setup_bot
+    from bot.i18n import load_catalogs
 
+    city = load_city_config(settings.config_file)
+    t = load_catalogs(settings.locales_dir).translator("id", city.tz)
     async with make_bot(settings) as bot:
         if action == "delete-webhook":
             await bot.delete_webhook()
             print("webhook deleted")
             return
-        if not settings.telegram_webhook_url or settings.telegram_webhook_secret is None:
-            raise ConfigError("set AUDIENSI_TELEGRAM_WEBHOOK_URL and AUDIENSI_TELEGRAM_WEBHOOK_SECRET first")
+        assert settings.telegram_webhook_url and settings.telegram_webhook_secret is not None
         await bot.set_webhook(
             url=settings.telegram_webhook_url,
             secret_token=settings.telegram_webhook_secret.get_secret_value(),
             allowed_updates=["message", "callback_query"],
         )
+        await setup_bot(bot, t, settings.telegram_staff_chat_id)
         print("webhook set")

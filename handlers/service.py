@@ -162,7 +162,7 @@ class ConversationService(LifecycleActions):
                     if event_id is not None and not await uow.events.first_time(conversation.channel, event_id):
                         log.info("event %s:%s already handled", conversation.channel, event_id)
                         return []
-                    exchange = await self._exchange(uow, conversation, persona, sender, supports_files)
+                    exchange = await self._exchange(uow, conversation, persona, sender, supports_files, language)
                     exchange.compact = compact
                     if persona == STAFF and exchange.staff is None:
                         return [Refusal(exchange.t("Only registered staff can use this. Please contact the "
@@ -190,7 +190,14 @@ class ConversationService(LifecycleActions):
             await uow.commit()
 
     async def report_unreachable(self, address: Address, reason: str, request_id: int | None) -> None:
-        """The channel says this person can no longer be reached: remember it and show staff on the card."""
+        """The channel says this person can no longer be reached: remember it and show staff on the card.
+
+        Only representatives are marked: a staff chat that cannot be reached would be warned about itself, and
+        that warning would fail the same way, again and again (the channel logs it for the operator instead).
+        """
+        if address in self._directory.staff_addresses() or self._directory.staff_for(address) is not None:
+            log.warning("staff address %s:%s cannot be reached; not marked", address.channel, address.external_id)
+            return
         async with self._uow_factory() as uow:
             now = self._clock.now()
             await uow.contacts.mark_unreachable(address, reason, now)
@@ -217,11 +224,13 @@ class ConversationService(LifecycleActions):
     # ---- internals ---------------------------------------------------------------------------------------
 
     async def _exchange(
-        self, uow: UnitOfWork, conversation: Address, persona: str, sender: Address | None, files: bool
-    ) -> _Exchange:
+        self, uow: UnitOfWork, conversation: Address, persona: str, sender: Address | None, files: bool,
+        language: str | None = None,
+    ) -> _Exchange:  # fmt: skip
         now = self._clock.now()
         stored = await uow.conversations.load(conversation)
-        t = self.translator(stored.language if stored else None)
+        # A stored choice wins; a newcomer is answered in the language their app says they use.
+        t = self.translator(stored.language if stored and stored.language else language)
         calendars: dict[str, OfficialCalendar] = {}
         env = FlowEnv(
             officials=self._directory.officials(),

@@ -8,16 +8,18 @@ database, so polling restarts and several webhook processes continue the same co
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import html
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from telegram import (
     BotCommand,
+    BotCommandScopeAllPrivateChats,
     BotCommandScopeChat,
     BotCommandScopeDefault,
     CallbackQuery,
@@ -30,19 +32,29 @@ from telegram import (
     ReplyParameters,
     Update,
 )
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Conflict,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import AIORateLimiter, ExtBot
 
 from bot.delivery import DeliveryGate
 from bot.settings import Settings
 from handlers.domain.model import Address, FileRef
-from handlers.i18n import N_
+from handlers.i18n import N_, Translator
 from handlers.messages import (
     Choice,
     ContactIn,
     FileIn,
     Inbound,
     InputHint,
+    Option,
     Outbound,
     PressIn,
     Prompt,
@@ -64,6 +76,14 @@ BLOCKED = N_("blocked the bot")
 CARD_KINDS = frozenset({"new_request", "decided", "info_provided", "unreachable"})
 DIRECT_ATTEMPTS = 4
 MAX_DELIVERY_ATTEMPTS = 8
+# Telegram refuses keyboards of more than 100 buttons; a long list shows the first ones as buttons and the rest as
+# numbered lines (a typed number chooses one; the engine reads up to two digits).
+BUTTON_LIMIT = 20
+TYPED_NUMBER_LIMIT = 99
+SHORTENED_LINE_FLOOR = 200  # a card's free-text line is never shortened below this
+POLLING_CONCURRENCY = 8  # updates handled at once under polling (different conversations)
+POLLING_MAX_PENDING = 200  # updates fetched but not yet handled before getUpdates waits
+POLLING_DRAIN_SECONDS = 10.0
 
 
 def make_bot(settings: Settings) -> ExtBot[int]:
@@ -83,17 +103,100 @@ def _seconds(retry_after: Any) -> float:
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Telegram refuses texts over 4096 characters: cut at paragraph, line or word boundaries."""
+    """Telegram refuses texts over 4096 characters: cut at a paragraph, else a line, else a word boundary."""
     parts: list[str] = []
     rest = text
     while len(rest) > limit:
-        window = rest[:limit]
-        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
-        cut = cut if cut > limit // 2 else limit
+        window = rest[: limit + 1]
+        cut = limit
+        for separator in ("\n\n", "\n", " "):
+            found = window.rfind(separator)
+            if found > limit // 2:
+                cut = found
+                break
         parts.append(rest[:cut].rstrip())
         rest = rest[cut:].lstrip()
     parts.append(rest)
     return [p for p in parts if p] or [""]
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word boundary and marked with "…"."""
+    if len(text) <= limit:
+        return text
+    window = text[: max(limit - 1, 0)]
+    space = window.rfind(" ")
+    if space > limit // 2:
+        window = window[:space]
+    return window.rstrip() + "…"
+
+
+def fit_card(text: str, limit: int = TEXT_LIMIT) -> str:
+    """A staff card is one message whose status lines (at the top and at the end) always remain.
+
+    The longest lines — the free text a person typed, such as the description — are shortened first; if many
+    short lines still do not fit, the middle of the card gives way, never its first or last lines.
+    """
+    if len(text) <= limit:
+        return text
+    lines = text.split("\n")
+    while (excess := len("\n".join(lines)) - limit) > 0:
+        longest = max(range(len(lines)), key=lambda i: len(lines[i]))
+        if len(lines[longest]) <= SHORTENED_LINE_FLOOR:
+            break
+        lines[longest] = shorten(lines[longest], max(SHORTENED_LINE_FLOOR, len(lines[longest]) - excess))
+    text = "\n".join(lines)
+    if len(text) <= limit:
+        return text
+    marker = "\n…\n"
+    head = text[: (limit - len(marker)) // 2].rsplit("\n", 1)[0]
+    tail = text[len(text) - (limit - len(marker) - len(head)) :]
+    tail = tail.split("\n", 1)[1] if "\n" in tail else tail
+    return head + marker + tail
+
+
+def _chat_id(external_id: str | int) -> int | str:
+    """Telegram chat ids are numbers; as strings the rate limiter would count every chat as a group."""
+    text = str(external_id)
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def _describe(error: BaseException) -> str:
+    """What a failure was, for the outbox row and the log (Telegram's text; never a message's content)."""
+    if isinstance(error, TelegramError):
+        return f"{type(error).__name__}: {error.message}"
+    return f"{type(error).__name__}: {error}"
+
+
+async def set_command_menus(bot: ExtBot[int], t: Translator, staff_chat_id: int | None) -> None:
+    """The command menus, in Indonesian (default and "id"): representatives' in private chats, staff's in the
+    staff group."""
+    private = [
+        BotCommand("mulai", t("Start / main menu")),
+        BotCommand("ajukan", t("Request an audience")),
+        BotCommand("status", t("Status of my requests")),
+        BotCommand("batal", t("Abandon the form in progress")),
+        BotCommand("bantuan", t("Help")),
+    ]
+    staff = [
+        BotCommand("antrian", t("Requests awaiting a decision")),
+        BotCommand("libur", t("Officials' days off")),
+        BotCommand("batal", t("Abandon the form in progress")),
+        BotCommand("bantuan", t("Help")),
+    ]
+    await bot.delete_my_commands(scope=BotCommandScopeDefault())  # an older version's list for every chat
+    for language in (None, "id"):
+        await bot.set_my_commands(private, scope=BotCommandScopeAllPrivateChats(), language_code=language)
+        if staff_chat_id is not None:
+            await bot.set_my_commands(staff, scope=BotCommandScopeChat(staff_chat_id), language_code=language)
+
+
+async def setup_bot(bot: ExtBot[int], t: Translator, staff_chat_id: int | None) -> None:
+    """What every mode (polling, webhook, set-webhook) does at start; a failure here does not stop the bot."""
+    try:
+        await set_command_menus(bot, t, staff_chat_id)
+    except TelegramError as error:
+        log.warning("the command menus could not be set (%s); they stay as they were", _describe(error))
 
 
 @dataclass(frozen=True)
@@ -122,49 +225,67 @@ class TelegramChannel:
         self.cards = cards
         self.clock = clock
         self.staff_chat_id = staff_chat_id
-        t = service.translator()
-        menu = service.engines[REPRESENTATIVE].persona.menu(t)
-        self._menu_keys = {option.key for option in menu}
-        self._menu_by_label = {option.label.casefold(): option.key for option in menu}
+        persona = service.engines[REPRESENTATIVE].persona
+        self._menu_keys = {option.key for option in persona.menu(service.translator())}
+        # The reply-keyboard menu is shown in the person's language: its labels are recognised in every language.
+        self._menu_by_label = {
+            option.label.casefold(): option.key
+            for language in ("id", "en")
+            for option in persona.menu(service.translator(language))
+        }
+        self._answered: set[str] = set()  # callback queries answered while their update is being handled
+        self._warned_staff_chats: set[str] = set()  # staff chats the bot cannot write to, logged once each
 
     # ---- setup -------------------------------------------------------------------------------------------
 
     async def set_commands(self) -> None:
-        t = self.service.translator()
-        await self.bot.set_my_commands(
-            [
-                BotCommand("mulai", t("Start / main menu")),
-                BotCommand("ajukan", t("Request an audience")),
-                BotCommand("status", t("Status of my requests")),
-                BotCommand("batal", t("Abandon the form in progress")),
-                BotCommand("kembali", t("Back one step")),
-                BotCommand("bantuan", t("Help")),
-            ],
-            scope=BotCommandScopeDefault(),
-        )
-        if self.staff_chat_id is not None:
-            await self.bot.set_my_commands(
-                [BotCommand("antrian", t("Requests awaiting a decision")), BotCommand("bantuan", t("Help"))],
-                scope=BotCommandScopeChat(self.staff_chat_id),
-            )
+        await set_command_menus(self.bot, self.service.translator("id"), self.staff_chat_id)
+
+    async def setup(self) -> None:
+        """What every mode (polling, webhook) does at start; a failure here does not stop the bot."""
+        await setup_bot(self.bot, self.service.translator("id"), self.staff_chat_id)
 
     # ---- inbound -----------------------------------------------------------------------------------------
 
     async def process(self, update: Update) -> None:
-        """Handle one update; never raises for a bad update (it is logged and the person gets an apology)."""
+        """Handle one update; never raises. A failure is logged, and the person is told in their language."""
+        query = update.callback_query
         try:
-            if update.callback_query is not None:
-                await self._on_press(update, update.callback_query)
+            if query is not None:
+                await self._on_press(update, query)
             elif update.message is not None:
                 await self._on_message(update, update.message)
-        except TelegramError:
-            log.exception("Telegram refused a reply to update %s", update.update_id)
-        except Exception:
-            log.exception("update %s could not be handled", update.update_id)
-            chat = update.effective_chat
-            if chat is not None and chat.type == "private":
-                t = self.service.translator()
-                await self._safe_send(chat.id, t("Sorry, something went wrong on our side. Please try again."))
+        except Exception as error:
+            if isinstance(error, TelegramError):
+                log.warning("update %s: Telegram refused a call (%s)", update.update_id, _describe(error))
+            else:
+                log.exception("update %s could not be handled", update.update_id)
+            await self._apologize(update)
+        finally:
+            if query is not None:
+                self._answered.discard(query.id)
+
+    async def _apologize(self, update: Update) -> None:
+        user = update.effective_user
+        t = self.service.translator(_language(user.language_code if user else None))
+        sorry = t("Sorry, something went wrong on our side. Please try again.")
+        query = update.callback_query
+        if query is not None and query.id not in self._answered:
+            await self._answer(query, sorry, alert=True)
+            return
+        chat = update.effective_chat
+        if chat is None:
+            return
+        message = update.effective_message
+        reply_to = message.id if message is not None and self._is_group(chat.type) else None
+        try:
+            await self.bot.send_message(
+                chat.id,
+                sorry,
+                reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None,
+            )
+        except TelegramError as error:
+            log.warning("could not send an apology to chat %s (%s)", chat.id, _describe(error))
 
     def _is_group(self, chat_type: str) -> bool:
         return chat_type in ("group", "supergroup")
@@ -184,25 +305,40 @@ class TelegramChannel:
         persona = self._persona_for(user.id)
         replies = await self.service.handle(
             Address(CHANNEL, str(message.chat.id)), inbound, persona=persona, supports_files=True,
-            event_id=str(update.update_id), language=_language(user.language_code))  # fmt: skip
+            event_id=str(update.update_id), language=_language(user.language_code),
+            numbered_above=BUTTON_LIMIT)  # buttons carry no numbers: "9" typed at a time question is 09.00  # fmt: skip
         await self._reply(message.chat.id, replies)
 
     async def _on_group_message(self, update: Update, message: Message) -> None:
-        """In a staff group the bot listens only to commands and to replies to its own questions."""
+        """In a staff group the bot takes commands, replies to its own messages, and plain text from a staff
+        member whose decision waits for their answer.
+
+        With Telegram's default privacy mode a bot in a group receives only commands and replies to it; plain
+        text arrives only when the bot is an admin or its privacy mode is off (README).
+        """
         user = message.from_user
         assert user is not None
         text = message.text or ""
+        conversation = Address(CHANNEL, f"{message.chat.id}:{user.id}")
         replying_to_bot = (
             message.reply_to_message is not None
             and message.reply_to_message.from_user is not None
             and message.reply_to_message.from_user.id == self.bot.id
         )
-        if not text.startswith("/") and not replying_to_bot:
+        if not text.startswith("/") and not replying_to_bot and not await self._awaits_input(conversation, user.id):
             return
         replies = await self.service.handle(
-            Address(CHANNEL, f"{message.chat.id}:{user.id}"), TextIn(text), persona=STAFF,
-            sender=Address(CHANNEL, str(user.id)), event_id=str(update.update_id), compact=True)  # fmt: skip
+            conversation, TextIn(text), persona=STAFF, sender=Address(CHANNEL, str(user.id)),
+            event_id=str(update.update_id), compact=True, numbered_above=BUTTON_LIMIT)  # fmt: skip
         await self._reply(message.chat.id, replies, group_user=(user.id, user.full_name), reply_to=message.id)
+
+    async def _awaits_input(self, conversation: Address, user_id: int) -> bool:
+        """A staff member in the group is in the middle of a decision: what they type is its next answer."""
+        if self.service.staff_for(Address(CHANNEL, str(user_id))) is None:
+            return False
+        async with self.service.unit_of_work() as uow:
+            state = await uow.conversations.load(conversation)
+        return state is not None and state.frame is not None
 
     def _inbound(self, message: Message) -> Inbound:
         if message.contact is not None:
@@ -225,33 +361,43 @@ class TelegramChannel:
         message = query.message
         data = query.data or ""
         if not isinstance(message, Message):
-            await query.answer()
+            await self._answer(query)
             return
         chat = message.chat
         user = query.from_user
-        if self._is_group(chat.type):
+        group = self._is_group(chat.type)
+        if group:
             replies = await self.service.handle(
                 Address(CHANNEL, f"{chat.id}:{user.id}"), PressIn(data), persona=STAFF,
                 sender=Address(CHANNEL, str(user.id)), event_id=str(update.update_id), compact=True)  # fmt: skip
-            refusal = next((r for r in replies if isinstance(r, Refusal)), None)
+        else:
+            replies = await self.service.handle(
+                Address(CHANNEL, str(chat.id)), PressIn(data), persona=self._persona_for(user.id),
+                supports_files=True, event_id=str(update.update_id))  # fmt: skip
+        # The answer is saved. Answering the query and closing the keyboard are best-effort; the replies are
+        # always sent or kept in the outbox (_reply), whatever Telegram does meanwhile.
+        if not replies:  # a redelivered update: it was handled the first time
+            await self._answer(query)
+            return
+        refusal = next((r for r in replies if isinstance(r, Refusal)), None)
+        await self._answer(query, refusal.body[:200] if refusal else None, alert=refusal is not None)
+        if group:
             if refusal is not None:
-                await query.answer(refusal.body[:200], show_alert=True)
                 return
-            await query.answer()
             if not data.startswith("g:"):  # a step of this person's decision; cards are edited by delivery
                 await self._close_keyboard(message, data, chosen=True)
             await self._reply(chat.id, replies, group_user=(user.id, user.full_name), reply_to=message.id)
             return
-        replies = await self.service.handle(
-            Address(CHANNEL, str(chat.id)), PressIn(data), persona=self._persona_for(user.id),
-            supports_files=True, event_id=str(update.update_id))  # fmt: skip
-        if not replies:  # a redelivered update: it was answered the first time
-            await query.answer()
-            return
-        refusal = replies[0] if isinstance(replies[0], Refusal) else None
-        await query.answer(refusal.body[:200] if refusal else None, show_alert=refusal is not None)
         await self._close_keyboard(message, data, chosen=refusal is None)
-        await self._reply(chat.id, replies[1:] if refusal else replies)
+        await self._reply(chat.id, [r for r in replies if r is not refusal])
+
+    async def _answer(self, query: CallbackQuery, text: str | None = None, *, alert: bool = False) -> None:
+        """Answer a callback query (the button stops spinning); best-effort."""
+        self._answered.add(query.id)
+        try:
+            await query.answer(text, show_alert=alert)
+        except TelegramError as error:
+            log.info("callback query not answered (%s)", _describe(error))
 
     async def _close_keyboard(self, message: Message, data: str, *, chosen: bool) -> None:
         """Edit the pressed message in place: its buttons go, and the choice made is written under it."""
@@ -261,13 +407,12 @@ class TelegramChannel:
                 for button in row:
                     if button.callback_data == data:
                         label = button.text
-        text = message.text or ""
-        if chosen and label:
-            text = f"{text}\n\n✓ {label}"
+        suffix = f"\n\n✓ {label}" if chosen and label else ""
+        text = shorten(message.text or "", TEXT_LIMIT - len(suffix)) + suffix
         try:
-            await self.bot.edit_message_text(text[:TEXT_LIMIT], chat_id=message.chat.id, message_id=message.id)
-        except BadRequest as error:
-            log.info("could not close a keyboard: %s", error.message)
+            await self.bot.edit_message_text(text, chat_id=message.chat.id, message_id=message.id)
+        except TelegramError as error:  # best-effort: the question stays as it was
+            log.info("could not close a keyboard (%s)", _describe(error))
 
     # ---- rendering and sending -----------------------------------------------------------------------------
 
@@ -281,19 +426,46 @@ class TelegramChannel:
             for option in message.options:
                 if len(option.key.encode()) > CALLBACK_DATA_LIMIT:
                     raise ValueError(f"callback data over {CALLBACK_DATA_LIMIT} bytes: {option.key!r}")
-            buttons = [[InlineKeyboardButton(o.label[:64], callback_data=o.key)] for o in message.options]
-            return Rendered(message.body, InlineKeyboardMarkup(buttons))
+            shown = message.options[:BUTTON_LIMIT]
+            body = message.body + self._unbuttoned(message.options, t, group=group_user is not None)
+            if group_user is not None:
+                body += "\n\n" + t("To type an answer, reply to this message.")
+            buttons = [[InlineKeyboardButton(o.label[:64], callback_data=o.key)] for o in shown]
+            return Rendered(body, InlineKeyboardMarkup(buttons))
         if isinstance(message, Prompt):
             if group_user is not None:
                 # Addressed to the staff member who is deciding, so their app opens a reply to this question.
                 user_id, name = group_user
                 mention = f'<a href="tg://user?id={user_id}">{html.escape(name)}</a>'
-                return Rendered(f"{mention}, {html.escape(message.body)}", ForceReply(selective=True), html=True)
+                hint = t("Please reply to this message.")
+                return Rendered(f"{mention}, {html.escape(message.body)}\n\n{html.escape(hint)}",
+                                ForceReply(selective=True), html=True)  # fmt: skip
             if message.hint is InputHint.PHONE:
                 button = KeyboardButton(t("Share my phone number"), request_contact=True)
                 return Rendered(message.body, ReplyKeyboardMarkup([[button]], resize_keyboard=True,
                                                                   one_time_keyboard=True))  # fmt: skip
         return Rendered(message.body)
+
+    @staticmethod
+    def _unbuttoned(options: Sequence[Option], t: Translator, *, group: bool) -> str:
+        """Options beyond the buttons, as numbered lines (typing the number chooses one)."""
+        if len(options) <= BUTTON_LIMIT:
+            return ""
+        listed = options[BUTTON_LIMIT:TYPED_NUMBER_LIMIT]
+        first, last = BUTTON_LIMIT + 1, BUTTON_LIMIT + len(listed)
+        how = (
+            t("{count} more are listed below without buttons: reply to this message with the number of one "
+              "({first}–{last}) to choose it.", count=len(listed), first=first, last=last)
+            if group
+            else t("{count} more are listed below without buttons: type the number of one ({first}–{last}) to "
+                   "choose it.", count=len(listed), first=first, last=last)
+        )  # fmt: skip
+        lines = [f"{number}. {option.label}" for number, option in enumerate(listed, first)]
+        rest = len(options) - TYPED_NUMBER_LIMIT
+        if rest > 0:
+            lines.append(t.plural("… and {n} more, shown once the ones above are dealt with.",
+                                  "… and {n} more, shown once the ones above are dealt with.", rest))  # fmt: skip
+        return "\n\n" + how + "\n" + "\n".join(lines)
 
     async def _reply(
         self,
@@ -303,18 +475,17 @@ class TelegramChannel:
         group_user: tuple[int, str] | None = None,
         reply_to: int | None = None,
     ) -> None:
+        """Send the replies to what a person did; what cannot be sent now is kept in the outbox (never lost)."""
         for index, outbound in enumerate(replies):
             try:
                 await self.send(chat_id, outbound, group_user=group_user, reply_to=reply_to)
             except Forbidden as error:
-                log.info("chat %s cannot be reached: %s", chat_id, error.message)
-                await self.service.report_unreachable(Address(CHANNEL, str(chat_id)), BLOCKED, None)
+                await self._unreachable(str(chat_id), None, error)
                 return
-            except (NetworkError, RetryAfter) as error:
-                if isinstance(error, BadRequest):
-                    raise
-                # Telegram is unreachable for longer than our retries: keep what we owe for the delivery loop.
-                log.warning("Telegram unreachable; %s replies queued for chat %s", len(replies) - index, chat_id)
+            except Exception as error:
+                # Telegram is unreachable for longer than our retries, or refused the message: keep what we owe
+                # for the delivery loop, which retries and records the reason on the row.
+                log.warning("%s replies queued for chat %s (%s)", len(replies) - index, chat_id, _describe(error))
                 await self.service.owe(Address(CHANNEL, str(chat_id)), list(replies[index:]))
                 return
 
@@ -329,7 +500,7 @@ class TelegramChannel:
             last = number == len(parts) - 1
             sent = await self._with_retries(
                 self.bot.send_message,
-                chat_id=chat_id,
+                chat_id=_chat_id(chat_id),
                 text=part,
                 parse_mode="HTML" if rendered.html else None,
                 reply_markup=rendered.markup if last else None,
@@ -355,76 +526,125 @@ class TelegramChannel:
                 delay *= 2
         raise AssertionError("unreachable")
 
-    async def _safe_send(self, chat_id: int, text: str) -> None:
-        try:
-            await self.bot.send_message(chat_id, text)
-        except TelegramError:
-            log.warning("could not send an apology to chat %s", chat_id)
+    async def _unreachable(self, chat_id: str, request_id: int | None, error: TelegramError) -> None:
+        """A Forbidden answer. A representative is marked unreachable (staff see it on the card); a staff
+        chat is only logged, once: warning staff about their own chat would fail the same way, forever."""
+        if self._is_staff_address(chat_id):
+            if chat_id not in self._warned_staff_chats:
+                self._warned_staff_chats.add(chat_id)
+                log.error(
+                    "the bot cannot write to staff chat %s (%s): add the bot to the staff group again (or check "
+                    "AUDIENSI_TELEGRAM_STAFF_CHAT_ID); notices to it are marked failed (audiensi messages)",
+                    chat_id, _describe(error),
+                )  # fmt: skip
+            return
+        log.info("chat %s cannot be reached (%s)", chat_id, _describe(error))
+        await self.service.report_unreachable(Address(CHANNEL, chat_id), BLOCKED, request_id)
+
+    def _is_staff_address(self, chat_id: str) -> bool:
+        return (
+            self._is_staff_chat(chat_id)
+            or chat_id.startswith("-")  # a group: only staff groups receive notices
+            or self.service.staff_for(Address(CHANNEL, chat_id)) is not None
+        )
 
     # ---- delivering the outbox ---------------------------------------------------------------------------
 
     async def deliver_due(self, limit: int = 30) -> int:
-        """Send what the bot owes people on Telegram (decisions, staff cards, queued replies)."""
-        items = await self.outbox.claim(self.clock.now(), channel=CHANNEL, limit=limit)
-        for item in items:
-            await self._deliver(item)
-        return len(items)
+        """Send what the bot owes people on Telegram (decisions, staff cards, queued replies).
+
+        Rows are claimed one at a time, so a row's lease (2 minutes) only has to cover its own sending, however
+        slowly the rate limiter lets a batch through; another process never claims a row still being sent.
+        """
+        delivered = 0
+        while delivered < limit:
+            items = await self.outbox.claim(self.clock.now(), channel=CHANNEL, limit=1)
+            if not items:
+                break
+            for item in items:
+                await self._deliver(item)
+            delivered += len(items)
+        return delivered
 
     async def _deliver(self, item: OutboxItem) -> None:
-        if self.gate is not None and not await self.gate.allow(item):
-            return
+        """Deliver one row; whatever goes wrong is recorded on the row (retried, or failed and visible)."""
         now = self.clock.now()
         try:
-            if item.kind in CARD_KINDS and item.request_id is not None and self._is_staff_chat(item.external_id):
-                await self._deliver_card(item)
-            else:
-                for message in item.messages:
-                    await self.send(item.external_id, message)
-        except Forbidden as error:
-            await self.outbox.mark_failed(item.id, f"forbidden: {error.message}")
-            await self.service.report_unreachable(Address(CHANNEL, item.external_id), BLOCKED, item.request_id)
-            return
-        except RetryAfter as error:
-            await self.outbox.mark_failed(item.id, "rate limited", retry_at=now + timedelta(
-                seconds=_seconds(error.retry_after)))  # fmt: skip
-            return
-        except BadRequest as error:
-            await self.outbox.mark_failed(item.id, f"bad request: {error.message}")
-            return
-        except NetworkError as error:
-            if item.attempts >= MAX_DELIVERY_ATTEMPTS:
-                await self.outbox.mark_failed(item.id, f"unreachable after {item.attempts} attempts: {error.message}")
-            else:
-                backoff = timedelta(seconds=min(300, 2**item.attempts))
-                await self.outbox.mark_failed(item.id, f"network: {error.message}", retry_at=now + backoff)
+            if self.gate is not None and not await self.gate.allow(item):
+                return
+            target = item.external_id
+            try:
+                await self._deliver_to(item, target)
+            except ChatMigrated as moved:
+                target = str(moved.new_chat_id)
+                log.warning(
+                    "Telegram chat %s is now the supergroup %s: set AUDIENSI_TELEGRAM_STAFF_CHAT_ID=%s "
+                    "(sending there meanwhile)", item.external_id, target, target,
+                )  # fmt: skip
+                await self._deliver_to(item, target)
+        except Exception as error:
+            await self._record_failure(item, error, now)
             return
         await self.outbox.mark_sent(item.id, now)
+
+    async def _record_failure(self, item: OutboxItem, error: Exception, now: Any) -> None:
+        reason = _describe(error)
+        if isinstance(error, Forbidden):
+            await self.outbox.mark_failed(item.id, reason)
+            await self._unreachable(item.external_id, item.request_id, error)
+            return
+        if isinstance(error, BadRequest | ValueError):  # the message itself is refused: sending again won't help
+            log.warning("outbox %s (%s) refused: %s", item.id, item.kind, reason)
+            await self.outbox.mark_failed(item.id, reason)
+            return
+        if item.attempts >= MAX_DELIVERY_ATTEMPTS:
+            log.warning("outbox %s (%s) failed after %s attempts: %s", item.id, item.kind, item.attempts, reason)
+            await self.outbox.mark_failed(item.id, f"gave up after {item.attempts} attempts: {reason}")
+            return
+        if isinstance(error, RetryAfter):
+            retry_at = now + timedelta(seconds=_seconds(error.retry_after))
+        else:
+            if not isinstance(error, NetworkError):
+                log.error("outbox %s (%s) could not be sent: %s", item.id, item.kind, reason)
+            retry_at = now + timedelta(seconds=min(300, 2**item.attempts))
+        await self.outbox.mark_failed(item.id, reason, retry_at=retry_at)
 
     def _is_staff_chat(self, external_id: str) -> bool:
         return self.staff_chat_id is not None and external_id == str(self.staff_chat_id)
 
-    async def _deliver_card(self, item: OutboxItem) -> None:
+    async def _deliver_to(self, item: OutboxItem, chat: str) -> None:
+        if item.kind in CARD_KINDS and item.request_id is not None and self._is_staff_chat(item.external_id):
+            await self._deliver_card(item, chat)
+        else:
+            for message in item.messages:
+                await self.send(chat, message)
+
+    async def _deliver_card(self, item: OutboxItem, chat: str) -> None:
         """One card per request in the staff group, edited as the request moves on."""
         assert item.request_id is not None
         *intro, card = item.messages
         rendered = self.render(card)
         markup = rendered.markup if isinstance(card, Choice) else None
-        existing = await self.cards.latest(CHANNEL, item.external_id, item.request_id, "card")
+        existing = await self.cards.latest(CHANNEL, chat, item.request_id, "card")
         if existing is not None and item.kind != "new_request":
             try:
-                await self._with_retries(self.bot.edit_message_text, chat_id=item.external_id,
-                                         message_id=int(existing), text=rendered.text[:TEXT_LIMIT],
+                await self._with_retries(self.bot.edit_message_text, chat_id=_chat_id(chat),
+                                         message_id=int(existing), text=fit_card(rendered.text),
                                          reply_markup=markup)  # fmt: skip
+                edited = True
             except BadRequest as error:
-                if "not modified" not in error.message.lower():
-                    raise
-            for note in intro:
-                await self.send(item.external_id, note, reply_to=int(existing))
-            return
-        text = "\n\n".join([*(m.body for m in intro), rendered.text])
-        sent = await self._with_retries(self.bot.send_message, chat_id=item.external_id,
-                                        text=text[:TEXT_LIMIT], reply_markup=markup)  # fmt: skip
-        await self.cards.remember(CHANNEL, item.external_id, str(sent.message_id), item.request_id, "card",
+                edited = "not modified" in error.message.lower()
+                if not edited:  # deleted, or too old to edit: a new card takes its place
+                    log.info("card of request %s could not be edited (%s); posting a new one", item.request_id,
+                             error.message)  # fmt: skip
+            if edited:
+                for note in intro:
+                    await self.send(chat, note, reply_to=int(existing))
+                return
+        text = fit_card("\n\n".join([*(m.body for m in intro), rendered.text]))
+        sent = await self._with_retries(self.bot.send_message, chat_id=_chat_id(chat), text=text,
+                                        reply_markup=markup)  # fmt: skip
+        await self.cards.remember(CHANNEL, chat, str(sent.message_id), item.request_id, "card",
                                   self.clock.now())  # fmt: skip
 
     async def run_delivery(self, stop: asyncio.Event, interval: float = 1.0) -> None:
@@ -438,25 +658,136 @@ class TelegramChannel:
 
     # ---- polling -----------------------------------------------------------------------------------------
 
-    async def run_polling(self, stop: asyncio.Event, poll_seconds: int = 20) -> None:
-        """getUpdates in a loop (one process per token); the offset confirms what was handled."""
-        await self.bot.delete_webhook()
+    async def run_polling(
+        self, stop: asyncio.Event, poll_seconds: int = 20, *, concurrency: int = POLLING_CONCURRENCY
+    ) -> None:
+        """getUpdates in a loop (one process per token) until `stop`; it never gives up on an error.
+
+        Updates of different conversations are handled concurrently (at most `concurrency` at once), those of
+        one conversation in order. An update is confirmed (offset) once it is queued; on `stop` the queued ones
+        are finished first (at most POLLING_DRAIN_SECONDS).
+        """
+        lanes = _Lanes(self.process, concurrency, POLLING_MAX_PENDING)
         offset: int | None = None
         backoff = 1.0
-        while not stop.is_set():
-            try:
-                updates = await self.bot.get_updates(
-                    offset=offset, timeout=poll_seconds, allowed_updates=["message", "callback_query"]
-                )
-                backoff = 1.0
-            except NetworkError as error:
-                log.warning("getUpdates failed (%s); retrying in %.0f s", error.message, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 60)
-                continue
-            for update in updates:
-                await self.process(update)
-                offset = update.update_id + 1
+        webhook_deleted = False
+        try:
+            while not stop.is_set():
+                await lanes.room(stop)
+                try:
+                    if not webhook_deleted:
+                        await self.bot.delete_webhook()
+                        webhook_deleted = True
+                    updates = await self.bot.get_updates(
+                        offset=offset, timeout=poll_seconds, allowed_updates=["message", "callback_query"]
+                    )
+                    backoff = 1.0
+                except Exception as error:
+                    wait = _polling_trouble(error, backoff)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=wait)
+                    backoff = min(backoff * 2, 60.0)
+                    continue
+                for update in updates:
+                    lanes.put(self._lane(update), update)
+                    offset = update.update_id + 1
+        finally:
+            await lanes.close(POLLING_DRAIN_SECONDS)
+
+    def _lane(self, update: Update) -> str:
+        """The conversation an update belongs to: a private chat, or one staff member in a group."""
+        chat, user = update.effective_chat, update.effective_user
+        if chat is None:
+            return "-"
+        if self._is_group(chat.type) and user is not None:
+            return f"{chat.id}:{user.id}"
+        return str(chat.id)
+
+
+def _polling_trouble(error: Exception, backoff: float) -> float:
+    """Log why getUpdates failed, clearly; returns how long to wait before the next try."""
+    if isinstance(error, Conflict):
+        log.error(
+            "getUpdates refused with 409 Conflict (%s): another process is polling with this bot token, or a "
+            "webhook is set for it. Stop the other process, or remove the webhook (audiensi telegram "
+            "delete-webhook) if this process should poll. Retrying in %.0f s",
+            error.message, backoff,
+        )  # fmt: skip
+        return backoff
+    if isinstance(error, RetryAfter):
+        wait = _seconds(error.retry_after)
+        log.warning("getUpdates rate limited; retrying in %.0f s", wait)
+        return wait
+    if isinstance(error, InvalidToken):
+        log.error("Telegram refused the bot token (check AUDIENSI_TELEGRAM_TOKEN); retrying in %.0f s", backoff)
+        return backoff
+    if isinstance(error, NetworkError):
+        log.warning("getUpdates failed (%s); retrying in %.0f s", _describe(error), backoff)
+        return backoff
+    log.error("getUpdates failed (%s); retrying in %.0f s", _describe(error), backoff, exc_info=error)
+    return backoff
+
+
+class _Lanes:
+    """One queue per conversation: handled in order within it, concurrently across them, with bounds."""
+
+    def __init__(self, handle: Callable[[Update], Awaitable[None]], concurrency: int, max_pending: int) -> None:
+        self._handle = handle
+        self._slots = asyncio.Semaphore(concurrency)
+        self._max_pending = max_pending
+        self._queues: dict[str, collections.deque[Update]] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._pending = 0
+        self._room = asyncio.Event()
+        self._room.set()
+
+    def _count(self, change: int) -> None:
+        self._pending += change
+        if self._pending >= self._max_pending:
+            self._room.clear()
+        else:
+            self._room.set()
+
+    def put(self, key: str, update: Update) -> None:
+        self._queues.setdefault(key, collections.deque()).append(update)
+        self._count(1)
+        if key not in self._tasks:
+            self._tasks[key] = asyncio.create_task(self._run(key))
+
+    async def _run(self, key: str) -> None:
+        queue = self._queues[key]
+        try:
+            while queue:
+                async with self._slots:
+                    await self._handle(queue[0])  # process() never raises
+                queue.popleft()
+                self._count(-1)
+        finally:
+            # No await between the last check of `queue` and here: put() cannot slip an update in unseen.
+            self._count(-len(queue))
+            del self._tasks[key]
+            del self._queues[key]
+
+    async def room(self, stop: asyncio.Event) -> None:
+        """Wait while too many updates are fetched but not yet handled."""
+        if self._room.is_set():
+            return
+        stopped = asyncio.create_task(stop.wait())
+        room = asyncio.create_task(self._room.wait())
+        await asyncio.wait({stopped, room}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        room.cancel()
+
+    async def close(self, drain_seconds: float) -> None:
+        tasks = list(self._tasks.values())
+        if not tasks:
+            return
+        _done, late = await asyncio.wait(tasks, timeout=drain_seconds)
+        for task in late:
+            task.cancel()
+        for task in late:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def _language(code: str | None) -> str | None:

@@ -77,7 +77,8 @@ class Engine:
         """`numbered_above`: the channel shows option numbers when more than this many options are offered
         (console: 0, always; WhatsApp: beyond a list's 10 rows; Telegram: None, never). Only then is a typed
         number taken as an option: elsewhere "9" at a time question means nine o'clock."""
-        inbound = self._recognise_choice(state, inbound, numbered_above)
+        numbers_shown = numbered_above is not None and len(state.offered) > numbered_above
+        inbound = self._recognise_choice(state, inbound, numbers_shown or not self._takes_numbers(state, context))
         t = context(state.frame).t
         if isinstance(inbound, TextIn) and inbound.text.strip().startswith("/"):
             return self._command(state, inbound.text.strip(), context)
@@ -115,14 +116,20 @@ class Engine:
 
     # ---- input recognition -------------------------------------------------------------------------------
 
+    def _takes_numbers(self, state: ConversationState, context: ContextFactory) -> bool:
+        """Whether the question being asked reads a typed number as its answer (an hour), not as an option."""
+        frame = state.frame
+        if frame is None or state.confirming or frame.step in (SUMMARY, EDIT_MENU, EDIT_SECTION):
+            return False
+        return self.flows[frame.flow].step(frame.step).typed_numbers(context(frame))
+
     @staticmethod
-    def _recognise_choice(state: ConversationState, inbound: Inbound, numbered_above: int | None) -> Inbound:
+    def _recognise_choice(state: ConversationState, inbound: Inbound, numbers_choose: bool) -> Inbound:
         """A typed option number or option label counts as pressing that option (numbered-text fallback)."""
         if not isinstance(inbound, TextIn) or not state.offered:
             return inbound
         typed = inbound.text.strip()
-        numbered = numbered_above is not None and len(state.offered) > numbered_above
-        if numbered and re.fullmatch(r"\d{1,2}", typed):
+        if numbers_choose and re.fullmatch(r"\d{1,2}", typed):
             index = int(typed) - 1
             if 0 <= index < len(state.offered):
                 return PressIn(state.offered[index].key)

@@ -58,6 +58,10 @@ def _always(_ctx: StepContext) -> bool:
     return True
 
 
+def _never(_ctx: StepContext) -> bool:
+    return False
+
+
 def _no_options(_ctx: StepContext) -> Sequence[Option]:
     return ()
 
@@ -84,6 +88,9 @@ class Step:
     ask: Callable[[StepContext], str] | None = None  # a prompt computed from the draft (already translated)
     # Answers that no longer hold when this one changes (another official: the chosen times are asked again).
     invalidates: tuple[str, ...] = ()
+    # Whether a typed number is the answer ("9" at a time question is 09.00) rather than the number of an
+    # option; where the channel shows numbers beside the options, they choose anyway.
+    typed_numbers: Callable[[StepContext], bool] = _never
 
 
 @dataclass(frozen=True)

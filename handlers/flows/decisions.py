@@ -100,6 +100,7 @@ APPROVE = Flow(
     sections=(Section("schedule", N_("Schedule")),),
     steps=(
         Step("time", "schedule", APPROVE_TIME.intro, APPROVE_TIME.parse, label=N_("Time"),
+             typed_numbers=APPROVE_TIME.numbers_are_times,
              options=APPROVE_TIME.options, ask=APPROVE_TIME.ask, show=show_time),
         Step("place", "schedule",
              N_("Where will the audience take place? Choose the official's room or type another place."),
@@ -181,8 +182,9 @@ NEW_TIMES = TimePicker(
 
 def _proposal_steps(picker: TimePicker) -> tuple[Step, ...]:
     return (
-        Step("times", "times", picker.intro, picker.parse, label=N_("Times offered"), options=picker.options,
-             ask=picker.ask, collect=3, show=show_time, acknowledge=TimePicker.acknowledge),
+        Step("times", "times", picker.intro, picker.parse, label=N_("Times offered"),
+             typed_numbers=picker.numbers_are_times,
+             options=picker.options, ask=picker.ask, collect=3, show=show_time, acknowledge=TimePicker.acknowledge),
     )  # fmt: skip
 
 
@@ -358,8 +360,8 @@ RESCHEDULE = Flow(
     sections=(Section("times", N_("Preferred times")), Section("message", N_("Message"))),
     steps=(
         Step("times", "times", RESCHEDULE_TIMES.intro, RESCHEDULE_TIMES.parse, label=N_("Preferred times"),
-             options=RESCHEDULE_TIMES.options, ask=RESCHEDULE_TIMES.ask, collect=3, show=show_time,
-             acknowledge=TimePicker.acknowledge),
+             typed_numbers=RESCHEDULE_TIMES.numbers_are_times, options=RESCHEDULE_TIMES.options,
+             ask=RESCHEDULE_TIMES.ask, collect=3, show=show_time, acknowledge=TimePicker.acknowledge),
         Step("message", "message",
              N_("Why do you need another time? (optional; choose Skip to leave it out)\n"
                 "Example: Ketua organisasi bertugas ke luar kota pada tanggal tersebut."),

@@ -241,6 +241,7 @@ REQUEST_AUDIENCE = Flow(
              N_("How many people will attend, including you? (1 to {max})"), parse_attendees,
              label=N_("Attendees"), prompt_params=attendees_params, show=show_attendees),
         Step("preferred_times", "times", PREFERRED_TIMES.intro, PREFERRED_TIMES.parse,
+             typed_numbers=PREFERRED_TIMES.numbers_are_times,
              label=N_("Preferred times"), options=PREFERRED_TIMES.options, ask=PREFERRED_TIMES.ask, collect=3,
              show=show_time, acknowledge=acknowledge_time),
         Step("letter_number", "letter",

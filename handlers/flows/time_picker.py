@@ -101,6 +101,11 @@ class TimePicker:
 
     # ---- prompt and options ------------------------------------------------------------------------------
 
+    @staticmethod
+    def numbers_are_times(ctx: StepContext) -> bool:
+        """While a date's free times are shown, a typed "9" means 09.00 (elsewhere it may pick option 9)."""
+        return ctx.draft.get("stage") == "times"
+
     def ask(self, ctx: StepContext) -> str:
         t, draft = ctx.t, ctx.draft
         stage = draft.get("stage")

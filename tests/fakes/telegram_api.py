@@ -79,6 +79,7 @@ TEST_TOKEN = "123456:TEST-token_for-audiensi"
 MAX_TEXT_LENGTH = 4096
 MAX_CAPTION_LENGTH = 1024
 MAX_CALLBACK_DATA_BYTES = 64
+MAX_INLINE_BUTTONS = 100  # more buttons: "Bad Request: reply markup is too long"
 MAX_DOWNLOAD_SIZE = 20 * 1024 * 1024  # getFile refuses bigger files ("file is too big")
 
 # Parameters Telegram expects as JSON-serialized objects (PTB sends them as JSON strings in forms).
@@ -444,6 +445,7 @@ class FakeTelegramAPI:
         self._failures: dict[str, list[_Failure]] = {}  # by lower-case method name
         self._delays: dict[str, list[float]] = {}
         self._blocked: dict[int, str] = {}  # chat_id -> 403 description
+        self._migrated: dict[int, int] = {}  # group chat_id -> the supergroup it became
 
         self._methods: dict[str, Callable[[JSON, dict[str, UploadedFile]], Any]] = {
             "getMe": self._method_get_me,
@@ -623,6 +625,25 @@ class FakeTelegramAPI:
     def unblock_chat(self, chat_id: int) -> None:
         with self._lock:
             self._blocked.pop(chat_id, None)
+
+    def remove_bot_from_group(self, chat_id: int) -> None:
+        """Someone removed the bot from the group: Telegram answers 403 to anything sent there."""
+        self.block_chat(chat_id, "Forbidden: bot was kicked from the supergroup chat")
+
+    def migrate_group(self, chat_id: int, supergroup_id: int) -> None:
+        """The group became a supergroup (new id): calls aimed at the old id answer 400 with
+        ``parameters.migrate_to_chat_id`` (PTB raises ``ChatMigrated``); its messages are not carried over."""
+        with self._lock:
+            self._migrated[chat_id] = supergroup_id
+            self._chats.pop(chat_id, None)
+
+    def delete_message(self, chat_id: int, message_id: int) -> None:
+        """Someone (an admin) deletes a message in the chat; the bot can no longer edit it."""
+        with self._lock:
+            message = self._messages.get((chat_id, message_id))
+            if message is None:
+                raise ValueError(f"no message {message_id} in chat {chat_id}")
+            message.deleted = True
 
     # ---------------------------------------------------------------- simulating users
 
@@ -993,11 +1014,17 @@ class FakeTelegramAPI:
         with self._lock:
             failures = self._failures.get(method.lower())
             failure = failures.pop(0) if failures else None
-            blocked = self._blocked.get(params["chat_id"]) if isinstance(params.get("chat_id"), int) else None
+            chat_id = params.get("chat_id")
+            blocked = self._blocked.get(chat_id) if isinstance(chat_id, int) else None
+            migrated = self._migrated.get(chat_id) if isinstance(chat_id, int) else None
         if failure is not None:
             raise ApiError(failure.status, failure.description, failure.parameters)
         if blocked is not None:
             raise ApiError(403, blocked)
+        if migrated is not None:
+            raise ApiError(
+                400, "Bad Request: group chat was upgraded to a supergroup chat", {"migrate_to_chat_id": migrated}
+            )
         handler = self._methods.get(method)
         if handler is None:
             raise bad_request(f"method not found: {method!r} is not implemented by FakeTelegramAPI")
@@ -1496,6 +1523,8 @@ def _text_param(params: JSON, name: str, limit: int, too_long: str) -> str | Non
 def _validate_inline_keyboard(rows: Any) -> None:
     if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
         raise bad_request("can't parse inline keyboard markup JSON object")
+    if sum(len(row) for row in rows) > MAX_INLINE_BUTTONS:
+        raise bad_request("reply markup is too long")
     for row in rows:
         for button in row:
             if not isinstance(button, dict) or not button.get("text"):
