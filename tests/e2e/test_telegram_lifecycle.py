@@ -7,6 +7,7 @@ representative answers in their private chat; each step asserts what the person 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from tests.e2e.telegram_world import KESBANGPOL_ID, PROTOKOL_ID, STAFF_GROUP, Wo
 from tests.e2e.test_telegram import REP, approve_first_preferred_time, card_of, labels, request_audience
 from tests.fakes.memory import FakeClock
 from tests.fakes.telegram_api import FakeTelegramAPI, SentMessage
+from tests.harness import MAKASSAR
 
 GROUP = STAFF_GROUP
 WED_0800 = "Rabu, 25 November 2026 pukul 08.00 WITA"
@@ -144,3 +146,155 @@ async def test_the_representative_declines_the_proposal_and_staff_read_the_messa
     assert labels(edited) == ["Setujui", "Tolak", "Minta Info", "Usulkan Waktu Lain", "Disposisi"]
     await api.wait_for_message(GROUP, "Perwakilan menolak waktu yang diusulkan untuk AUD-2026-000001")
     assert await status_of(world, reference) is RequestStatus.SUBMITTED
+
+
+# ---- cancelling -------------------------------------------------------------------------------------------
+
+
+async def approved(w: World) -> tuple[str, SentMessage]:
+    """A request approved in the group for Rabu 25 November 09.00 in the Wakil Wali Kota's room; its card."""
+    reference = await request_audience(w)
+    card = await card_of(w, reference)
+    await approve_first_preferred_time(w, card)
+    told = await w.api.wait_for_message(REP, "telah disetujui")
+    assert WED_0900 in told.text
+    return reference, await card_showing(w, card, "Status: Disetujui")
+
+
+async def test_the_representative_cancels_from_status_and_the_time_can_be_booked_again(world: World) -> None:
+    api = world.api
+    reference, card = await approved(world)
+    status = await type_(world, REP, "/status", "AUD-2026-000001", asks=True)
+    assert "Batalkan AUD-2026-000001" in labels(status) and "Ubah jadwal AUD-2026-000001" in labels(status)
+    await tap(world, REP, "Batalkan AUD-2026-000001", "mohon tuliskan alasannya")
+    await type_(world, REP, "tak", "terlalu singkat")
+    await type_(
+        world, REP, "Ketua organisasi berhalangan karena tugas ke luar kota.", "Batalkan permohonan audiensi ini?"
+    )
+    await tap(world, REP, "Ya, batalkan permohonan", "telah dibatalkan")
+    edited = await card_showing(world, card, "Status: Dibatalkan")
+    assert not labels(edited)  # nothing left to decide
+    await api.wait_for_message(GROUP, "Perwakilan membatalkan AUD-2026-000001")
+    assert await status_of(world, reference) is RequestStatus.CANCELLED
+    # Another organization now finds Rabu 09.00 free (request_audience taps "09.00"), and staff can approve it.
+    second = await request_audience(world, user=5002, org="LSM Peduli Pesisir")
+    await approve_first_preferred_time(world, await card_of(world, second))
+    assert WED_0900 in (await api.wait_for_message(5002, "telah disetujui")).text
+
+
+# ---- moving an audience -------------------------------------------------------------------------------------
+
+
+async def ask_to_move(w: World) -> None:
+    await type_(w, REP, "/status", "AUD-2026-000001", asks=True)
+    moving = await tap(w, REP, "Ubah jadwal AUD-2026-000001", "tetap dipesan sampai petugas menyetujui")
+    assert WED_0900 in moving.text
+    await type_(w, REP, "Kamis, 3 Desember 2026 jam 13.00", "Kamis, 3 Desember 2026 pukul 13.00 WITA — benar?")
+    await tap(w, REP, "Ya, benar", "Sudah dipilih", asks=True)
+    await tap(w, REP, "Selesai", "Mengapa")
+    await type_(w, REP, "Ketua organisasi bertugas ke luar kota pada tanggal tersebut.", "Kirim", asks=True)
+    told = await tap(w, REP, "Kirim", "telah diteruskan kepada petugas")
+    assert "tetap pada Rabu, 25 November 2026" in told.text
+
+
+async def test_a_move_asked_in_private_is_approved_by_staff_on_the_card(world: World) -> None:
+    api = world.api
+    reference, card = await approved(world)
+    await ask_to_move(world)
+    moved = await card_showing(world, card, "Kamis, 3 Desember 2026 pukul 13.00 WITA")
+    assert labels(moved) == ["Setujui", "Tetap waktu semula"]
+    await api.wait_for_message(GROUP, "Perwakilan meminta perubahan jadwal AUD-2026-000001")
+    times = await press_on(world, PROTOKOL_ID, moved, "Setujui", "pilih salah satu waktu")
+    assert labels(times)[0] == "Kamis, 3 Desember 2026 pukul 13.00 WITA"  # the time asked for, first
+    await tap(world, PROTOKOL_ID, labels(times)[0], "Di mana", GROUP)
+    await tap(world, PROTOKOL_ID, WAKIL_ROOM, "Setujui audiensi ini?", GROUP)
+    await tap(world, PROTOKOL_ID, "Setujui", "Keputusan tersimpan", GROUP)
+    told = await api.wait_for_message(REP, "telah diubah ke waktu baru")
+    assert "Kamis, 3 Desember 2026 pukul 13.00 WITA" in told.text
+    await card_showing(world, card, "Status: Disetujui")
+
+
+async def test_staff_keep_the_old_time_and_the_representative_is_told(world: World) -> None:
+    api = world.api
+    reference, card = await approved(world)
+    await ask_to_move(world)
+    moved = await card_showing(world, card, "Kamis, 3 Desember 2026 pukul 13.00 WITA")
+    question = await press_on(world, PROTOKOL_ID, moved, "Tetap waktu semula", f"AUD-2026-000001 tetap pada {WED_0900}")
+    summary = await answer(world, PROTOKOL_ID, question, "Pejabat bertugas ke luar kota sepanjang Desember.", "?")
+    await press_on(world, PROTOKOL_ID, summary, labels(summary)[0], "Keputusan tersimpan")
+    told = await api.wait_for_message(REP, "tidak dapat dipenuhi")
+    assert f"tetap dilaksanakan pada {WED_0900}" in told.text
+    assert "Pejabat bertugas ke luar kota sepanjang Desember." in told.text
+    async with world.app.new_uow() as uow:
+        request = await uow.requests.get_by_reference(reference)
+    assert request is not None and request.status is RequestStatus.APPROVED
+    assert request.scheduled_at == datetime(2026, 11, 25, 9, 0, tzinfo=MAKASSAR)
+
+
+# ---- disposisi ----------------------------------------------------------------------------------------------
+
+
+async def test_disposisi_from_the_card_tells_the_representative_who_will_receive_them(world: World) -> None:
+    api = world.api
+    reference = await request_audience(world)
+    card = await card_of(world, reference)
+    officials = await press_on(world, PROTOKOL_ID, card, "Disposisi", "Disposisi AUD-2026-000001")
+    assert "Wakil Wali Kota Makassar" not in " ".join(labels(officials))  # not to the official it is for already
+    kesbangpol = next(label for label in labels(officials) if "Kesatuan Bangsa" in label)
+    question = await tap(world, PROTOKOL_ID, kesbangpol, "balas pesan ini", GROUP)
+    summary = await answer(world, PROTOKOL_ID, question, "Kepala Kesbangpol yang membidangi organisasi kepemudaan.",
+                           "Disposisikan")  # fmt: skip
+    await press_on(world, PROTOKOL_ID, summary, "Disposisikan", "Keputusan tersimpan")
+    told = await api.wait_for_message(REP, "telah didisposisikan")
+    assert "dari Wakil Wali Kota Makassar (Nama Wakil Wali Kota) kepada Kepala Badan" in told.text
+    edited = await card_showing(world, card, "Disposisi: dialihkan dari Wakil Wali Kota Makassar")
+    assert "Pejabat: Kepala Badan Kesatuan Bangsa dan Politik" in edited.text and "Setujui" in labels(edited)
+    async with world.app.new_uow() as uow:
+        request = await uow.requests.get_by_reference(reference)
+    assert request is not None and (request.official_key, request.status) == ("kesbangpol", RequestStatus.SUBMITTED)
+
+
+async def test_an_approved_audience_handed_over_keeps_its_time_with_the_receiving_official(world: World) -> None:
+    api = world.api
+    reference, card = await approved(world)
+    officials = await press_on(world, PROTOKOL_ID, card, "Disposisi", "Disposisi AUD-2026-000001")
+    sekda = next(label for label in labels(officials) if "Sekretaris Daerah" in label)
+    rooms = await tap(world, PROTOKOL_ID, sekda, f"tetap pada {WED_0900}", GROUP, asks=True)
+    room = next(label for label in labels(rooms) if "Ruang Rapat Sekretariat Daerah" in label)
+    await tap(world, PROTOKOL_ID, room, "Lewati", GROUP, asks=True)
+    await tap(world, PROTOKOL_ID, "Lewati", "Disposisikan", GROUP, asks=True)
+    await tap(world, PROTOKOL_ID, "Disposisikan", "Keputusan tersimpan", GROUP)
+    told = await api.wait_for_message(REP, "akan diterima oleh Sekretaris Daerah Kota Makassar")
+    assert WED_0900 in told.text and "Ruang Rapat Sekretariat Daerah" in told.text
+    edited = await card_showing(world, card, "Sekretaris Daerah")
+    assert "Status: Disetujui" in edited.text
+    async with world.app.new_uow() as uow:
+        request = await uow.requests.get_by_reference(reference)
+        assert request is not None and request.id is not None
+        booking = await uow.bookings.for_request(request.id)
+    assert (request.official_key, request.status) == ("sekda", RequestStatus.APPROVED)
+    assert booking is not None and booking.official_key == "sekda"
+
+
+# ---- postponed by the official ------------------------------------------------------------------------------
+
+
+async def test_a_postponed_audience_is_offered_again_and_the_representative_taps_a_new_time(world: World) -> None:
+    api = world.api
+    reference, card = await approved(world)
+    question = await press_on(world, PROTOKOL_ID, card, "Ditunda", f"Tunda AUD-2026-000001 ({WED_0900})")
+    times = await answer(world, PROTOKOL_ID, question, "Wakil Wali Kota mendadak bertugas ke Jakarta.",
+                         "Waktu baru mana yang dapat ditawarkan")  # fmt: skip
+    assert WED_0900 not in labels(times)  # not the same time again
+    offered = labels(times)[0]
+    await tap(world, PROTOKOL_ID, offered, "Sudah dipilih", GROUP, asks=True)
+    await tap(world, PROTOKOL_ID, "Selesai", "Tunda", GROUP, asks=True)
+    await tap(world, PROTOKOL_ID, "Tunda", "Keputusan tersimpan", GROUP)
+    await card_showing(world, card, "Status: Ditunda")
+    offer = await api.wait_for_message(REP, "ditunda oleh pejabat")
+    assert "Wakil Wali Kota mendadak bertugas ke Jakarta." in offer.text
+    assert labels(offer) == [offered, "Waktu lain", "Batalkan permohonan"]
+    told = await tap(world, REP, offered, "telah disetujui")
+    assert offered in told.text
+    assert await status_of(world, reference) is RequestStatus.APPROVED
+    await card_showing(world, card, "Status: Disetujui")
