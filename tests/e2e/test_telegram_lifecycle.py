@@ -212,6 +212,10 @@ async def test_a_move_asked_in_private_is_approved_by_staff_on_the_card(world: W
     told = await api.wait_for_message(REP, "telah diubah ke waktu baru")
     assert "Kamis, 3 Desember 2026 pukul 13.00 WITA" in told.text
     await card_showing(world, card, "Status: Disetujui")
+    async with world.app.new_uow() as uow:
+        request = await uow.requests.get_by_reference(reference)
+    assert request is not None and request.status is RequestStatus.APPROVED
+    assert request.scheduled_at == datetime(2026, 12, 3, 13, 0, tzinfo=MAKASSAR)
 
 
 async def test_staff_keep_the_old_time_and_the_representative_is_told(world: World) -> None:
@@ -298,3 +302,117 @@ async def test_a_postponed_audience_is_offered_again_and_the_representative_taps
     assert offered in told.text
     assert await status_of(world, reference) is RequestStatus.APPROVED
     await card_showing(world, card, "Status: Disetujui")
+
+
+# ---- days off -------------------------------------------------------------------------------------------
+
+
+async def test_a_day_off_added_with_libur_in_the_group_is_no_longer_offered(world: World) -> None:
+    listing = await type_(world, PROTOKOL_ID, "/libur", "Belum ada hari libur yang ditambahkan petugas.", GROUP)
+    assert "Hari Raya Natal" in listing.text and "Tambah hari libur" in labels(listing)
+    await tap(world, PROTOKOL_ID, "Tambah hari libur", "Untuk pejabat mana", GROUP, asks=True)
+    question = await tap(world, PROTOKOL_ID, "Semua pejabat", "balas pesan ini", GROUP)
+    question = await answer(world, PROTOKOL_ID, question, "27 November 2026", "Tanggal: Jumat, 27 November 2026.")
+    summary = await answer(world, PROTOKOL_ID, question, "Hari jadi Kota Makassar", "Simpan")
+    saved = await press_on(world, PROTOKOL_ID, summary, "Simpan", "Tersimpan")
+    assert "Jumat, 27 November 2026 ditutup untuk Semua pejabat" in saved.text
+
+    dates = await at_the_dates(world)
+    assert "Kamis, 26 November 2026" in labels(dates) and "Jumat, 27 November 2026" not in labels(dates)
+    refused = await type_(world, REP, "27 November jam 9", "Jumat, 27 November 2026")
+    assert "Pejabat tidak menerima audiensi pada Jumat, 27 November 2026: Hari jadi Kota Makassar." in refused.text
+
+
+async def at_the_dates(w: World, user: int = REP) -> SentMessage:
+    """A representative's request typed up to the free dates of the Wakil Wali Kota."""
+    await type_(w, user, "/ajukan", "Apa nama organisasi")
+    for said, expected in (
+        ("Karang Taruna Maccini", "jenis"),
+        ("4", "registrasi"),
+        ("lewati", "nama lengkap"),
+        ("Andi Rahmat", "jabatan"),
+        ("Ketua", "telepon"),
+        ("0812-3456-7890", "Pejabat"),
+        ("2", "perihal"),
+        ("Silaturahmi pengurus baru organisasi", "jelaskan"),
+        ("Kami ingin melaporkan susunan pengurus baru.", "Berapa"),
+    ):
+        await type_(w, user, said, expected)
+    return await type_(w, user, "5", "paling banyak tiga waktu", asks=True)
+
+
+# ---- typing in the group ------------------------------------------------------------------------------------
+
+
+async def test_staff_type_a_time_as_a_reply_to_the_question_and_it_is_read_back(world: World) -> None:
+    api = world.api
+    reference = await request_audience(world)
+    card = await card_of(world, reference)
+    times = await press_on(world, PROTOKOL_ID, card, "Setujui", "pilih salah satu waktu")
+    assert "balas pesan ini" in times.text
+    echoed = await answer(world, PROTOKOL_ID, times, "Kamis, 3 Desember 2026 jam 10",
+                          "Kamis, 3 Desember 2026 pukul 10.00 WITA — benar?")  # fmt: skip
+    await press_on(world, PROTOKOL_ID, echoed, "Ya, benar", "Di mana")
+    await tap(world, PROTOKOL_ID, WAKIL_ROOM, "Setujui audiensi ini?", GROUP)
+    await tap(world, PROTOKOL_ID, "Setujui", "Keputusan tersimpan", GROUP)
+    told = await api.wait_for_message(REP, "telah disetujui")
+    assert "Kamis, 3 Desember 2026 pukul 10.00 WITA" in told.text
+
+
+async def test_a_typed_hour_at_a_dates_free_times_means_that_hour(world: World) -> None:
+    reference = await request_audience(world)
+    card = await card_of(world, reference)
+    await press_on(world, PROTOKOL_ID, card, "Usulkan Waktu Lain", "Usulkan waktu lain")
+    dates = await tap(world, PROTOKOL_ID, "Tanggal lain", "Tanggal yang masih memiliki waktu kosong", GROUP, asks=True)
+    assert "Kamis, 26 November 2026" in labels(dates)
+    times = await tap(world, PROTOKOL_ID, "Kamis, 26 November 2026", "Waktu yang masih kosong", GROUP, asks=True)
+    assert "09.00" in labels(times) and not any(label[0].isdigit() and "." not in label for label in labels(times))
+    # The buttons carry no numbers, so "9" is not the ninth button: it is 09.00 on that date, read back.
+    echoed = await answer(world, PROTOKOL_ID, times, "9", "Kamis, 26 November 2026 pukul 09.00 WITA — benar?")
+    await press_on(world, PROTOKOL_ID, echoed, "Ya, benar", "Dicatat: Kamis, 26 November 2026 pukul 09.00 WITA.")
+
+
+# ---- old and other people's buttons -------------------------------------------------------------------------
+
+
+async def test_a_press_on_another_staff_members_keyboard_or_an_old_one_changes_nothing(world: World) -> None:
+    api = world.api
+    reference = await request_audience(world)
+    card = await card_of(world, reference)
+    # Protokol is approving; Kesbangpol, at the same card, is asking for information: two decisions in the group.
+    times = await press_on(world, PROTOKOL_ID, card, "Setujui", "pilih salah satu waktu")
+    await press_on(world, PROTOKOL_ID, times, WED_0900, "Di mana")
+    place = api.last_message_to(GROUP)
+    assert place is not None and WAKIL_ROOM in labels(place)
+    approving = await press_on(world, PROTOKOL_ID, place, WAKIL_ROOM, "Setujui audiensi ini?")
+    question = await press_on(world, KESBANGPOL_ID, card, "Minta Info", "Informasi apa")
+    asking = await answer(world, KESBANGPOL_ID, question, "Mohon kirim SK kepengurusan yang berlaku.",
+                          "Kirim pertanyaan ini kepada perwakilan")  # fmt: skip
+
+    def alerts() -> list[str]:
+        return [a["text"] for a in api.callback_answers() if a.get("show_alert")]
+
+    # Kesbangpol presses Protokol's "Setujui", Protokol presses Kesbangpol's "Kirim pertanyaan".
+    for user, message, label in ((KESBANGPOL_ID, approving, "Setujui"), (PROTOKOL_ID, asking, "Kirim pertanyaan")):
+        count = len(alerts())
+        api.user_press(user, message.message_id, message.button_data(label), GROUP)
+        await api.wait_for(lambda count=count: len(alerts()) > count, description="an alert on the button")
+        assert "milik pertanyaan sebelumnya atau milik orang lain, sehingga tidak ada yang diubah" in alerts()[-1]
+    # And Protokol presses the time keyboard they already answered (closed since; an old client still shows it).
+    count = len(alerts())
+    api.user_press(PROTOKOL_ID, times.message_id, times.button_data(WED_0900), GROUP, check_button=False)
+    await api.wait_for(lambda: len(alerts()) > count, description="an alert on the old button")
+    assert "tidak ada yang diubah" in alerts()[-1]
+    assert await status_of(world, reference) is RequestStatus.SUBMITTED
+    assert not any("Keputusan tersimpan" in m.text for m in api.messages_to(GROUP))
+    assert not any("Mohon kirim SK" in m.text for m in api.messages_to(REP))
+
+    # Each one's own keyboard still works: Kesbangpol's question goes out, and then Protokol's approval is
+    # answered as coming after that decision.
+    await press_on(world, KESBANGPOL_ID, asking, "Kirim pertanyaan", "Keputusan tersimpan")
+    await api.wait_for_message(REP, "Mohon kirim SK kepengurusan yang berlaku.")
+    count = len(alerts())
+    api.user_press(PROTOKOL_ID, approving.message_id, approving.button_data("Setujui"), GROUP)
+    await api.wait_for(lambda: len(alerts()) > count, description="an alert on the approval")
+    assert "sudah ditangani" in alerts()[-1] and "Petugas Kesbangpol" in alerts()[-1]
+    assert await status_of(world, reference) is RequestStatus.INFO_REQUESTED
