@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from handlers.domain.model import RequestStatus
-from tests.conftest import START
+from tests.conftest import BACKENDS, START
 from tests.e2e.telegram_world import KESBANGPOL_ID, PROTOKOL_ID, STAFF_GROUP, World, running_bot
 from tests.e2e.test_telegram import REP, approve_first_preferred_time, card_of, labels, request_audience
 from tests.fakes.memory import FakeClock
 from tests.fakes.telegram_api import FakeTelegramAPI, SentMessage
-from tests.harness import MAKASSAR
+from tests.harness import MAKASSAR, postgres_url, reset_postgres
 
 GROUP = STAFF_GROUP
 WED_0800 = "Rabu, 25 November 2026 pukul 08.00 WITA"
@@ -27,9 +27,15 @@ WED_0900 = "Rabu, 25 November 2026 pukul 09.00 WITA"
 WAKIL_ROOM = "Ruang Kerja Wakil Wali Kota, Lantai 2 Balai Kota"
 
 
-@pytest.fixture
-async def world(telegram_api: FakeTelegramAPI, tmp_path: Path) -> AsyncIterator[World]:
-    async with running_bot(telegram_api, tmp_path, FakeClock(START)) as running:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=BACKENDS[2].marks)])
+async def world(request: pytest.FixtureRequest, telegram_api: FakeTelegramAPI, tmp_path: Path) -> AsyncIterator[World]:
+    """The bot on SQLite and on PostgreSQL (where the exclusion constraint guards the bookings)."""
+    url = None
+    if request.param == "postgres":
+        url = postgres_url()
+        assert url is not None
+        await reset_postgres(url)
+    async with running_bot(telegram_api, tmp_path, FakeClock(START), database_url=url) as running:
         yield running
 
 
