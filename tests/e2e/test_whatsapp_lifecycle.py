@@ -78,6 +78,8 @@ async def test_staff_on_whatsapp_approve_with_a_time_and_the_representative_is_t
     times = await tap(wa, STAFF_WA, card, "Setujui", "pilih salah satu waktu")
     preferred = next(t for t in choices(times) if "2026" in t)
     place = await tap(wa, STAFF_WA, times, preferred, "Di mana")
+    # The list of times tapped again once the question has moved on: an old button, answered as such.
+    await tap(wa, STAFF_WA, times, preferred, "sehingga tidak ada yang diubah")
     summary = await tap(wa, STAFF_WA, place, "Ruang Kerja Wakil", "Setujui audiensi ini?")
     await tap(wa, STAFF_WA, summary, "Setujui", "Keputusan tersimpan")
     told = await wa.graph.wait_for_sent(REP, lambda r: "telah disetujui" in shown(r))
@@ -85,8 +87,8 @@ async def test_staff_on_whatsapp_approve_with_a_time_and_the_representative_is_t
     assert await status_of(wa, reference) is RequestStatus.APPROVED
 
 
-async def test_a_counter_offer_is_accepted_by_tapping_one_of_the_offered_times(wa: WaWorld) -> None:
-    reference = await whole_request(wa)
+async def propose_a_time(wa: WaWorld) -> None:
+    """Staff on WhatsApp open the card and propose one other free time with a message."""
     card = await staff_open_the_card(wa)
     times = await tap(wa, STAFF_WA, card, "Usulkan Waktu Lain", "Usulkan waktu lain untuk AUD-2026-000001")
     first = next(t for t in choices(times) if "2026" in t)
@@ -95,6 +97,10 @@ async def test_a_counter_offer_is_accepted_by_tapping_one_of_the_offered_times(w
     summary = await write(wa, STAFF_WA, "Pada waktu yang diminta Wakil Wali Kota ada agenda lain.", "Kirim usulan")
     await tap(wa, STAFF_WA, summary, "Kirim usulan", "Keputusan tersimpan")
 
+
+async def test_a_counter_offer_is_accepted_by_tapping_one_of_the_offered_times(wa: WaWorld) -> None:
+    reference = await whole_request(wa)
+    await propose_a_time(wa)
     offer = await wa.graph.wait_for_sent(REP, lambda r: "Petugas mengusulkan waktu lain" in shown(r))
     assert offer["type"] == "interactive" and "ada agenda lain" in shown(offer)
     assert list(choices(offer))[-1] == "Tolak usulan"
@@ -106,6 +112,21 @@ async def test_a_counter_offer_is_accepted_by_tapping_one_of_the_offered_times(w
     # The same list tapped again (an impatient finger): said so, and nothing changes.
     await tap(wa, REP, offer, offered, "statusnya “Disetujui”")
     assert await status_of(wa, reference) is RequestStatus.APPROVED
+
+
+async def test_a_counter_offer_declined_with_a_message_reaches_staff(wa: WaWorld) -> None:
+    reference = await whole_request(wa)
+    await propose_a_time(wa)
+    offer = await wa.graph.wait_for_sent(REP, lambda r: "Petugas mengusulkan waktu lain" in shown(r))
+    await tap(wa, REP, offer, "Tolak usulan", "menolak waktu yang diusulkan untuk AUD-2026-000001")
+    await write(wa, REP, "Hari Rabu kami ada kegiatan; mohon hari Kamis pagi.", "Petugas telah diberi tahu")
+    told = await wa.graph.wait_for_sent(STAFF_WA, lambda r: "Perwakilan menolak waktu yang diusulkan" in shown(r))
+    assert "Hari Rabu kami ada kegiatan; mohon hari Kamis pagi." in shown(told)
+    assert await status_of(wa, reference) is RequestStatus.SUBMITTED
+    # The offer's times no longer accept anything.
+    first = next(t for t in choices(offer) if t != "Tolak usulan")
+    await tap(wa, REP, offer, first, "tidak dapat lagi diubah")
+    assert await status_of(wa, reference) is RequestStatus.SUBMITTED
 
 
 async def test_the_representative_cancels_with_a_reason_and_staff_are_told(wa: WaWorld) -> None:
