@@ -73,7 +73,9 @@ CHANNEL = "telegram"
 TEXT_LIMIT = 4096
 CALLBACK_DATA_LIMIT = 64
 BLOCKED = N_("blocked the bot")
-CARD_KINDS = frozenset({"new_request", "decided", "info_provided", "unreachable"})
+# Notices to staff about a request: in the staff group they edit its one card (the line they carry goes as a reply).
+CARD_KINDS = frozenset({"new_request", "decided", "info_provided", "unreachable", "proposal_accepted",
+                        "proposal_declined", "cancelled", "reschedule_requested", "resubmitted"})  # fmt: skip
 DIRECT_ATTEMPTS = 4
 MAX_DELIVERY_ATTEMPTS = 8
 # Telegram refuses keyboards of more than 100 buttons; a long list shows the first ones as buttons and the rest as
