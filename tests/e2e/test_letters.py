@@ -146,3 +146,21 @@ def test_a_letter_keeps_in_the_outbox_and_reads_in_the_console(tmp_path: Path) -
     assert "surat.pdf (PDF, 4 KB)" in shown_here and str(tmp_path / "whatsapp" / "123.pdf") in shown_here
     on_telegram = Document(FileRef("telegram", "AgAD", "foto.jpg", "image/jpeg", 2048), "Surat permohonan B")
     assert "disimpan di Telegram" in render([on_telegram], t)
+
+
+async def test_a_letter_waiting_past_the_whatsapp_window_goes_as_the_template_with_what_to_press(
+    graph_api: FakeGraphAPI, tmp_path: Path
+) -> None:
+    from handlers.domain.model import Address
+
+    async with running_whatsapp(graph_api, tmp_path, FakeClock(START)) as w:
+        reference = await whole_request(w)
+        await w.say(graph_api.webhooks.text_message(STAFF_WA, "/antrian"), STAFF_WA, reference)
+        w.clock.advance(hours=25)  # the staff member last wrote over 24 hours ago
+        letter = Document(FileRef("whatsapp", "1", "surat.pdf", "application/pdf", 14), f"Surat permohonan {reference}")
+        await w.app.service.owe(Address("whatsapp", STAFF_WA), [letter])
+        template = await graph_api.wait_for_sent(STAFF_WA, lambda r: r["type"] == "template" and "Lihat" in shown(r))
+        assert reference in shown(template) and "24 jam" in shown(template)
+        button = template["payload"]["template"]["components"][-1]["parameters"][0]["payload"]
+        assert button == "g:queue"  # a staff member's way back in: the queue, then the card
+        assert not [r for r in graph_api.sent(STAFF_WA) if r["type"] == "document"]
