@@ -554,8 +554,8 @@ class WhatsAppChannel:
         parameters = [clean_template_param(reference), clean_template_param(fit(summary, 600))]
         # Staff tap through to the request's card with its decision buttons (authorized on the server, as
         # every staff action); representatives see their requests.
-        staff = request_id is not None and self.service.staff_for(Address(CHANNEL, to)) is not None
-        payload = f"g:open:{request_id}" if staff else "g:status"
+        staff = self.service.staff_for(Address(CHANNEL, to)) is not None
+        payload = ("g:queue" if request_id is None else f"g:open:{request_id}") if staff else "g:status"
         sending = self.client.send_template(
             to, self._template, self._template_language, parameters, button_payloads=[payload]
         )
