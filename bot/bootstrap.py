@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.channels.letters import LetterFiles
 from bot.channels.telegram import TelegramChannel, make_bot
 from bot.channels.whatsapp import WhatsAppChannel, make_client
 from bot.city_config import CityConfig, ConfiguredDirectory, load_city_config
@@ -55,6 +56,7 @@ class App:
             self.clock,
             staff_chat_id=self.settings.telegram_staff_chat_id,
             gate=self.gate,
+            files=LetterFiles(self.settings.files_dir, self.settings),
         )
 
     def whatsapp(self) -> WhatsAppChannel:
@@ -67,6 +69,7 @@ class App:
             self.clock,
             self.settings,
             gate=self.gate,
+            files=LetterFiles(self.settings.files_dir, self.settings),
         )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from bot import calendar_admin
 from bot.bootstrap import App, application
 from bot.channels.console import ConsoleChannel
+from bot.channels.letters import LetterFiles
 from bot.channels.telegram import TelegramChannel
 from bot.city_config import ConfigError, load_city_config
 from bot.settings import PROJECT_ROOT, Settings
@@ -124,8 +125,9 @@ async def _chat(settings: Settings, *, staff: str | None, user: str) -> None:
                 raise ConfigError(f"no staff member {staff!r} in {settings.config_file}")
             address, persona = Address("console", f"staf:{chosen.key}"), STAFF
         channel = ConsoleChannel(
-            app.service, app.outbox, app.clock.now, address=address, persona=persona, gate=app.gate
-        )
+            app.service, app.outbox, app.clock.now, address=address, persona=persona, gate=app.gate,
+            files=LetterFiles(app.settings.files_dir),
+        )  # fmt: skip
         await channel.run()
 
 

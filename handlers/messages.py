@@ -52,7 +52,23 @@ class Prompt:
     hint: InputHint = InputHint.TEXT
 
 
-Outbound = Text | Choice | Prompt
+@dataclass(frozen=True)
+class Document:
+    """A file to show the reader — the request letter —, kept wherever the channel it came in keeps it.
+
+    Each channel sends it as well as it can (Telegram: the file again; WhatsApp: an uploaded document; the
+    console: where it is kept); `body` (the caption) is what reads in its place where no file can go.
+    """
+
+    file: FileRef
+    caption: str
+
+    @property
+    def body(self) -> str:
+        return self.caption
+
+
+Outbound = Text | Choice | Prompt | Document
 
 
 @dataclass(frozen=True)
@@ -104,6 +120,10 @@ def outbound_to_dict(message: Outbound) -> dict[str, Any]:
         return {"type": "prompt", "body": message.body, "hint": message.hint.value}
     if isinstance(message, Refusal):
         return {"type": "refusal", "body": message.body}
+    if isinstance(message, Document):
+        f = message.file
+        file = {"channel": f.channel, "file_id": f.file_id, "name": f.name, "mime_type": f.mime_type, "size": f.size}
+        return {"type": "document", "caption": message.caption, "file": file}
     return {"type": "text", "body": message.body}
 
 
@@ -116,4 +136,7 @@ def outbound_from_dict(data: dict[str, Any]) -> Outbound:
         return Prompt(data["body"], InputHint(data.get("hint", "text")))
     if kind == "refusal":
         return Refusal(data["body"])
+    if kind == "document":
+        f = data["file"]
+        return Document(FileRef(f["channel"], f["file_id"], f["name"], f["mime_type"], int(f["size"])), data["caption"])
     return Text(data["body"])

@@ -175,13 +175,25 @@ def outcome_lines(
 
 
 def card_actions(request: AudienceRequest, t: Translator) -> tuple[Option, ...]:
-    """Buttons on a staff card; keys are compact (g:<word>:<id>) and checked again on the server when pressed."""
+    """Buttons on a staff card; keys are compact (g:<word>:<id>) and checked again on the server when pressed.
+
+    A request with a letter keeps "View letter" whatever its status: opening it decides nothing.
+    """
     if request.id is None:
         return ()
-    return tuple(
+    actions = tuple(
         Option(f"g:{ACTION_KEYS[action]}:{request.id}", t(ACTION_LABELS[action]))
         for action in CARD_ACTIONS.get(request.status, ())
     )
+    if request.letter_file is not None:
+        actions += (Option(f"g:letter:{request.id}", t("View letter")),)
+    return actions
+
+
+def letter_caption(request: AudienceRequest, t: Translator) -> str:
+    """The caption of the letter sent to staff: the request's reference and the file's name."""
+    assert request.letter_file is not None
+    return t("Request letter for {reference}: {name}", reference=request.reference, name=request.letter_file.name)
 
 
 def status_line(request: AudienceRequest, official: Official | None, t: Translator) -> str:

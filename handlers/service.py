@@ -47,11 +47,12 @@ from handlers.flows.personas import representative_persona, staff_persona
 from handlers.flows.request_audience import REQUEST_AUDIENCE
 from handlers.i18n import Catalogs, Translator
 from handlers.lifecycle import REPRESENTATIVE_ACTIONS, STAFF_ACTIONS, LifecycleActions
-from handlers.messages import Choice, Inbound, Notification, Option, Outbound, Refusal, Text
+from handlers.messages import Choice, Document, Inbound, Notification, Option, Outbound, Refusal, Text
 from handlers.ports import Clock, ConcurrencyConflict, Directory, SlotSuggester, UnitOfWork, UnitOfWorkFactory
 from handlers.presenters import (
     card_actions,
     decider_name,
+    letter_caption,
     representative_notice,
     request_card,
     staff_intro,
@@ -295,6 +296,7 @@ class ConversationService(LifecycleActions):
             "answer": self._start_answer,
             "queue": self._queue,
             "open": self._open,
+            "letter": self._letter,
             "start": self._deep_link,
             "r": self._reminder_press,
             **{key: self._start_decision for key in DECISION_FLOWS},
@@ -302,8 +304,8 @@ class ConversationService(LifecycleActions):
         }
         handler = handlers.get(name)
         allowed = (
-            (REPRESENTATIVE, ("status", "answers", "answer", "start", "r", *REPRESENTATIVE_ACTIONS)),
-            (STAFF, ("queue", "open", *DECISION_FLOWS, *STAFF_ACTIONS)),
+            (REPRESENTATIVE, ("status", "answers", "answer", "start", "r", "letter", *REPRESENTATIVE_ACTIONS)),
+            (STAFF, ("queue", "open", "letter", *DECISION_FLOWS, *STAFF_ACTIONS)),
         )
         permitted = dict(allowed).get(ex.persona, ())
         if handler is None or name not in permitted:
@@ -391,6 +393,22 @@ class ConversationService(LifecycleActions):
         if ex.staff is None or not ex.staff.may(Permission.VIEW, request.official_key):
             raise NotAuthorized(request.reference)  # an ajudan sees only the officials they serve
         return [await self.card(ex.uow, request, ex.t)], replace(state, offered=card_actions(request, ex.t))
+
+    async def _letter(
+        self, ex: _Exchange, state: ConversationState, argument: str
+    ) -> tuple[list[Outbound], ConversationState]:
+        """The request letter itself: for staff who may view the official's requests, and its representative."""
+        if ex.persona == STAFF:
+            request = await usecases.load(ex.uow, _request_id(argument))
+            if ex.staff is None or not ex.staff.may(Permission.VIEW, request.official_key):
+                raise NotAuthorized(request.reference)
+        else:
+            request = await usecases.owned_request(ex.uow, ex.conversation, _request_id(argument))
+        if request.letter_file is None:
+            return [Refusal(ex.t("{reference} has no letter file.", reference=request.reference))], state
+        log.info("letter of request %s opened", request.reference)
+        turn = self._reprompt(ex, state)
+        return [Document(request.letter_file, letter_caption(request, ex.t)), *turn.messages], turn.state
 
     async def card(self, uow: UnitOfWork, request: AudienceRequest, t: Translator) -> Outbound:
         """The staff card; it says so when the representative can no longer be reached."""

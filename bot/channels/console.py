@@ -12,10 +12,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from datetime import datetime
 
+from bot.channels.letters import LetterFiles
 from bot.delivery import DeliveryGate
 from handlers.domain.model import Address
+from handlers.flows.request_audience import ACCEPTED_LETTER_TYPES
 from handlers.i18n import Translator
-from handlers.messages import Choice, Inbound, Option, Outbound, PressIn, TextIn
+from handlers.messages import Choice, Document, Inbound, Option, Outbound, PressIn, TextIn
 from handlers.service import REPRESENTATIVE, ConversationService
 from storage.outbox import OutboxStore
 
@@ -24,10 +26,12 @@ Reader = Callable[[], Awaitable[str | None]]
 Writer = Callable[[str], None]
 
 
-def render(messages: list[Outbound] | tuple[Outbound, ...], t: Translator) -> str:
+def render(messages: list[Outbound] | tuple[Outbound, ...], t: Translator, files: LetterFiles | None = None) -> str:
     blocks: list[str] = []
     for message in messages:
-        if isinstance(message, Choice):
+        if isinstance(message, Document):
+            blocks.append(_letter(message, t, files))
+        elif isinstance(message, Choice):
             lines = [message.body, ""]
             for number, option in enumerate(message.options, start=1):
                 extra = f" — {option.description}" if option.description else ""
@@ -37,6 +41,21 @@ def render(messages: list[Outbound] | tuple[Outbound, ...], t: Translator) -> st
         else:
             blocks.append(message.body)
     return "\n\n".join(blocks)
+
+
+def _letter(document: Document, t: Translator, files: LetterFiles | None) -> str:
+    """No file in a terminal: what it is and where it is kept."""
+    file = document.file
+    kind = ACCEPTED_LETTER_TYPES.get(file.mime_type, file.mime_type)
+    shown = t("{name} ({kind}, {size} KB)", name=file.name, kind=kind, size=max(1, file.size // 1024))
+    path = files.path(file) if files is not None else None
+    if file.channel == "telegram":
+        where = t("kept on Telegram")
+    elif path is not None:
+        where = t("kept at {path}", path=str(path))
+    else:
+        where = t("kept on {channel}", channel=file.channel.title())
+    return f"📎 {document.caption}\n   {shown} — {where}"
 
 
 async def stdin_reader() -> str | None:
@@ -61,7 +80,9 @@ class ConsoleChannel:
         writer: Writer = stdout_writer,
         poll_seconds: float = 1.0,
         gate: DeliveryGate | None = None,
+        files: LetterFiles | None = None,
     ) -> None:
+        self._files = files
         self._gate = gate
         self._service = service
         self._outbox = outbox
@@ -76,7 +97,7 @@ class ConsoleChannel:
     async def send(self, text: str) -> str:
         messages = await self._service.handle(self._address, self._inbound(text), persona=self._persona)
         self._remember_options(messages)
-        return render(messages, self._service.translator())
+        return render(messages, self._service.translator(), self._files)
 
     def _inbound(self, text: str) -> Inbound:
         """A number picks from the options printed last, whether a reply's or a notice's (🔔)."""
@@ -102,7 +123,7 @@ class ConsoleChannel:
         for item in items:
             if self._gate is not None and not await self._gate.allow(item):
                 continue
-            self._write(f"\n🔔 {render(item.messages, t)}\n")
+            self._write(f"\n🔔 {render(item.messages, t, self._files)}\n")
             self._remember_options(item.messages)
             await self._outbox.mark_sent(item.id, self._now())
         return len(items)

@@ -44,6 +44,7 @@ from telegram.error import (
 )
 from telegram.ext import AIORateLimiter, ExtBot
 
+from bot.channels.letters import MISSING, LetterFiles, LetterUnavailable, send_on_telegram
 from bot.delivery import DeliveryGate
 from bot.settings import Settings
 from handlers.domain.model import Address, FileRef
@@ -51,6 +52,7 @@ from handlers.i18n import N_, Translator
 from handlers.messages import (
     Choice,
     ContactIn,
+    Document,
     FileIn,
     Inbound,
     InputHint,
@@ -59,6 +61,7 @@ from handlers.messages import (
     PressIn,
     Prompt,
     Refusal,
+    Text,
     TextIn,
 )
 from handlers.ports import Clock
@@ -219,8 +222,10 @@ class TelegramChannel:
         *,
         staff_chat_id: int | None,
         gate: DeliveryGate | None = None,
+        files: LetterFiles | None = None,
     ) -> None:
         self.gate = gate  # quiet hours and pointless reminders
+        self.files = files  # letters received on another channel, to upload
         self.service = service
         self.bot = bot
         self.outbox = outbox
@@ -495,6 +500,15 @@ class TelegramChannel:
         self, chat_id: int | str, outbound: Outbound, *, group_user: tuple[int, str] | None = None,
         reply_to: int | None = None,
     ) -> Message:  # fmt: skip
+        if isinstance(outbound, Document):
+            try:
+                if self.files is None:
+                    raise LetterUnavailable(MISSING)
+                sent_file: Message = await send_on_telegram(self._with_retries, self.bot, _chat_id(chat_id), outbound,
+                                                            self.files, reply_to)  # fmt: skip
+                return sent_file
+            except LetterUnavailable as unavailable:
+                outbound = Text(unavailable.tell(self.service.translator()))
         rendered = self.render(outbound, group_user=group_user)
         parts = split_text(rendered.text)
         sent: Message | None = None

@@ -26,6 +26,7 @@ from typing import Any
 
 from aiolimiter import AsyncLimiter
 
+from bot.channels.letters import REFUSED, LetterFiles, LetterUnavailable, caption, is_image
 from bot.channels.whatsapp_api import (
     GraphClient,
     GraphError,
@@ -42,7 +43,7 @@ from bot.settings import Settings
 from handlers.domain.model import Address, FileRef
 from handlers.flows.request_audience import ACCEPTED_LETTER_TYPES
 from handlers.i18n import N_
-from handlers.messages import Choice, ContactIn, FileIn, Inbound, Outbound, PressIn, Text, TextIn
+from handlers.messages import Choice, ContactIn, Document, FileIn, Inbound, Outbound, PressIn, Text, TextIn
 from handlers.ports import Clock
 from handlers.service import REPRESENTATIVE, STAFF, ConversationService, ServiceConfig
 from storage.outbox import OutboxItem, OutboxStore
@@ -63,6 +64,8 @@ PAIR_BURST, PAIR_SECONDS = 45, 6.0
 MAX_LETTER_BYTES = ServiceConfig.max_file_bytes  # the letter step's limit, as on Telegram
 SEND_AGAIN = N_("Sorry, we could not receive your file. Please send it again.")
 TRY_AGAIN = N_("Sorry, we could not process your message. Please send it again.")
+LETTER_LATER = N_("{caption}. WhatsApp lets us send files only within 24 hours of your last message: press the "
+                  "button below, then “View letter”.")  # fmt: skip
 
 
 class MalformedWebhook(ValueError):
@@ -167,7 +170,9 @@ class WhatsAppChannel:
         settings: Settings,
         *,
         gate: DeliveryGate | None = None,
+        files: LetterFiles | None = None,
     ) -> None:
+        self.letters = files or LetterFiles(settings.files_dir, settings)
         self.service = service
         self.client = client
         self.store = store
@@ -409,6 +414,9 @@ class WhatsAppChannel:
         """Fewer, fuller messages: texts in a row are joined, and a text before a choice becomes its body."""
         planned: list[Outbound] = []
         for message in messages:
+            if isinstance(message, Document):
+                planned.append(message)  # a file goes on its own, never joined into a text
+                continue
             previous = planned[-1] if planned else None
             if isinstance(previous, Text) and not isinstance(previous, Choice):
                 if isinstance(message, Choice):
@@ -450,6 +458,9 @@ class WhatsAppChannel:
         async def paced(sending: Any) -> None:
             await self._paced(to, sending, SentRecord("", to, outbox_id, request_id, kind, False, notice))
 
+        if isinstance(message, Document):
+            await self._send_letter(to, message, paced)
+            return
         if isinstance(message, Choice) and message.options:
             body = message.body
             if len(body) > INTERACTIVE_BODY_LIMIT:
@@ -482,6 +493,28 @@ class WhatsAppChannel:
             return
         for part in split_message(message.body, TEXT_LIMIT):
             await paced(self.client.send_text(to, part))
+
+    async def _send_letter(self, to: str, document: Document, paced: Any) -> None:
+        """Upload the letter (from disk, or fetched from Telegram) and send it as a document or an image.
+        What cannot be had, or what Meta refuses outright, is said in a text; a closed window, a rate limit or
+        an outage raises, so the outbox tries again (or sends the template)."""
+        file, t = document.file, self.service.translator()
+        try:
+            media_id = await self.client.upload_media(await self.letters.content(file), file.mime_type, file.name)
+            if is_image(file):
+                await paced(self.client.send_image(to, media_id=media_id, caption=caption(document)))
+            else:
+                await paced(self.client.send_document(to, media_id=media_id, filename=file.name[:240],
+                                                      caption=caption(document)))  # fmt: skip
+            return
+        except LetterUnavailable as unavailable:
+            text = unavailable.tell(t)
+        except (OutsideWindowError, RateLimitedError, GraphUnavailableError, UndeliverableError):
+            raise
+        except (GraphError, ValueError) as error:
+            log.warning("WhatsApp refused the letter (%s)", type(error).__name__)
+            text = LetterUnavailable(REFUSED, platform="WhatsApp", name=file.name).tell(t)
+        await paced(self.client.send_text(to, text))
 
     def _limiter(self, to: str) -> AsyncLimiter:
         """This person's pair-rate limiter. Limiters idle long enough to be full again are dropped, so the
@@ -521,8 +554,8 @@ class WhatsAppChannel:
         parameters = [clean_template_param(reference), clean_template_param(fit(summary, 600))]
         # Staff tap through to the request's card with its decision buttons (authorized on the server, as
         # every staff action); representatives see their requests.
-        staff = request_id is not None and self.service.staff_for(Address(CHANNEL, to)) is not None
-        payload = f"g:open:{request_id}" if staff else "g:status"
+        staff = self.service.staff_for(Address(CHANNEL, to)) is not None
+        payload = ("g:queue" if request_id is None else f"g:open:{request_id}") if staff else "g:status"
         sending = self.client.send_template(
             to, self._template, self._template_language, parameters, button_payloads=[payload]
         )
@@ -572,6 +605,8 @@ class WhatsAppChannel:
             await self.outbox.defer(item.id, now + timedelta(seconds=PAIR_SECONDS), "paced (pair rate)")
             return
         notice = _summary(item.messages)
+        if any(isinstance(m, Document) for m in item.messages):
+            notice = self.service.translator()(LETTER_LATER, caption=notice)
         try:
             if await self._window_open(item.external_id):
                 try:
@@ -579,13 +614,9 @@ class WhatsAppChannel:
                         await self.send(item.external_id, message, outbox_id=item.id, request_id=item.request_id,
                                         kind=item.kind, notice=notice)  # fmt: skip
                 except OutsideWindowError:
-                    await self._send_template(
-                        item.external_id, item.kind, item.request_id, item.id, _summary(item.messages)
-                    )
+                    await self._send_template(item.external_id, item.kind, item.request_id, item.id, notice)
             else:
-                await self._send_template(
-                    item.external_id, item.kind, item.request_id, item.id, _summary(item.messages)
-                )
+                await self._send_template(item.external_id, item.kind, item.request_id, item.id, notice)
         except RateLimitedError as error:
             delay = 6 if error.code == 131056 else min(300, 2**item.attempts)
             await self.outbox.mark_failed(

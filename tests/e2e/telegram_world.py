@@ -38,7 +38,7 @@ class World:
     clock: FakeClock
 
     async def step(
-        self, chat_id: int, action: Callable[[], Any], expect: str, wait_seconds: float = 8.0
+        self, chat_id: int, action: Callable[[], Any], expect: str, wait_seconds: float = 20.0
     ) -> SentMessage:
         """Do something as a user, then wait for a new (or newly edited) bot message containing `expect`."""
         before = {m.message_id: m.text for m in self.api.messages_to(chat_id)}

@@ -136,7 +136,7 @@ async def test_a_representative_requests_and_staff_get_a_card_with_buttons(world
         "surat-permohonan.pdf (PDF",
     ):
         assert shown in card.text, shown
-    assert labels(card) == ["Setujui", "Tolak", "Minta Info", "Usulkan Waktu Lain", "Disposisi"]
+    assert labels(card) == ["Setujui", "Tolak", "Minta Info", "Usulkan Waktu Lain", "Disposisi", "Lihat Surat"]
     assert all(len(card.button_data(label).encode()) <= 64 for label in labels(card))
     # A pressed keyboard is closed in place, with the choice written under the question.
     pressed = next(m for m in world.api.messages_to(REP) if "Apa jenis organisasi" in m.text)
@@ -188,7 +188,7 @@ async def test_staff_approve_in_the_group_and_the_card_is_edited_in_place(world:
         )
     )
     assert "Keputusan terakhir oleh Petugas Protokol" in edited.text
-    assert labels(edited) == ["Terlaksana", "Tidak hadir", "Ditunda", "Disposisi"]  # what remains to do with it
+    assert labels(edited) == ["Terlaksana", "Tidak hadir", "Ditunda", "Disposisi", "Lihat Surat"]  # what remains
     told = await api.wait_for_message(REP, "telah disetujui")
     assert "Rabu, 25 November 2026 pukul 09.00 WITA" in told.text
     # An old button pressed after the decision: an alert naming who decided and when; nothing changes.
@@ -259,7 +259,7 @@ async def test_staff_ask_for_information_and_the_answer_comes_back_to_the_card(w
             None,
         )
     )
-    assert labels(refreshed) == ["Setujui", "Tolak", "Minta Info", "Usulkan Waktu Lain", "Disposisi"]
+    assert labels(refreshed) == ["Setujui", "Tolak", "Minta Info", "Usulkan Waktu Lain", "Disposisi", "Lihat Surat"]
 
 
 async def test_a_non_staff_press_gets_an_alert_and_changes_nothing(world: World) -> None:
@@ -339,7 +339,7 @@ async def test_queue_in_the_group_opens_cards(world: World) -> None:
         lambda: api.user_press_button(PROTOKOL_ID, label, STAFF_GROUP),
         "Permohonan audiensi AUD-2026-000001",
     )
-    assert labels(opened) == ["Setujui", "Tolak", "Minta Info", "Usulkan Waktu Lain", "Disposisi"]
+    assert labels(opened) == ["Setujui", "Tolak", "Minta Info", "Usulkan Waktu Lain", "Disposisi", "Lihat Surat"]
 
 
 async def test_blocked_representative_is_shown_to_staff_as_unreachable(world: World) -> None:

@@ -32,7 +32,7 @@ async def wa(graph_api: FakeGraphAPI, tmp_path: Path) -> AsyncIterator[WaWorld]:
         yield world
 
 
-async def until(check: Callable[[], Any], what: str, timeout: float = 8.0) -> Any:  # noqa: ASYNC109
+async def until(check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:  # noqa: ASYNC109
     """Poll `check` (sync or async) until it returns something truthy."""
     deadline = time.monotonic() + timeout
     while True:

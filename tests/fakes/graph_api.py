@@ -459,7 +459,7 @@ class FakeGraphAPI:
         self,
         to: str,
         predicate: Callable[[dict[str, Any]], bool] | None = None,
-        timeout: float = 5.0,  # noqa: ASYNC109 - polls a thread-owned record, no cancel scope to use
+        timeout: float = 15.0,  # noqa: ASYNC109 - polls a thread-owned record, no cancel scope to use
         *,
         since: int = 0,
     ) -> dict[str, Any]:

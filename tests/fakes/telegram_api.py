@@ -934,7 +934,7 @@ class FakeTelegramAPI:
     async def wait_for(
         self,
         predicate: Callable[[], T | None],
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 15.0,  # noqa: ASYNC109
         *,
         interval: float = 0.01,
         description: str = "condition",
@@ -956,7 +956,7 @@ class FakeTelegramAPI:
         self,
         chat_id: int,
         contains: str,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 15.0,  # noqa: ASYNC109
     ) -> SentMessage:
         """Wait until a visible bot message in ``chat_id`` contains ``contains``; return the newest."""
 
@@ -972,7 +972,7 @@ class FakeTelegramAPI:
         self,
         method: str,
         count: int = 1,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 15.0,  # noqa: ASYNC109
     ) -> list[JSON]:
         """Wait until ``method`` was called at least ``count`` times; return all its calls."""
 
