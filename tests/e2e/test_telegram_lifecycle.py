@@ -130,7 +130,7 @@ async def test_staff_propose_times_in_the_group_and_the_representative_taps_one(
                             "telah disetujui")  # fmt: skip
     assert WED_0800 in told.text and WAKIL_ROOM in told.text
     edited = await card_showing(world, card, "Disetujui")
-    assert labels(edited) == ["Terlaksana", "Tidak hadir", "Ditunda", "Disposisi"]
+    assert labels(edited) == ["Terlaksana", "Tidak hadir", "Ditunda", "Disposisi", "Lihat Surat"]
     assert await status_of(world, reference) is RequestStatus.APPROVED
     # The representative's answer is a reply to the card, not a second card.
     note = await api.wait_for_message(GROUP, "Perwakilan menerima waktu yang diusulkan untuk AUD-2026-000001")
@@ -149,7 +149,7 @@ async def test_the_representative_declines_the_proposal_and_staff_read_the_messa
         world, card, "Pesan dari perwakilan: Hari Rabu kami ada kegiatan; mohon hari Kamis pagi."
     )
     assert "Status: Menunggu keputusan" in edited.text
-    assert labels(edited) == ["Setujui", "Tolak", "Minta Info", "Usulkan Waktu Lain", "Disposisi"]
+    assert labels(edited) == ["Setujui", "Tolak", "Minta Info", "Usulkan Waktu Lain", "Disposisi", "Lihat Surat"]
     await api.wait_for_message(GROUP, "Perwakilan menolak waktu yang diusulkan untuk AUD-2026-000001")
     assert await status_of(world, reference) is RequestStatus.SUBMITTED
 
@@ -179,7 +179,7 @@ async def test_the_representative_cancels_from_status_and_the_time_can_be_booked
     )
     await tap(world, REP, "Ya, batalkan permohonan", "telah dibatalkan")
     edited = await card_showing(world, card, "Status: Dibatalkan")
-    assert not labels(edited)  # nothing left to decide
+    assert labels(edited) == ["Lihat Surat"]  # nothing left to decide; the letter can still be read
     await api.wait_for_message(GROUP, "Perwakilan membatalkan AUD-2026-000001")
     assert await status_of(world, reference) is RequestStatus.CANCELLED
     # Another organization now finds Rabu 09.00 free (request_audience taps "09.00"), and staff can approve it.
@@ -208,7 +208,7 @@ async def test_a_move_asked_in_private_is_approved_by_staff_on_the_card(world: W
     reference, card = await approved(world)
     await ask_to_move(world)
     moved = await card_showing(world, card, "Kamis, 3 Desember 2026 pukul 13.00 WITA")
-    assert labels(moved) == ["Setujui", "Tetap waktu semula"]
+    assert labels(moved) == ["Setujui", "Tetap waktu semula", "Lihat Surat"]
     await api.wait_for_message(GROUP, "Perwakilan meminta perubahan jadwal AUD-2026-000001")
     times = await press_on(world, PROTOKOL_ID, moved, "Setujui", "pilih salah satu waktu")
     assert labels(times)[0] == "Kamis, 3 Desember 2026 pukul 13.00 WITA"  # the time asked for, first
