@@ -89,12 +89,9 @@ async def insert_due(url: str, count: int, due_at: datetime) -> None:
 
 async def row_states(url: str) -> dict[str, int]:
     engine = create_engine(url)
+    query = select(OutboxRow.state, func.count()).where(OutboxRow.kind == "reminder_2h")  # type: ignore[call-overload]
     async with engine.connect() as connection:
-        found = (
-            await connection.execute(
-                select(OutboxRow.state, func.count()).where(OutboxRow.kind == "reminder_2h").group_by(OutboxRow.state)
-            )
-        ).all()
+        found = (await connection.execute(query.group_by(OutboxRow.state))).all()
     await engine.dispose()
     return {str(state): int(n) for state, n in found}
 
@@ -118,6 +115,28 @@ def worker_env(api: LimitedTelegramAPI, url: str, rate: float) -> dict[str, str]
     return env
 
 
+def start_workers(n: int, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
+    """`audiensi worker` as the Procfile runs it, n times."""
+    command = [sys.executable, "-m", "bot", "worker"]
+    return [subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE) for _ in range(n)]
+
+
+def stop_workers(processes: list[subprocess.Popen[bytes]]) -> list[str]:
+    """SIGTERM (the worker stops after its round), then the errors of any that did not exit cleanly."""
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    errors = []
+    for process in processes:
+        try:
+            _, stderr = process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            _, stderr = process.communicate()
+        if process.returncode not in (0, -signal.SIGTERM):
+            errors.append(f"worker exited {process.returncode}: {stderr.decode()[-2000:]}")
+    return errors
+
+
 def max_in_sliding_second(times: list[float]) -> int:
     """The most sends in any window [t, t + 1 s)."""
     best, start = 0, 0
@@ -138,10 +157,7 @@ async def run(url: str, count: int, workers: int, cap: float, enforce: bool, dea
         due = datetime.now(UTC) + timedelta(seconds=LEAD)
         await insert_due(url, count, due)
         env = worker_env(api, url, cap / workers)
-        processes = [
-            subprocess.Popen([sys.executable, "-m", "bot", "worker"], cwd=ROOT, env=env, stderr=subprocess.PIPE)
-            for _ in range(workers)
-        ]
+        processes = start_workers(workers, env)
         give_up = time.monotonic() + LEAD + deadline
         finished = False
         while time.monotonic() < give_up:
@@ -152,17 +168,7 @@ async def run(url: str, count: int, workers: int, cap: float, enforce: bool, dea
                 finished = True
                 break
         await asyncio.sleep(1.0)  # the last rows are marked sent
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        errors = []
-        for process in processes:
-            try:
-                _, stderr = process.communicate(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                _, stderr = process.communicate()
-            if process.returncode not in (0, -signal.SIGTERM):
-                errors.append(f"worker exited {process.returncode}: {stderr.decode()[-2000:]}")
+        errors = stop_workers(processes)
         states = await row_states(url)
     finally:
         for process in processes:
