@@ -16,6 +16,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import IO, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -102,11 +103,12 @@ class Worker:
 
     async def run(self, stop: asyncio.Event, interval: float) -> None:
         scheduler = AsyncIOScheduler()
+        # The first round at once, then every `interval` (next_run_time=None would add the job paused: no round
+        # after the first). max_instances=1: a long round is never overlapped by the next.
         scheduler.add_job(self._safe_tick, "interval", seconds=interval, max_instances=1, coalesce=True,
-                          id="outbox", next_run_time=None)  # fmt: skip
+                          id="outbox", next_run_time=datetime.now(UTC))  # fmt: skip
         scheduler.start()
         try:
-            await self._safe_tick()
             await stop.wait()
         finally:
             scheduler.shutdown(wait=False)
