@@ -17,6 +17,18 @@ from tests.fakes.telegram_api import TEST_TOKEN, FakeTelegramAPI, SentMessage
 from tests.harness import CITY_CONFIG
 
 STAFF_GROUP = -1001234567890
+# A representative's typed answers after /ajukan, from the organization's name to "how many attend?" (the Wakil).
+FORM_TO_ATTENDEES = (
+    ("Karang Taruna Maccini", "jenis"),
+    ("4", "registrasi"),
+    ("lewati", "nama lengkap"),
+    ("Andi Rahmat", "jabatan"),
+    ("Ketua", "telepon"),
+    ("0812-3456-7890", "Pejabat"),
+    ("2", "perihal"),
+    ("Silaturahmi pengurus baru organisasi", "jelaskan"),
+    ("Kami ingin melaporkan susunan pengurus baru.", "Berapa"),
+)
 PROTOKOL_ID, KESBANGPOL_ID, VIEWER_ID = 9001, 9002, 9003
 WEBHOOK_SECRET = "rahasia-webhook-uji"
 

@@ -16,6 +16,7 @@ from storage.repositories import count_rows
 from storage.tables import ConversationRow, ProcessedEventRow
 from tests.conftest import START
 from tests.e2e.telegram_world import (
+    FORM_TO_ATTENDEES,
     KESBANGPOL_ID,
     PROTOKOL_ID,
     STAFF_GROUP,
@@ -412,15 +413,7 @@ async def request_audience_until_letter(w: World) -> None:
     api = w.api
     await w.step(REP, lambda: api.user_text(REP, "/ajukan"), "Apa nama organisasi")
     for said, expected in (
-        ("Karang Taruna Maccini", "jenis"),
-        ("4", "registrasi"),
-        ("lewati", "nama lengkap"),
-        ("Andi Rahmat", "jabatan"),
-        ("Ketua", "telepon"),
-        ("0812-3456-7890", "Pejabat"),
-        ("2", "perihal"),
-        ("Silaturahmi pengurus baru organisasi", "jelaskan"),
-        ("Kami ingin melaporkan susunan pengurus baru.", "Berapa"),
+        *FORM_TO_ATTENDEES,
         ("5", "tiga waktu"),
         ("1", "Waktu yang masih kosong"),  # the first date (typed, as its number)
         ("9", "pukul 09.00 WITA — benar?"),  # a typed hour at the times: Telegram's buttons carry no numbers

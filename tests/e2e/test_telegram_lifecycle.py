@@ -15,7 +15,14 @@ import pytest
 
 from handlers.domain.model import RequestStatus
 from tests.conftest import BACKENDS, START
-from tests.e2e.telegram_world import KESBANGPOL_ID, PROTOKOL_ID, STAFF_GROUP, World, running_bot
+from tests.e2e.telegram_world import (
+    FORM_TO_ATTENDEES,
+    KESBANGPOL_ID,
+    PROTOKOL_ID,
+    STAFF_GROUP,
+    World,
+    running_bot,
+)
 from tests.e2e.test_telegram import REP, approve_first_preferred_time, card_of, labels, request_audience
 from tests.fakes.memory import FakeClock
 from tests.fakes.telegram_api import FakeTelegramAPI, SentMessage
@@ -332,17 +339,7 @@ async def test_a_day_off_added_with_libur_in_the_group_is_no_longer_offered(worl
 async def at_the_dates(w: World, user: int = REP) -> SentMessage:
     """A representative's request typed up to the free dates of the Wakil Wali Kota."""
     await type_(w, user, "/ajukan", "Apa nama organisasi")
-    for said, expected in (
-        ("Karang Taruna Maccini", "jenis"),
-        ("4", "registrasi"),
-        ("lewati", "nama lengkap"),
-        ("Andi Rahmat", "jabatan"),
-        ("Ketua", "telepon"),
-        ("0812-3456-7890", "Pejabat"),
-        ("2", "perihal"),
-        ("Silaturahmi pengurus baru organisasi", "jelaskan"),
-        ("Kami ingin melaporkan susunan pengurus baru.", "Berapa"),
-    ):
+    for said, expected in FORM_TO_ATTENDEES:
         await type_(w, user, said, expected)
     return await type_(w, user, "5", "paling banyak tiga waktu", asks=True)
 
