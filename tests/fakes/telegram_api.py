@@ -974,10 +974,19 @@ class FakeTelegramAPI:
         count: int = 1,
         timeout: float = 15.0,  # noqa: ASYNC109
     ) -> list[JSON]:
-        """Wait until ``method`` was called at least ``count`` times; return all its calls."""
+        """Wait until ``method`` was called and answered at least ``count`` times; return those calls.
+
+        Only answered calls count: a request still being read or handled has not yet stored what it sent, and a
+        test that goes on to look for the message would race the server.
+        """
 
         def enough() -> list[JSON] | None:
-            found = self.calls(method)
+            with self._lock:
+                found = [
+                    copy.deepcopy(r.params)
+                    for r in self._requests
+                    if r.method.lower() == method.lower() and r.status is not None
+                ]
             return found if len(found) >= count else None
 
         return await self.wait_for(enough, timeout, description=f"{count} call(s) of {method}")
