@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from handlers.messages import Outbound, outbound_from_dict
@@ -46,16 +47,21 @@ class OutboxStore:
         external_id: str | None = None,
         limit: int = 50,
         lease: timedelta = timedelta(minutes=2),
+        one_per_recipient: bool = False,
     ) -> list[OutboxItem]:
-        due = or_(
-            and_(col(OutboxRow.state) == PENDING, col(OutboxRow.due_at) <= now),
-            and_(col(OutboxRow.state) == SENDING, col(OutboxRow.claimed_until) < now),
-        )
-        conditions = [due]
+        """Claim due rows, oldest first.
+
+        `one_per_recipient`: only the oldest due row of each recipient, and none of a recipient whose row is being
+        sent (by this process or another) — so one person's messages leave in order while several people's go
+        side by side, and a recipient held up by its rate limit holds up nobody else.
+        """
+        conditions = [_due(OutboxRow, now)]
         if channel is not None:
             conditions.append(col(OutboxRow.channel) == channel)
         if external_id is not None:
             conditions.append(col(OutboxRow.external_id) == external_id)
+        if one_per_recipient:
+            conditions += [~_being_sent_to_same_recipient(now), ~_earlier_due_for_same_recipient(now)]
         async with self._sessions() as session, session.begin():
             query = (
                 select(OutboxRow)
@@ -118,6 +124,30 @@ class OutboxStore:
                 .all()
             )
             return [(r.kind, f"{r.channel}:{r.external_id}", r.state, r.last_error) for r in rows]
+
+
+def _due(table: Any, now: datetime) -> Any:
+    """Pending and due, or claimed by a deliverer whose lease has run out (it died mid-send)."""
+    return or_(
+        and_(table.state == PENDING, table.due_at <= now),
+        and_(table.state == SENDING, table.claimed_until < now),
+    )
+
+
+def _same_recipient(other: Any) -> Any:
+    return and_(other.channel == col(OutboxRow.channel), other.external_id == col(OutboxRow.external_id))
+
+
+def _being_sent_to_same_recipient(now: datetime) -> Any:
+    other: Any = aliased(OutboxRow)
+    return exists().where(_same_recipient(other), other.state == SENDING, other.claimed_until >= now)
+
+
+def _earlier_due_for_same_recipient(now: datetime) -> Any:
+    other: Any = aliased(OutboxRow)
+    due_at, row_id = col(OutboxRow.due_at), col(OutboxRow.id)
+    earlier = or_(other.due_at < due_at, and_(other.due_at == due_at, other.id < row_id))
+    return exists().where(_same_recipient(other), _due(other, now), earlier)
 
 
 def _item(row: OutboxRow) -> OutboxItem:

@@ -1,0 +1,83 @@
+"""Claiming outbox rows one per recipient: each person's messages leave in order, several people's side by side,
+and a recipient whose row is still being sent (by this process or another) is left alone. SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import insert
+
+from storage.database import session_factory
+from storage.outbox import OutboxStore
+from storage.tables import OutboxRow
+from tests.harness import Harness
+
+GROUP, ANI, BUDI = "-100200", "8101", "8102"
+
+
+async def queue(h: Harness, rows: list[tuple[str, str, int]]) -> list[int]:
+    """(recipient, text, due in seconds from now) rows, inserted in this order; returns their ids."""
+    now = h.clock.now()
+    assert h.engine is not None
+    async with h.engine.begin() as connection:
+        inserted = await connection.execute(
+            insert(OutboxRow).returning(OutboxRow.id),  # type: ignore[call-overload]
+            [
+                {"channel": "telegram", "external_id": to, "kind": "decision", "state": "pending",
+                 "payload": {"messages": [{"type": "text", "body": body}], "extra": {}},
+                 "due_at": now + timedelta(seconds=due), "attempts": 0, "created_at": now}
+                for to, body, due in rows
+            ],
+        )  # fmt: skip
+        return [int(row_id) for (row_id,) in inserted.all()]
+
+
+def store(h: Harness) -> OutboxStore:
+    assert h.engine is not None
+    return OutboxStore(session_factory(h.engine))
+
+
+async def test_one_row_per_recipient_the_oldest_due_first(sql_h: Harness) -> None:
+    h = sql_h
+    ids = await queue(h, [(GROUP, "g1", -30), (GROUP, "g2", -20), (ANI, "a1", -10), (ANI, "a2", -5), (BUDI, "b1", 60)])
+    outbox = store(h)
+    first = await outbox.claim(h.clock.now(), channel="telegram", one_per_recipient=True)
+    assert [i.id for i in first] == [ids[0], ids[2]]  # Budi's is not due yet
+    # Both recipients have a row on its way: nothing more for them until it is sent.
+    assert await outbox.claim(h.clock.now(), channel="telegram", one_per_recipient=True) == []
+    await outbox.mark_sent(ids[2], h.clock.now())
+    following = await outbox.claim(h.clock.now(), channel="telegram", one_per_recipient=True)
+    assert [i.id for i in following] == [ids[3]]  # Ani's second; the group still waits for its first
+
+
+async def test_a_row_whose_sender_died_is_taken_again_before_the_next_one(sql_h: Harness) -> None:
+    h = sql_h
+    ids = await queue(h, [(ANI, "a1", -10), (ANI, "a2", -5)])
+    outbox = store(h)
+    assert [i.id for i in await outbox.claim(h.clock.now(), one_per_recipient=True)] == [ids[0]]
+    h.clock.advance(minutes=3)  # the lease (2 minutes) ran out: the deliverer died mid-send
+    again = await outbox.claim(h.clock.now(), one_per_recipient=True)
+    assert [(i.id, i.attempts) for i in again] == [(ids[0], 2)]
+
+
+async def test_a_failed_row_retried_later_lets_the_next_one_go(sql_h: Harness) -> None:
+    h = sql_h
+    ids = await queue(h, [(ANI, "a1", -10), (ANI, "a2", -5)])
+    outbox = store(h)
+    await outbox.claim(h.clock.now(), one_per_recipient=True)
+    await outbox.mark_failed(ids[0], "NetworkError", retry_at=h.clock.now() + timedelta(seconds=30))
+    assert [i.id for i in await outbox.claim(h.clock.now(), one_per_recipient=True)] == [ids[1]]
+
+
+async def test_simultaneous_claims_never_take_two_rows_of_one_recipient(sql_h: Harness) -> None:
+    h = sql_h
+    people = [str(9000 + n) for n in range(20)]
+    await queue(h, [(person, f"{person}-{k}", -k) for person in people for k in (3, 2, 1)])
+    outboxes = [store(h) for _ in range(4)]
+    claimed = await asyncio.gather(*(o.claim(h.clock.now(), one_per_recipient=True, limit=50) for o in outboxes))
+    rows = [item for batch in claimed for item in batch]
+    recipients = [item.external_id for item in rows]
+    assert len(recipients) == len(set(recipients))  # never two rows of one person on their way at once
+    assert {item.messages[0].body for item in rows} <= {f"{p}-3" for p in people}  # each person's oldest
