@@ -37,7 +37,7 @@ from bot.channels.whatsapp_api import (
     RateLimitedError,
     UndeliverableError,
 )
-from bot.channels.whatsapp_text import clean_template_param, fit, split_message
+from bot.channels.whatsapp_text import clean_template_param, fit, split_message, unique_titles
 from bot.delivery import DeliveryGate
 from bot.settings import Settings
 from handlers.domain.model import Address, FileRef
@@ -469,18 +469,20 @@ class WhatsAppChannel:
                 body = t("Please choose:")
             options = message.options
             if len(options) <= MAX_BUTTONS and all(len(o.label) <= BUTTON_TITLE_LIMIT for o in options):
-                buttons = [(o.key, o.label) for o in options]
-                await paced(self.client.send_buttons(to, body, buttons))
+                titles = unique_titles([o.label for o in options], BUTTON_TITLE_LIMIT)  # WhatsApp wants them unique
+                await paced(
+                    self.client.send_buttons(to, body, [(o.key, t) for o, t in zip(options, titles, strict=True)])
+                )
                 return
             if len(options) <= MAX_ROWS:
+                titles = unique_titles([o.label for o in options], ROW_TITLE_LIMIT)
                 rows = [
                     ListRow(
                         o.key,
-                        fit(o.label, ROW_TITLE_LIMIT),
-                        fit(o.description or (o.label if len(o.label) > ROW_TITLE_LIMIT else ""), ROW_DESCRIPTION_LIMIT)
-                        or None,
+                        title,
+                        fit(o.description or (o.label if title != o.label else ""), ROW_DESCRIPTION_LIMIT) or None,
                     )
-                    for o in options
+                    for o, title in zip(options, titles, strict=True)
                 ]
                 section = ListSection(None, rows)
                 label = fit(t("Choose"), BUTTON_TITLE_LIMIT)

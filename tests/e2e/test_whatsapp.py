@@ -123,6 +123,20 @@ async def test_lists_over_ten_options_become_numbered_text_and_limits_are_kept(w
     assert all(len(p) <= 4096 for p in parts) and " ".join(parts).split() == ["kata"] * 2000
 
 
+async def test_titles_that_read_the_same_are_told_apart_and_words_are_not_cut(wa: WaWorld) -> None:
+    await wa.channel.send(REP, Choice("Hadir?", (Option("a", "Ya"), Option("b", "Ya"))))
+    buttons = wa.graph.last_sent(REP)["payload"]["interactive"]["action"]["buttons"]
+    assert [b["reply"]["title"] for b in buttons] == ["Ya", "Ya (2)"]  # sent, not refused by our own client
+    officials = (Option("a", "Kepala Dinas Kependudukan dan Pencatatan Sipil"),
+                 Option("b", "Kepala Dinas Kependudukan Provinsi Sulawesi Selatan"), Option("c", "Sekda"),
+                 Option("d", "Camat"))  # fmt: skip
+    await wa.channel.send(REP, Choice("Pejabat mana?", officials))
+    rows = wa.graph.last_sent(REP)["payload"]["interactive"]["action"]["sections"][0]["rows"]
+    assert [r["title"] for r in rows] == ["Kepala Dinas…", "Kepala Dinas… (2)", "Sekda", "Camat"]
+    assert rows[0]["description"] == "Kepala Dinas Kependudukan dan Pencatatan Sipil"  # the whole name below
+    assert "description" not in rows[2]
+
+
 def queue_listing(record: dict[str, Any]) -> bool:
     return record["type"] == "interactive" and "AUD-2026-000001" in shown(record)
 
