@@ -22,6 +22,25 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
+class NoQueryStrings(logging.Filter):
+    """Access-log lines without query strings: Meta's webhook verification carries our verify token in one
+    (``?hub.verify_token=…``), and a query string is no business of a log anyway."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        # uvicorn.access: (client address, method, path with query, HTTP version, status code)
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str) and "?" in args[2]:
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
+def quiet_query_strings() -> None:
+    """Install the filter on uvicorn's access logger (after uvicorn has configured its logging)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, NoQueryStrings) for f in access.filters):
+        access.addFilter(NoQueryStrings())
+
+
 def create_web_app(
     app: App, telegram: TelegramChannel | None, *, deliver: bool = True, whatsapp: WhatsAppChannel | None = None
 ) -> FastAPI:
