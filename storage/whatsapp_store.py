@@ -18,6 +18,10 @@ from sqlmodel import col
 
 from storage.tables import ConversationRow, WhatsAppAliasRow, WhatsAppInboxRow, WhatsAppSentRow
 
+# The longest WhatsApp id we keep (a business-scoped user id is a country code, a period, up to 128 letters and
+# digits, "ENT." for a parent one): the width of every column that holds one (migration 0009).
+MAX_KEY = 192
+MAX_EVENT_ID = 160  # whatsapp_inbox.event_id
 _RECEIPT_ORDER = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
 
 

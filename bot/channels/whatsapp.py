@@ -47,7 +47,7 @@ from handlers.messages import Choice, ContactIn, Document, FileIn, Inbound, Outb
 from handlers.ports import Clock
 from handlers.service import REPRESENTATIVE, STAFF, ConversationService, ServiceConfig
 from storage.outbox import OutboxItem, OutboxStore
-from storage.whatsapp_store import InboxEvent, MediaFiles, SentRecord, WhatsAppStore
+from storage.whatsapp_store import MAX_EVENT_ID, MAX_KEY, InboxEvent, MediaFiles, SentRecord, WhatsAppStore
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +64,13 @@ PAIR_BURST, PAIR_SECONDS = 45, 6.0
 MAX_LETTER_BYTES = ServiceConfig.max_file_bytes  # the letter step's limit, as on Telegram
 SEND_AGAIN = N_("Sorry, we could not receive your file. Please send it again.")
 TRY_AGAIN = N_("Sorry, we could not process your message. Please send it again.")
+MAX_RECORDED_BODY = 100_000  # of a signed body that is not JSON, what is kept
 LETTER_LATER = N_("{caption}. WhatsApp lets us send files only within 24 hours of your last message: press the "
                   "button below, then “View letter”.")  # fmt: skip
 
 
 class MalformedWebhook(ValueError):
-    """A signed webhook whose body is not shaped like Meta's (answered 400)."""
+    """A part of a signed webhook that is not shaped like Meta's (recorded, not acted on)."""
 
 
 class MediaUnavailable(Exception):
@@ -105,45 +106,79 @@ def _dict(value: Any, what: str) -> dict[str, Any]:
     return value
 
 
-def _recorded(prefix: str, content: Any) -> InboxEvent:
-    """Something we do not act on (another webhook field, errors, a message without an id): kept as it came."""
+def _recorded(prefix: str, content: Any, **why: Any) -> InboxEvent:
+    """Something we do not act on (another webhook field, errors, another phone number's events, a part not
+    shaped like Meta's, an id too long to be one): kept as it came, with why."""
     digest = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
-    return InboxEvent(f"{prefix}:{digest}", "", "other", {"recorded": content})
+    return InboxEvent(f"{prefix}:{digest}", "", "other", {"recorded": content, **why})
 
 
-def parse_webhook(payload: dict[str, Any]) -> list[InboxEvent]:
-    """Messages and status events of a `whatsapp_business_account` webhook, each with its sender's key; other
-    fields and `value.errors` are recorded too. Raises MalformedWebhook when the body is not shaped like Meta's."""
+def parse_webhook(payload: dict[str, Any], phone_number_id: str | None = None) -> list[InboxEvent]:
+    """Messages and status events of a `whatsapp_business_account` webhook, each with its sender's key.
+
+    Recorded instead (kind "other", never acted on): other fields, `value.errors`, the events of another
+    business phone number than `phone_number_id` (an app may serve several; a webhook for one of them must
+    not be answered from ours), and any part not shaped like Meta's or with an id longer than we keep — so
+    one odd part never costs the rest of the batch."""
     events: list[InboxEvent] = []
-    for entry in _list(payload.get("entry"), "entry"):
-        for change in _list(_dict(entry, "entry").get("changes"), "changes"):
-            change = _dict(change, "change")
-            value = _dict(change.get("value") or {}, "value")
-            if change.get("field", "messages") != "messages":
-                events.append(_recorded("x", change))
-                continue
-            profiles: dict[str, dict[str, Any]] = {}
-            for contact in _list(value.get("contacts"), "contacts"):
-                contact = _dict(contact, "contact")
-                key = contact.get("wa_id") or contact.get("user_id")
-                if key:
-                    profiles[str(key)] = contact
-            for message in _list(value.get("messages"), "messages"):
-                message = _dict(message, "message")
-                sender = message.get("from_user_id") or _user_id(profiles, message.get("from")) or message.get("from")
-                if not sender or not message.get("id"):
-                    events.append(_recorded("x", message))
-                    continue
-                events.append(InboxEvent(f"m:{message['id']}", str(sender), "message", message))
-            for status in _list(value.get("statuses"), "statuses"):
-                status = _dict(status, "status")
-                recipient = status.get("recipient_user_id") or status.get("recipient_id") or ""
-                if status.get("id") and status.get("status"):
-                    events.append(InboxEvent(f"s:{status['id']}:{status['status']}", str(recipient), "status", status))
-                else:
-                    events.append(_recorded("x", status))
-            if value.get("errors"):
-                events.append(_recorded("e", value["errors"]))
+    for entry in _list_or_recorded(payload.get("entry"), "entry", events):
+        if not isinstance(entry, dict):
+            events.append(_recorded("x", entry, unreadable="entry is not an object"))
+            continue
+        for change in _list_or_recorded(entry.get("changes"), "changes", events):
+            try:
+                events += _change_events(_dict(change, "change"), phone_number_id)
+            except MalformedWebhook as error:
+                events.append(_recorded("x", change, unreadable=str(error)))
+    return events
+
+
+def _list_or_recorded(value: Any, what: str, events: list[InboxEvent]) -> list[Any]:
+    try:
+        return _list(value, what)
+    except MalformedWebhook as error:
+        events.append(_recorded("x", value, unreadable=str(error)))
+        return []
+
+
+def _change_events(change: dict[str, Any], phone_number_id: str | None) -> list[InboxEvent]:
+    events: list[InboxEvent] = []
+    value = _dict(change.get("value") or {}, "value")
+    if change.get("field", "messages") != "messages":
+        return [_recorded("x", change)]
+    metadata = value.get("metadata")
+    ours = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
+    if phone_number_id is not None and str(ours) != phone_number_id:
+        log.warning("WhatsApp webhook for another phone number id recorded, not acted on")
+        return [_recorded("x", change, not_ours=str(ours)[:MAX_KEY] if ours is not None else None)]
+    profiles: dict[str, dict[str, Any]] = {}
+    for contact in _list(value.get("contacts"), "contacts"):
+        contact = _dict(contact, "contact")
+        key = contact.get("wa_id") or contact.get("user_id")
+        if key:
+            profiles[str(key)] = contact
+    for message in _list(value.get("messages"), "messages"):
+        message = _dict(message, "message")
+        sender = message.get("from_user_id") or _user_id(profiles, message.get("from")) or message.get("from")
+        if not sender or not message.get("id"):
+            events.append(_recorded("x", message))
+        elif len(str(sender)) > MAX_KEY or len(f"m:{message['id']}") > MAX_EVENT_ID:
+            events.append(_recorded("x", message, unreadable="an id longer than WhatsApp's"))
+        else:
+            events.append(InboxEvent(f"m:{message['id']}", str(sender), "message", message))
+    for status in _list(value.get("statuses"), "statuses"):
+        status = _dict(status, "status")
+        recipient = str(status.get("recipient_user_id") or status.get("recipient_id") or "")
+        if not status.get("id") or not status.get("status"):
+            events.append(_recorded("x", status))
+            continue
+        event_id = f"s:{status['id']}:{status['status']}"
+        if len(recipient) > MAX_KEY or len(event_id) > MAX_EVENT_ID:
+            events.append(_recorded("x", status, unreadable="an id longer than WhatsApp's"))
+        else:
+            events.append(InboxEvent(event_id, recipient, "status", status))
+    if value.get("errors"):
+        events.append(_recorded("e", value["errors"]))
     return events
 
 
@@ -182,6 +217,7 @@ class WhatsAppChannel:
         assert settings.whatsapp_app_secret is not None
         self._app_secret = settings.whatsapp_app_secret.get_secret_value()
         self._verify_token = settings.whatsapp_verify_token
+        self._phone_number_id = settings.whatsapp_phone_number_id
         self._template = settings.whatsapp_notice_template
         self._template_language = settings.whatsapp_template_language
         self._overall = AsyncLimiter(settings.whatsapp_messages_per_second, 1)
@@ -204,22 +240,26 @@ class WhatsAppChannel:
         return challenge
 
     async def receive(self, body: bytes, signature: str | None) -> int:
-        """POST: the HTTP status to answer. Nothing is parsed or stored unless the signature is right."""
+        """POST: the HTTP status to answer. Nothing is parsed or stored unless the signature is right.
+
+        A signed body is Meta's (or from someone holding our app secret): whatever it holds is stored and
+        answered 200 — what we cannot read is recorded, not acted on — since any other answer only makes
+        Meta deliver it again for days."""
         if not signature_valid(body, signature, self._app_secret):
             log.warning("WhatsApp webhook with a missing or wrong signature refused")
             return 403
         try:
             payload = json.loads(body)
         except (ValueError, RecursionError):  # not JSON (or not UTF-8), or absurdly nested
-            log.warning("WhatsApp webhook whose body is not JSON refused")
-            return 400
-        if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
-            return 400
-        try:
-            events = parse_webhook(payload)
-        except MalformedWebhook as error:
-            log.warning("WhatsApp webhook refused: %s", error)
-            return 400
+            log.warning("signed WhatsApp webhook whose body is not JSON recorded")
+            text = body[:MAX_RECORDED_BODY].decode("utf-8", errors="replace")
+            events = [_recorded("x", text, unreadable="not JSON")]
+        else:
+            if isinstance(payload, dict) and payload.get("object") == "whatsapp_business_account":
+                events = parse_webhook(payload, self._phone_number_id)
+            else:
+                log.warning("signed WhatsApp webhook not shaped like Meta's recorded")
+                events = [_recorded("x", payload, unreadable="not a whatsapp_business_account webhook")]
         now = self.clock.now()
         keyed = [await self._keyed(event, now) for event in events]
         if await self.store.store(keyed, now):
@@ -296,8 +336,10 @@ class WhatsAppChannel:
             await self._on_status(event.payload)
             return "done"
         address = Address(CHANNEL, event.sender)
-        if event.payload.get("type") == "reaction":
-            return "ignored"  # an emoji on one of our messages: kept, not answered
+        if event.payload.get("type") in ("reaction", "system"):
+            # An emoji on one of our messages, or WhatsApp telling us the person changed their number or id:
+            # kept, not answered (they did not write to us).
+            return "ignored"
         t = self.service.translator()
         try:
             inbound = await self._inbound(event.payload)
@@ -322,6 +364,8 @@ class WhatsAppChannel:
 
     async def _inbound(self, message: dict[str, Any]) -> Inbound | None:
         kind = message.get("type")
+        if kind == "request_welcome":  # they opened the chat for the first time: the welcome, as for "Halo"
+            return TextIn("/mulai")
         if kind == "text":
             return TextIn(str((message.get("text") or {}).get("body", "")))
         if kind == "interactive":

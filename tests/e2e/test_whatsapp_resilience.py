@@ -148,28 +148,91 @@ async def test_a_letter_over_ten_megabytes_is_refused_and_not_downloaded(wa: WaW
 # ---- 2. malformed webhooks: 4xx, never 500 ------------------------------------------------------------------
 
 
-async def test_a_non_ascii_signature_is_403_and_malformed_bodies_are_400(wa: WaWorld) -> None:
+async def test_a_non_ascii_signature_is_403_and_signed_odd_bodies_are_recorded_and_answered_200(
+    wa: WaWorld,
+) -> None:
     url = f"{wa.url}/whatsapp/webhook"
     body = encode_webhook(wa.graph.webhooks.text_message(REP, "/mulai"))
     forged = ("sha256=" + "é" * 64).encode("utf-8")
     answer = await wa.client.post(url, content=body, headers={"X-Hub-Signature-256": forged,
                                                                "Content-Type": "application/json"})  # fmt: skip
     assert answer.status_code == 403
-    for bad in (
+    odd = (
         b"[1, 2]",
+        b'{"object": "page", "entry": []}',
         b'{"object": "whatsapp_business_account", "entry": "x"}',
         b'{"object": "whatsapp_business_account", "entry": [{"changes": [1]}]}',
         b'{"object": "whatsapp_business_account", "entry": [{"changes": [{"value": {"messages": {"a": 1}}}]}]}',
         b'{"object": "whatsapp_business_account", "entry": [{"changes": [{"value": {"statuses": ["x"]}}]}]}',
         b"[" * 100_000 + b"]" * 100_000,
         b"\xff\xfe not json",
-    ):
+    )
+    for bad in odd:
+        # Signed, so Meta's (or someone's with our secret): kept for the operator, and answered 200 so that
+        # Meta does not deliver it again for days.
         signed = {"X-Hub-Signature-256": sign(bad, "fake-app-secret"), "Content-Type": "application/json"}
         answer = await wa.client.post(url, content=bad, headers=signed)
-        assert 400 <= answer.status_code < 500, (bad[:60], answer.status_code)
+        assert answer.status_code == 200, (bad[:60], answer.status_code)
+    recorded = await wa.channel.store.states("recorded")
+    assert len(recorded) == len(odd)
+    # why each is kept: unreadable, or (a change without metadata) not known to be for our number
+    assert all(e.payload.get("unreadable") or "not_ours" in e.payload for e in recorded), [e.payload for e in recorded]
+    await asyncio.sleep(0.3)
+    assert wa.graph.sent(REP) == []
+
+
+async def test_one_odd_change_does_not_cost_the_rest_of_the_batch(wa: WaWorld) -> None:
+    payload = wa.graph.webhooks.text_message(REP, "/mulai")
+    payload["entry"][0]["changes"].insert(0, {"field": "messages", "value": {"messages": "not a list"}})
+    await wa.say(payload, REP, "Ajukan Audiensi")
+    assert len(await wa.channel.store.states("recorded")) == 1
+
+
+async def test_a_body_over_meta_s_largest_is_refused_unread(wa: WaWorld) -> None:
+    from bot.web import MAX_WEBHOOK_BYTES
+
+    url = f"{wa.url}/whatsapp/webhook"
+    huge = b"{" + b" " * MAX_WEBHOOK_BYTES + b"}"
+    answer = await wa.client.post(url, content=huge, headers={"X-Hub-Signature-256": sign(huge, "fake-app-secret")})
+    assert answer.status_code == 413
+
+    async def chunks() -> Any:  # no Content-Length: counted as it comes
+        for _ in range(5):
+            yield b" " * (MAX_WEBHOOK_BYTES // 4)
+
+    answer = await wa.client.post(url, content=chunks(), headers={"X-Hub-Signature-256": "sha256=" + "0" * 64})
+    assert answer.status_code == 413
     async with wa.app.sessions() as session:
         assert await count_rows(session, WhatsAppInboxRow) == 0
-    assert wa.graph.sent(REP) == []
+
+
+async def test_a_webhook_for_another_phone_number_is_recorded_and_not_answered(wa: WaWorld) -> None:
+    """An app may serve several business numbers: their webhooks reach us too, signed with the same secret."""
+    from tests.fakes.graph_api import WebhookBuilder
+
+    other = WebhookBuilder(phone_number_id="999999999999999")
+    failed = other.status_event(STRANGER, "wamid.OTHER", "failed", errors=[{"code": 131026}])
+    for payload in (other.text_message(STRANGER, "/mulai"), failed):
+        assert (await wa.post(payload)).status_code == 200
+    recorded = await wa.channel.store.states("recorded")
+    assert [e.payload["not_ours"] for e in recorded] == ["999999999999999"] * 2
+    await asyncio.sleep(0.5)
+    assert wa.graph.sent(STRANGER) == []  # our number never answers another number's sender
+    async with wa.app.sessions() as session:
+        assert await count_rows(session, ConversationRow) == 0
+    await wa.say(wa.graph.webhooks.text_message(STRANGER, "/mulai"), STRANGER, "Ajukan Audiensi")  # ours: answered
+
+
+async def test_request_welcome_gets_the_welcome_and_a_number_change_is_not_answered(wa: WaWorld) -> None:
+    hooks = wa.graph.webhooks
+    welcome = await wa.say(hooks.request_welcome(REP), REP, "Ajukan Audiensi")
+    assert welcome["type"] == "interactive"
+    before = len(wa.graph.sent(REP))
+    assert (await wa.post(hooks.system_message(REP, "6281299999999"))).status_code == 200
+    ignored = await until(lambda: wa.channel.store.states("ignored"), "the system message kept")
+    assert [e.payload["type"] for e in ignored] == ["system"]
+    await asyncio.sleep(0.3)
+    assert len(wa.graph.sent(REP)) == before  # no "cannot read this kind of message"
 
 
 # ---- 3. staff act on a template outside the window; strangers cannot ---------------------------------------

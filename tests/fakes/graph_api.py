@@ -882,6 +882,8 @@ class WebhookBuilder:
         self.phone_number_id = phone_number_id
         self.display_phone_number = display_phone_number
         self.waba_id = waba_id
+        # Where default timestamps come from (Unix seconds): set it to a test's fake clock.
+        self.now: Callable[[], float] = time.time
 
     def envelope(self, value: Mapping[str, Any]) -> dict[str, Any]:
         """Wrap ``value`` (contacts / messages / statuses) in object / entry / changes."""
@@ -938,7 +940,7 @@ class WebhookBuilder:
         message.update(
             {
                 "id": message_id or _new_inbound_id(),
-                "timestamp": str(timestamp if timestamp is not None else int(time.time())),
+                "timestamp": str(timestamp if timestamp is not None else int(self.now())),
                 "type": message_type,
                 **content,
             }
@@ -1206,6 +1208,25 @@ class WebhookBuilder:
             timestamp=timestamp,
         )
 
+    def request_welcome(self, wa_id: str | None, *, user_id: str | None = None, message_id: str | None = None,
+                        timestamp: int | None = None) -> dict[str, Any]:  # fmt: skip
+        """The person opened a chat with the business for the first time (``type == "request_welcome"``)."""
+        return self._inbound(wa_id, "request_welcome", {}, user_id=user_id, name=DEFAULT_PROFILE_NAME,
+                             username=None, message_id=message_id, timestamp=timestamp)  # fmt: skip
+
+    def system_message(self, wa_id: str, new_wa_id: str, *, message_id: str | None = None,
+                       timestamp: int | None = None) -> dict[str, Any]:  # fmt: skip
+        """``user_changed_number``: a system message, without a ``contacts`` array (Meta's reference)."""
+        message = {
+            "from": wa_id,
+            "id": message_id or _new_inbound_id(),
+            "timestamp": str(timestamp if timestamp is not None else int(self.now())),
+            "type": "system",
+            "system": {"body": f"User A changed from {wa_id} to {new_wa_id}", "wa_id": new_wa_id,
+                       "type": "user_changed_number"},
+        }  # fmt: skip
+        return self.envelope({"messages": [message]})
+
     def status_event(
         self,
         recipient_id: str,
@@ -1222,7 +1243,7 @@ class WebhookBuilder:
         entry: dict[str, Any] = {
             "id": wamid,
             "status": status,
-            "timestamp": str(timestamp if timestamp is not None else int(time.time())),
+            "timestamp": str(timestamp if timestamp is not None else int(self.now())),
             "recipient_id": recipient_id,
         }
         if recipient_user_id is not None:
