@@ -15,10 +15,11 @@ import pytest
 from handlers.messages import Notification, Text
 from storage.repositories import count_rows
 from storage.tables import ConversationRow, WhatsAppInboxRow
-from tests.conftest import START
+from tests.conftest import BACKENDS, START
 from tests.e2e.whatsapp_world import REP, STAFF_WA, WaWorld, running_whatsapp, shown, to_the_letter, whole_request
 from tests.fakes.graph_api import FakeGraphAPI, encode_webhook, sign
 from tests.fakes.memory import FakeClock
+from tests.harness import postgres_url, reset_postgres
 
 BSUID = "ID.1234567890123456"
 STRANGER = "6289999999999"
@@ -379,6 +380,43 @@ async def test_someone_first_seen_by_number_keeps_their_conversation_when_meta_a
 async def test_someone_new_with_both_ids_is_kept_under_the_user_id(wa: WaWorld) -> None:
     await wa.say(wa.graph.webhooks.text_message(REP, "/mulai", user_id=BSUID), BSUID, "Ajukan Audiensi")
     assert wa.graph.sent(REP) == []
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=BACKENDS[2].marks)])
+async def wa_db(request: pytest.FixtureRequest, graph_api: FakeGraphAPI, tmp_path: Path) -> AsyncIterator[WaWorld]:
+    """The WhatsApp world on SQLite and on PostgreSQL (which enforces the columns' lengths)."""
+    url = None
+    if request.param == "postgres":
+        url = postgres_url()
+        assert url is not None
+        await reset_postgres(url)
+    async with running_whatsapp(graph_api, tmp_path, FakeClock(START), database_url=url) as world:
+        yield world
+
+
+async def test_a_business_scoped_id_of_140_characters_is_kept_wherever_a_person_is(wa_db: WaWorld) -> None:
+    """ "A two-letter country code, a period, and up to 128 alphanumeric characters" (and "ENT." for a parent id):
+    stored in the inbox, the conversation, the identity, the request, the outbox, the record of what was sent and
+    the alias of someone first known by their number."""
+    wa = wa_db
+    long_id = "ID.ENT." + ("Ab3" * 50)[:133]
+    assert len(long_id) == 140
+    reference = await whole_request(wa, long_id)
+    async with wa.app.new_uow() as uow:
+        request = await uow.requests.get_by_reference(reference)
+    assert request is not None and request.contact.external_id == long_id
+    await enqueue(wa, long_id, "decision", "Pemberitahuan untuk pengenal panjang", request_id=request.id)
+    await delivered(wa, long_id, "untuk pengenal panjang")
+    other_long = "ID." + "7" * 137
+    await wa.say(wa.graph.webhooks.text_message(STRANGER, "/mulai"), STRANGER, "Ajukan Audiensi")
+    await wa.say(wa.graph.webhooks.text_message(STRANGER, "/mulai", user_id=other_long), STRANGER, "Ajukan Audiensi")
+    # Longer than any id WhatsApp gives: recorded, not answered, and never a 500 (which Meta would retry for days).
+    absurd = "ID." + "9" * 300
+    assert (await wa.post(wa.graph.webhooks.text_message(None, "/mulai", user_id=absurd))).status_code == 200
+    recorded = await until(lambda: wa.channel.store.states("recorded"), "the absurd id recorded")
+    assert [e.payload["unreadable"] for e in recorded] == ["an id longer than WhatsApp's"]
+    await asyncio.sleep(0.3)
+    assert wa.graph.sent(absurd) == []
 
 
 # ---- 9. reactions and other fields ---------------------------------------------------------------------------------
