@@ -21,7 +21,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiolimiter import AsyncLimiter
@@ -64,9 +64,31 @@ PAIR_BURST, PAIR_SECONDS = 45, 6.0
 MAX_LETTER_BYTES = ServiceConfig.max_file_bytes  # the letter step's limit, as on Telegram
 SEND_AGAIN = N_("Sorry, we could not receive your file. Please send it again.")
 TRY_AGAIN = N_("Sorry, we could not process your message. Please send it again.")
+RECEIPT_TRIES = 3  # a failure receipt for a message we have no record of: looked at again twice, then kept as is
+EMPTY_NOTICE = N_("You have a new notice about your audience request.")
 MAX_RECORDED_BODY = 100_000  # of a signed body that is not JSON, what is kept
 LETTER_LATER = N_("{caption}. WhatsApp lets us send files only within 24 hours of your last message: press the "
                   "button below, then “View letter”.")  # fmt: skip
+
+
+class _Parts:
+    """The parts of one outbox row in the order they are sent; those Meta already accepted are skipped."""
+
+    def __init__(self, done: set[int]) -> None:
+        self.done = done
+        self._next = 0
+
+    def take(self) -> tuple[int, bool]:
+        """The next part's number, and whether it was sent already."""
+        index, self._next = self._next, self._next + 1
+        return index, index in self.done
+
+    def next_done(self) -> bool:
+        return self._next in self.done
+
+
+class ReceiptTooEarly(LookupError):
+    """A failure receipt for a message we have not recorded yet (Meta's webhook overtook our record)."""
 
 
 class MalformedWebhook(ValueError):
@@ -165,7 +187,8 @@ def _change_events(change: dict[str, Any], phone_number_id: str | None) -> list[
         elif len(str(sender)) > MAX_KEY or len(f"m:{message['id']}") > MAX_EVENT_ID:
             events.append(_recorded("x", message, unreadable="an id longer than WhatsApp's"))
         else:
-            events.append(InboxEvent(f"m:{message['id']}", str(sender), "message", message))
+            events.append(InboxEvent(f"m:{message['id']}", str(sender), "message", message,
+                                     sent_at=_message_time(message.get("timestamp"))))  # fmt: skip
     for status in _list(value.get("statuses"), "statuses"):
         status = _dict(status, "status")
         recipient = str(status.get("recipient_user_id") or status.get("recipient_id") or "")
@@ -180,6 +203,14 @@ def _change_events(change: dict[str, Any], phone_number_id: str | None) -> list[
     if value.get("errors"):
         events.append(_recorded("e", value["errors"]))
     return events
+
+
+def _message_time(timestamp: Any) -> datetime | None:
+    """A message's `timestamp` (Unix seconds, as a string), when it is one."""
+    try:
+        return datetime.fromtimestamp(int(str(timestamp)), UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _code(errors: Any) -> tuple[int | None, str]:
@@ -297,6 +328,10 @@ class WhatsAppChannel:
         """Retried with backoff a few times (nothing was committed: handling is idempotent), then given up."""
         assert event.id is not None
         now = self.clock.now()
+        if isinstance(error, ReceiptTooEarly):  # expected now and then: quietly, without a traceback
+            log.info("WhatsApp failure receipt before our record of the send; again in %s s", 2**event.attempts)
+            await self.store.retry(event.id, now + timedelta(seconds=2**event.attempts), str(error))
+            return
         if event.attempts < self._max_attempts:
             delay = min(300, 2**event.attempts)
             log.warning("WhatsApp event %s failed (attempt %s of %s, %s); again in %s s", event.event_id,
@@ -333,8 +368,7 @@ class WhatsAppChannel:
         if event.kind == "other":
             return "recorded"
         if event.kind == "status":
-            await self._on_status(event.payload)
-            return "done"
+            return await self._on_status(event)
         address = Address(CHANNEL, event.sender)
         if event.payload.get("type") in ("reaction", "system"):
             # An emoji on one of our messages, or WhatsApp telling us the person changed their number or id:
@@ -416,41 +450,56 @@ class WhatsAppChannel:
         self._files.save(media_id, mime, content)
         return FileRef(CHANNEL, media_id, name, mime, len(content))
 
-    async def _on_status(self, status: dict[str, Any]) -> None:
+    async def _on_status(self, event: InboxEvent) -> str:
+        status = event.payload
         code, title = _code(status.get("errors"))
         record = await self.store.record_status(str(status["id"]), str(status["status"]), code, self.clock.now())
-        if record is None and status.get("status") == "failed":
-            # The receipt may overtake our record of the send (written just after Meta answered): try again.
-            raise LookupError("failure receipt for a message not recorded (yet)")
-        if record is None or status.get("status") != "failed":
-            return
+        if record is None:
+            if status.get("status") != "failed":
+                return "done"
+            if event.attempts < min(RECEIPT_TRIES, self._max_attempts):
+                # The receipt may overtake our record of the send (written just after Meta answered).
+                raise ReceiptTooEarly("failure receipt for a message not recorded (yet)")
+            log.info("WhatsApp failure receipt (code %s) for a message we have no record of", code)
+            return "unknown"
+        if status.get("status") != "failed":
+            return "done"
         log.info("WhatsApp %s message failed with code %s", record.kind, code)
         now = self.clock.now()
         if code == 131047 and not record.template and record.outbox_id is not None:
             # Delivered late and outside the window: send the same notice again as the approved template.
             if await self.store.template_sent_for(record.outbox_id):
-                return  # another part of the notice already brought it back
+                return "done"  # another part of the notice already brought it back
             t = self.service.translator()
-            notice = record.notice or t("You have a new notice about your audience request.")
+            notice = record.notice if record.notice and record.notice.strip() else t(EMPTY_NOTICE)
             try:
                 await self._send_template(record.recipient, record.kind, record.request_id, record.outbox_id, notice)
-            except GraphError as error:
-                await self.outbox.mark_failed(record.outbox_id, f"failed (131047), then the template: {error}"[:300])
-            return
+            except (GraphError, ValueError) as error:
+                reason = f"failed (131047), then the template: {error}"[:300]
+                await self._give_up(record.outbox_id, record.recipient, record.request_id, reason)
+            return "done"
         if code == 131026:
             if record.outbox_id is not None:
                 await self.outbox.mark_failed(record.outbox_id, "undeliverable (131026)")
             await self.service.report_unreachable(Address(CHANNEL, record.recipient), UNREACHABLE, record.request_id)
-            return
+            return "done"
         if record.outbox_id is None:
-            return
+            return "done"
         if code in (130429, 131056):  # throughput or pair rate: the notice goes again a little later
-            delay = PAIR_SECONDS if code == 131056 else 60
-            await self.outbox.mark_failed(record.outbox_id, f"rate limited ({code})",
-                                          retry_at=now + timedelta(seconds=delay))  # fmt: skip
-            return
+            attempts = await self.outbox.attempts_of(record.outbox_id)
+            if attempts is not None and attempts < MAX_DELIVERY_ATTEMPTS:
+                delay = PAIR_SECONDS if code == 131056 else 60
+                await self.outbox.mark_failed(record.outbox_id, f"rate limited ({code})",
+                                              retry_at=now + timedelta(seconds=delay))  # fmt: skip
+                return "done"
         reason = f"failed ({code if code is not None else '-'}{': ' + title if title else ''})"
-        await self.outbox.mark_failed(record.outbox_id, reason)
+        await self._give_up(record.outbox_id, record.recipient, record.request_id, reason)
+        return "done"
+
+    async def _give_up(self, outbox_id: int, recipient: str, request_id: int | None, reason: str) -> None:
+        """The notice failed for good: recorded on its row and, the first time, told to staff (on the card)."""
+        if await self.outbox.fail_for_good(outbox_id, reason):
+            await self.service.report_undelivered(Address(CHANNEL, recipient), request_id, reason)
 
     # ---- sending -----------------------------------------------------------------------------------------
 
@@ -496,17 +545,29 @@ class WhatsAppChannel:
         request_id: int | None = None,
         kind: str = "reply",
         notice: str | None = None,
+        parts: _Parts | None = None,
     ) -> None:
+        """Send one message (in as many parts as it takes). With `parts` (delivering an outbox row), each part
+        is numbered in the record of what was sent, and parts Meta already accepted are not sent again."""
         t = self.service.translator()
 
         async def paced(sending: Any) -> None:
-            await self._paced(to, sending, SentRecord("", to, outbox_id, request_id, kind, False, notice))
+            part = None
+            if parts is not None:
+                part, done = parts.take()
+                if done:
+                    sending.close()  # this part went out on an earlier try
+                    return
+            await self._paced(to, sending, SentRecord("", to, outbox_id, request_id, kind, False, notice, part))
 
         if isinstance(message, Document):
+            if parts is not None and parts.next_done():
+                parts.take()  # the letter went out on an earlier try: not uploaded again
+                return
             await self._send_letter(to, message, paced)
             return
         if isinstance(message, Choice) and message.options:
-            body = message.body
+            body = message.body if message.body.strip() else t("Please choose:")
             if len(body) > INTERACTIVE_BODY_LIMIT:
                 for part in split_message(body, TEXT_LIMIT):
                     await paced(self.client.send_text(to, part))
@@ -608,11 +669,16 @@ class WhatsAppChannel:
         return await self._paced(to, sending, SentRecord("", to, outbox_id, request_id, kind, True, summary))
 
     async def _reference(self, request_id: int | None) -> str:
-        if request_id is None:
-            return "-"
-        async with self.service.unit_of_work() as uow:
-            request = await uow.requests.get(request_id)
-        return request.reference if request else "-"
+        """{{1}} of the template ("… permohonan audiensi {{1}}: …"): the request's reference, or for a notice
+        about no one request (a digest) "ke Pemerintah Kota …"."""
+        request = None
+        if request_id is not None:
+            async with self.service.unit_of_work() as uow:
+                request = await uow.requests.get(request_id)
+        if request is not None:
+            return request.reference
+        t = self.service.translator()
+        return t("to {city}", city=self.service.city)
 
     # ---- delivering the outbox ---------------------------------------------------------------------------
 
@@ -631,8 +697,18 @@ class WhatsAppChannel:
                     try:
                         await self._deliver(item)
                     except Exception as error:
-                        log.exception("WhatsApp outbox row %s could not be delivered", item.id)
-                        await self.outbox.mark_failed(item.id, f"error: {type(error).__name__}",
+                        reason = f"error: {type(error).__name__}"
+                        if item.attempts >= MAX_DELIVERY_ATTEMPTS:
+                            log.error("WhatsApp outbox row %s given up after %s attempts (%s)", item.id,
+                                      item.attempts, type(error).__name__)  # fmt: skip
+                            await self._give_up(item.id, item.external_id, item.request_id, reason)
+                            continue
+                        if item.attempts <= 1:
+                            log.exception("WhatsApp outbox row %s could not be delivered", item.id)
+                        else:  # the traceback was logged on the first attempt
+                            log.warning("WhatsApp outbox row %s could not be delivered again (attempt %s, %s)",
+                                        item.id, item.attempts, type(error).__name__)  # fmt: skip
+                        await self.outbox.mark_failed(item.id, reason,
                                                       retry_at=self.clock.now() + timedelta(seconds=60))  # fmt: skip
 
         await asyncio.gather(*(deliver(person_items) for person_items in by_person.values()))
@@ -650,20 +726,35 @@ class WhatsAppChannel:
             # This person had their burst: later, without waiting here (and without counting an attempt).
             await self.outbox.defer(item.id, now + timedelta(seconds=PAIR_SECONDS), "paced (pair rate)")
             return
-        notice = _summary(item.messages)
-        if any(isinstance(m, Document) for m in item.messages):
-            notice = self.service.translator()(LETTER_LATER, caption=notice)
+        t = self.service.translator()
+        messages = item.messages
+        if not any(
+            isinstance(m, Document) or m.body.strip() or (isinstance(m, Choice) and m.options) for m in messages
+        ):
+            messages = (Text(t(EMPTY_NOTICE)),)  # a blank notice: never an empty message or template parameter
+        notice = _summary(messages) or t(EMPTY_NOTICE)
+        if any(isinstance(m, Document) for m in messages):
+            notice = t(LETTER_LATER, caption=notice)
+        done, template_done = await self.store.parts_accepted(item.id)
+        if template_done:  # the whole notice went out as the template on an earlier try
+            await self.outbox.mark_sent(item.id, now)
+            return
         try:
             if await self._window_open(item.external_id):
+                parts = _Parts(done)  # an earlier try that sent some parts resumes after them
                 try:
-                    for message in self.plan(item.messages):
+                    for message in self.plan(messages):
                         await self.send(item.external_id, message, outbox_id=item.id, request_id=item.request_id,
-                                        kind=item.kind, notice=notice)  # fmt: skip
+                                        kind=item.kind, notice=notice, parts=parts)  # fmt: skip
                 except OutsideWindowError:
                     await self._send_template(item.external_id, item.kind, item.request_id, item.id, notice)
             else:
                 await self._send_template(item.external_id, item.kind, item.request_id, item.id, notice)
         except RateLimitedError as error:
+            if item.attempts >= MAX_DELIVERY_ATTEMPTS:
+                reason = f"rate limited ({error.code}) after {item.attempts} attempts"
+                await self._give_up(item.id, item.external_id, item.request_id, reason)
+                return
             delay = 6 if error.code == 131056 else min(300, 2**item.attempts)
             await self.outbox.mark_failed(
                 item.id, f"rate limited ({error.code})", retry_at=now + timedelta(seconds=delay)
@@ -671,7 +762,8 @@ class WhatsAppChannel:
             return
         except GraphUnavailableError as error:
             if item.attempts >= MAX_DELIVERY_ATTEMPTS:
-                await self.outbox.mark_failed(item.id, f"unavailable after {item.attempts} attempts ({error.status})")
+                reason = f"unavailable after {item.attempts} attempts ({error.status})"
+                await self._give_up(item.id, item.external_id, item.request_id, reason)
             else:
                 await self.outbox.mark_failed(
                     item.id,
@@ -683,8 +775,13 @@ class WhatsAppChannel:
             await self.outbox.mark_failed(item.id, f"undeliverable ({error.code})")
             await self.service.report_unreachable(Address(CHANNEL, item.external_id), UNREACHABLE, item.request_id)
             return
-        except GraphError as error:
-            await self.outbox.mark_failed(item.id, f"graph error {error.code}: {error.message}"[:300])
+        except GraphError as error:  # refused (a template not approved, a bad parameter…): again would be the same
+            reason = f"graph error {error.code}: {error.message}"[:300]
+            await self._give_up(item.id, item.external_id, item.request_id, reason)
+            return
+        except ValueError as error:  # refused by our own client before sending: again would be the same
+            log.warning("WhatsApp outbox row %s refused before sending: %s", item.id, error)
+            await self._give_up(item.id, item.external_id, item.request_id, f"refused before sending: {error}"[:300])
             return
         await self.outbox.mark_sent(item.id, now)
 

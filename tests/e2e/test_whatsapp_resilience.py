@@ -4,6 +4,7 @@ pacing, identities. Signed webhooks in Meta's format to our web app; replies at 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
@@ -11,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+from sqlmodel import col
 
-from handlers.messages import Notification, Text
+from handlers.messages import Choice, Notification, Option, Text
 from storage.repositories import count_rows
-from storage.tables import ConversationRow, WhatsAppInboxRow
+from storage.tables import ConversationRow, OutboxRow, WhatsAppInboxRow
 from tests.conftest import BACKENDS, START
 from tests.e2e.whatsapp_world import REP, STAFF_WA, WaWorld, running_whatsapp, shown, to_the_letter, whole_request
 from tests.fakes.graph_api import FakeGraphAPI, encode_webhook, sign
@@ -338,6 +341,158 @@ async def test_a_late_undeliverable_receipt_marks_the_notice_failed_and_warns_st
     card = await wa.say(hooks.template_button_reply(STAFF_WA, "g:open:1", "Lihat status"), STAFF_WA,
                         "tidak dapat dihubungi")  # fmt: skip
     assert "Whatsapp" in shown(card) or "WhatsApp" in shown(card)
+
+
+async def staff_card(w: WaWorld, expect: str) -> str:
+    """What the staff member sees when they open request 1 (writing first, so their window is open)."""
+    await w.say(w.graph.webhooks.text_message(STAFF_WA, "/antrian"), STAFF_WA, lambda r: r["type"] == "interactive")
+    return shown(await w.say(w.graph.webhooks.list_reply(STAFF_WA, "g:open:1", "AUD-2026-000001"), STAFF_WA, expect))
+
+
+NOT_DELIVERED = "Pemberitahuan keputusan tidak terkirim melalui WhatsApp"
+STAFF_TOLD = "tidak dapat disampaikan melalui WhatsApp"
+
+
+async def test_a_decision_notice_that_fails_for_good_is_shown_to_staff(wa: WaWorld) -> None:
+    hooks = wa.graph.webhooks
+    await whole_request(wa)
+    await enqueue(wa, REP, "decision", "Kabar baik, permohonan Bapak/Ibu disetujui.", request_id=1)
+    notice = await delivered(wa, REP, "permohonan Bapak/Ibu disetujui")
+    failed = hooks.status_event(REP, notice["id"], "failed", errors=[{"code": 131049, "title": "Not delivered"}])
+    assert (await wa.post(failed)).status_code == 200
+    told = await wa.graph.wait_for_sent(STAFF_WA, lambda r: STAFF_TOLD in shown(r))  # staff are told at once
+    assert "AUD-2026-000001" in shown(told) and "131049" in shown(told)
+    card = await staff_card(wa, NOT_DELIVERED)  # and the card says so whenever it is opened
+    assert f"{NOT_DELIVERED}: failed (131049: Not delivered)" in card
+    assert len([r for r in wa.graph.sent(STAFF_WA) if STAFF_TOLD in shown(r)]) == 1
+
+
+async def test_a_template_meta_does_not_know_fails_the_notice_and_staff_see_it(wa: WaWorld) -> None:
+    await whole_request(wa)
+    wa.channel._template = "audiensi_tidak_ada"  # a wrong or not (yet) approved template name: 132001
+    wa.clock.advance(hours=25)  # the representative's window has closed: only the template may go
+    await wa.say(wa.graph.webhooks.text_message(STAFF_WA, "/antrian"), STAFF_WA, lambda r: r["type"] == "interactive")
+    await enqueue(wa, REP, "decision", "Kabar baik, permohonan Bapak/Ibu disetujui.", request_id=1)
+
+    async def row_failed() -> Any:
+        row = await outbox_row(wa, 1, "decision")
+        return row if row.state == "failed" else None
+
+    row = await until(row_failed, "the notice failed")
+    assert row.attempts == 1 and "132001" in (row.last_error or "")  # not tried again: it would fail the same way
+    told = await wa.graph.wait_for_sent(STAFF_WA, lambda r: STAFF_TOLD in shown(r))
+    assert "132001" in shown(told) and NOT_DELIVERED in shown(told)  # the line, and the card below it
+
+
+async def test_a_notice_in_parts_resumes_after_the_parts_already_sent(wa: WaWorld) -> None:
+    await wa.say(wa.graph.webhooks.text_message(REP, "/mulai"), REP, "Ajukan Audiensi")
+    first, second = "Bagian pertama. " + "kata " * 900, "Bagian kedua. " + "kata " * 300
+    messages = (Text(first + "\n\n" + second), Choice("Lihat rinciannya:", (Option("g:status", "Lihat status"),)))
+    wa.graph.fail_next(code=130429, after=1)  # the first part goes, the second meets the throughput limit
+    async with wa.app.new_uow() as uow:
+        await uow.outbox.enqueue(Notification("whatsapp", REP, "decision", messages), wa.clock.now())
+        await uow.commit()
+    await wa.graph.wait_for_sent(REP, lambda r: "Bagian pertama" in shown(r))
+    await until(lambda: refused(wa, 400), "the 130429")
+    wa.clock.advance(minutes=6)
+    await wa.graph.wait_for_sent(REP, lambda r: "Lihat status" in shown(r))
+    texts = [shown(r) for r in wa.graph.sent(REP)]
+    assert len([t for t in texts if "Bagian pertama" in t]) == 1  # not sent again
+    assert len([t for t in texts if "Bagian kedua" in t]) == 1
+    assert len([t for t in texts if "Lihat status" in t]) == 1
+
+
+async def test_a_late_rate_limit_receipt_sends_only_that_part_again(wa: WaWorld) -> None:
+    hooks = wa.graph.webhooks
+    await wa.say(hooks.text_message(REP, "/mulai"), REP, "Ajukan Audiensi")
+    first, second = "Bagian pertama. " + "kata " * 900, "Bagian kedua. " + "kata " * 300
+    await enqueue(wa, REP, "decision", first + "\n\n" + second)
+    await delivered(wa, REP, "Bagian pertama")
+    part_two = await delivered(wa, REP, "Bagian kedua")
+    await wa.post(hooks.status_event(REP, part_two["id"], "failed", errors=[{"code": 131056}]))
+
+    async def put_back() -> bool:
+        async with wa.app.sessions() as session:
+            row = (await session.execute(select(OutboxRow).where(col(OutboxRow.kind) == "decision"))).scalar_one()
+        return row.state == "pending" and row.last_error == "rate limited (131056)"
+
+    await until(put_back, "the notice put back by the receipt")
+    wa.clock.advance(seconds=7)
+    await wa.graph.wait_for_sent(REP, lambda r: "Bagian kedua" in shown(r) and r["id"] != part_two["id"])
+    await asyncio.sleep(0.5)
+    texts = [shown(r) for r in wa.graph.sent(REP)]
+    assert len([t for t in texts if "Bagian pertama" in t]) == 1 and len([t for t in texts if "Bagian kedua" in t]) == 2
+
+
+async def test_rate_limits_are_tried_a_bounded_number_of_times(wa: WaWorld) -> None:
+    await whole_request(wa)
+    wa.graph.fail_next(code=130429, times=100)
+    await enqueue(wa, REP, "decision", "Pemberitahuan yang selalu dibatasi", request_id=1)
+    for attempt in range(1, 8):
+
+        async def backing_off(n: int = attempt) -> bool:
+            row = await outbox_row(wa, 1, "decision")
+            return row.state == "pending" and row.attempts == n
+
+        await until(backing_off, f"attempt {attempt} rate limited")
+        wa.clock.advance(minutes=6)
+
+    async def row_failed() -> Any:
+        row = await outbox_row(wa, 1, "decision")
+        return row if row.state == "failed" else None
+
+    row = await until(row_failed, "the notice given up")
+    assert row.last_error == "rate limited (130429) after 8 attempts"
+
+
+async def test_a_blank_notice_goes_with_a_sensible_text_and_a_refused_one_fails_at_once(wa: WaWorld) -> None:
+    await enqueue(wa, REP, "decision", "  \n\t ")  # no request, outside the window: as the template
+    template = await wa.graph.wait_for_sent(REP, lambda r: r["type"] == "template")
+    parameters = [p["text"] for c in template["payload"]["template"]["components"] if c["type"] == "body"
+                  for p in c["parameters"]]  # fmt: skip
+    assert parameters == ["ke Pemerintah Kota Makassar",  # "… permohonan audiensi ke Pemerintah Kota Makassar: …"
+                          "Ada pemberitahuan baru mengenai permohonan audiensi Bapak/Ibu."]  # fmt: skip
+    await wa.say(wa.graph.webhooks.text_message(REP, "/mulai"), REP, "Ajukan Audiensi")
+    refused_here = (Text("Pilih:"), Choice("Pilih:", (Option("x" * 300, "Ya"),)))  # a button id over 256
+    async with wa.app.new_uow() as uow:
+        await uow.outbox.enqueue(Notification("whatsapp", REP, "decision", refused_here), wa.clock.now())
+        await uow.commit()
+
+    async def failed_rows() -> Any:
+        async with wa.app.sessions() as session:
+            rows = (await session.execute(select(OutboxRow).where(col(OutboxRow.state) == "failed"))).scalars().all()
+        return rows
+
+    (row,) = await until(failed_rows, "the refused notice failed")
+    assert row.attempts == 1 and (row.last_error or "").startswith("refused before sending: button id")
+
+
+async def test_a_failure_receipt_for_a_message_we_never_sent_is_kept_quietly(
+    wa: WaWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    receipt = wa.graph.webhooks.status_event(REP, "wamid.NEVERSENT", "failed", errors=[{"code": 131049}])
+    assert (await wa.post(receipt)).status_code == 200
+    for attempt in (1, 2):
+
+        async def waiting(n: int = attempt) -> bool:
+            return [e.attempts for e in await wa.channel.store.states("pending")] == [n]
+
+        await until(waiting, f"look {attempt}")  # it may overtake our record of the send: looked at again
+        wa.clock.advance(seconds=10)
+    await until(lambda: wa.channel.store.states("unknown"), "the receipt kept as unknown")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+async def test_the_window_starts_when_the_message_was_written(wa: WaWorld) -> None:
+    """Meta may deliver a message hours late (it retries for days): WhatsApp's 24 hours run from its timestamp."""
+    written = wa.clock.now().timestamp() - (23 * 3600 + 30 * 60)
+    late = wa.graph.webhooks.text_message(REP, "/mulai", timestamp=int(written))
+    await wa.say(late, REP, "Ajukan Audiensi")  # still inside: answered as usual
+    wa.clock.advance(hours=1)  # 24.5 hours after they wrote, 1 hour after we received it
+    await enqueue(wa, REP, "decision", "Pemberitahuan setelah jendela tutup")
+    notice = await wa.graph.wait_for_sent(REP, lambda r: "setelah jendela tutup" in shown(r))
+    assert notice["type"] == "template"
 
 
 # ---- 5. pacing -----------------------------------------------------------------------------------------------

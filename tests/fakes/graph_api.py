@@ -186,6 +186,7 @@ class _Failure:
     http_status: int
     details: str | None
     remaining: int
+    skip: int = 0  # valid sends let through before the failures start
 
 
 # ------------------------------------------------------------------------------------- small validators
@@ -416,11 +417,18 @@ class FakeGraphAPI:
         return item.content, item.mime_type, item.filename
 
     def fail_next(
-        self, code: int = 131047, times: int = 1, http_status: int = 400, *, details: str | None = None
+        self,
+        code: int = 131047,
+        times: int = 1,
+        http_status: int = 400,
+        *,
+        details: str | None = None,
+        after: int = 0,
     ) -> None:
-        """The next ``times`` valid message sends (not read receipts) fail with Graph error ``code``."""
+        """The next ``times`` valid message sends (not read receipts) fail with Graph error ``code`` — after
+        letting ``after`` of them through (the second part of a notice, say)."""
         with self._lock:
-            self._failures.append(_Failure(code, http_status, details, times))
+            self._failures.append(_Failure(code, http_status, details, times, after))
 
     def fail_next_http(self, status: int = 500, times: int = 1) -> None:
         """The next ``times`` requests of any kind answer HTTP ``status`` (500 or 503) first thing."""
@@ -621,6 +629,9 @@ class FakeGraphAPI:
         with self._lock:
             if message_type != "template" and address in self._closed_windows:
                 failure: _Failure | None = _Failure(131047, 400, None, 1)
+            elif self._failures and self._failures[0].skip > 0:
+                self._failures[0].skip -= 1
+                failure = None
             elif self._failures:
                 failure = self._failures[0]
                 failure.remaining -= 1
