@@ -340,7 +340,7 @@ async def test_a_late_undeliverable_receipt_marks_the_notice_failed_and_warns_st
     assert "AUD-2026-000001" in shown(notices[0])
     card = await wa.say(hooks.template_button_reply(STAFF_WA, "g:open:1", "Lihat status"), STAFF_WA,
                         "tidak dapat dihubungi")  # fmt: skip
-    assert "Whatsapp" in shown(card) or "WhatsApp" in shown(card)
+    assert "WhatsApp" in shown(card)
 
 
 async def staff_card(w: WaWorld, expect: str) -> str:
