@@ -229,12 +229,13 @@ async def _serve(app: App, telegram: TelegramChannel | None, stop: asyncio.Event
     """The web app (webhooks, health; its lifespan runs the delivery and processing loops) until `stop`."""
     import uvicorn
 
-    from bot.web import create_web_app
+    from bot.web import create_web_app, quiet_query_strings
 
     whatsapp = app.whatsapp() if app.settings.whatsapp_enabled else None
     server = uvicorn.Server(
         uvicorn.Config(create_web_app(app, telegram, whatsapp=whatsapp), host=host, port=port, log_level="info")
     )
+    quiet_query_strings()  # the access log keeps paths, never query strings (Meta's verify token travels in one)
     async with contextlib.AsyncExitStack() as resources:
         if whatsapp is not None:
             await resources.enter_async_context(whatsapp.client)

@@ -196,8 +196,8 @@ class ConversationService(LifecycleActions):
         Only representatives are marked: a staff chat that cannot be reached would be warned about itself, and
         that warning would fail the same way, again and again (the channel logs it for the operator instead).
         """
-        if address in self._directory.staff_addresses() or self._directory.staff_for(address) is not None:
-            log.warning("staff address %s:%s cannot be reached; not marked", address.channel, address.external_id)
+        if self._is_staff(address):
+            log.warning("a staff address on %s cannot be reached; not marked", address.channel)
             return
         async with self._uow_factory() as uow:
             now = self._clock.now()
@@ -212,6 +212,42 @@ class ConversationService(LifecycleActions):
                         Notification(staff.channel, staff.external_id, "unreachable", (card,), request.id), now
                     )
             await uow.commit()
+
+    async def report_undelivered(self, address: Address, request_id: int | None, reason: str) -> None:
+        """A notice to this person failed for good (the channel will not try it again): staff see it.
+
+        The request's card lists the failed notice (see `card`); here staff also get the card again with a line
+        saying so, as for an unreachable representative. Channel-neutral: any channel calls it when a notice to
+        a representative ends failed. A staff address, or a notice about no request, is only logged.
+        """
+        if self._is_staff(address) or request_id is None:
+            log.warning("a notice on %s failed for good (%s)", address.channel, reason[:200])
+            return
+        async with self._uow_factory() as uow:
+            request = await uow.requests.get(request_id)
+            if request is None:
+                return
+            now = self._clock.now()
+            for staff in self._directory.staff_addresses():
+                stored = await uow.conversations.load(staff)
+                t = self.translator(stored.language if stored else None)
+                told = Text(t("A notice to the representative of {reference} could not be delivered via {channel}: "
+                              "{reason}", reference=request.reference,
+                              channel=reminders.channel_name(address.channel), reason=reason))  # fmt: skip
+                card = await self.card(uow, request, t)
+                # The card-refresh kind: in a staff group it edits the request's card, the line goes as a reply.
+                await uow.outbox.enqueue(
+                    Notification(staff.channel, staff.external_id, "unreachable", (told, card), request.id), now
+                )
+            await uow.commit()
+
+    def _is_staff(self, address: Address) -> bool:
+        return address in self._directory.staff_addresses() or self._directory.staff_for(address) is not None
+
+    @property
+    def city(self) -> str:
+        """The city government's name, as its people read it ("Pemerintah Kota Makassar")."""
+        return self._config.city
 
     def unit_of_work(self) -> UnitOfWork:
         return self._uow_factory()
@@ -421,9 +457,12 @@ class ConversationService(LifecycleActions):
         clashes = await self._clashes(uow, request, t, self._clock.now())
         if clashes:
             body += "\n" + "\n".join(clashes)
+        undelivered = reminders.undelivered_lines(scheduled, request.contact, t)
+        if undelivered:
+            body += "\n" + "\n".join(undelivered)
         if unreachable is not None:
             body += "\n" + t("Warning: the representative cannot be reached on {channel} since {when} ({reason}).",
-                              channel=request.contact.channel.title(), when=t.datetime(unreachable[0]),
+                              channel=reminders.channel_name(request.contact.channel), when=t.datetime(unreachable[0]),
                               reason=t(unreachable[1]))  # fmt: skip
         actions = card_actions(request, t)
         return Choice(body, actions) if actions else Text(body)

@@ -88,6 +88,22 @@ class OutboxStore:
         else:
             await self._set(item_id, state=FAILED, claimed_until=None, last_error=error[:500])
 
+    async def fail_for_good(self, item_id: int, error: str) -> bool:
+        """Failed, not to be tried again. True only the first time (the row was not failed yet), so that whoever
+        tells staff about it tells them once, however many failure receipts arrive."""
+        async with self._sessions() as session, session.begin():
+            result = await session.execute(
+                update(OutboxRow)
+                .where(col(OutboxRow.id) == item_id, col(OutboxRow.state) != FAILED)
+                .values(state=FAILED, claimed_until=None, last_error=error[:500])
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def attempts_of(self, item_id: int) -> int | None:
+        async with self._sessions() as session:
+            row = await session.get(OutboxRow, item_id)
+            return row.attempts if row else None
+
     async def mark_skipped(self, item_id: int, reason: str) -> None:
         """Not sent on purpose (a reminder for an audience already past); recorded with the reason."""
         await self._set(item_id, state=SKIPPED, claimed_until=None, last_error=reason[:500])

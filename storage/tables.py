@@ -23,6 +23,11 @@ from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime
 
+# A person's id on a channel: a Telegram chat id, a WhatsApp number, or a WhatsApp business-scoped user id —
+# a country code, a period and up to 128 letters and digits ("ENT." in a parent one) — with room to spare
+# (migration 0009 widened these columns from 64).
+EXTERNAL_ID_LENGTH = 192
+
 
 def _utc(nullable: bool = False, index: bool = False) -> Any:
     return Field(sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
@@ -58,7 +63,7 @@ class ChannelIdentityRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=16)
-    external_id: str = Field(max_length=64)
+    external_id: str = Field(max_length=EXTERNAL_ID_LENGTH)
     representative_id: int = Field(sa_column=Column(Integer, ForeignKey("representative.id"), nullable=False))
 
 
@@ -115,7 +120,7 @@ class AudienceRequestRow(SQLModel, table=True):
     attendees: int
     preferred_times: list[str] = Field(sa_column=Column(JSON, nullable=False))
     contact_channel: str = Field(max_length=16)
-    contact_external_id: str = Field(max_length=64)
+    contact_external_id: str = Field(max_length=EXTERNAL_ID_LENGTH)
     letter_number: str | None = Field(default=None, max_length=64)
     letter_file: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     scheduled_at: datetime | None = _utc(nullable=True)
@@ -154,7 +159,7 @@ class ConversationRow(SQLModel, table=True):
     __tablename__ = "conversation"
 
     channel: str = Field(primary_key=True, max_length=16)
-    external_id: str = Field(primary_key=True, max_length=64)
+    external_id: str = Field(primary_key=True, max_length=EXTERNAL_ID_LENGTH)
     state: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     updated_at: datetime = _utc()
 
@@ -181,7 +186,7 @@ class OutboxRow(SQLModel, table=True):
         default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     )
     channel: str = Field(max_length=16)
-    external_id: str = Field(max_length=64)
+    external_id: str = Field(max_length=EXTERNAL_ID_LENGTH)
     kind: str = Field(max_length=32)
     request_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("audience_request.id"), nullable=True)
@@ -195,7 +200,7 @@ class OutboxRow(SQLModel, table=True):
     created_at: datetime = _utc()
     sent_at: datetime | None = _utc(nullable=True)
     # A message that must exist once at most (a day's digest for one recipient): the second insert is a no-op.
-    dedupe_key: str | None = Field(default=None, max_length=160)
+    dedupe_key: str | None = Field(default=None, max_length=256)
 
 
 class ProcessedEventRow(SQLModel, table=True):
@@ -204,7 +209,7 @@ class ProcessedEventRow(SQLModel, table=True):
     __tablename__ = "processed_event"
 
     channel: str = Field(primary_key=True, max_length=16)
-    event_id: str = Field(primary_key=True, max_length=128)
+    event_id: str = Field(primary_key=True, max_length=160)
     received_at: datetime = _utc()
 
 
@@ -216,8 +221,8 @@ class ChannelMessageRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=16)
-    chat_id: str = Field(max_length=64)
-    message_id: str = Field(max_length=64)
+    chat_id: str = Field(max_length=EXTERNAL_ID_LENGTH)
+    message_id: str = Field(max_length=EXTERNAL_ID_LENGTH)
     request_id: int = Field(sa_column=Column(Integer, ForeignKey("audience_request.id"), nullable=False))
     kind: str = Field(max_length=32)
     created_at: datetime = _utc()
@@ -229,7 +234,7 @@ class ContactStatusRow(SQLModel, table=True):
     __tablename__ = "contact_status"
 
     channel: str = Field(primary_key=True, max_length=16)
-    external_id: str = Field(primary_key=True, max_length=64)
+    external_id: str = Field(primary_key=True, max_length=EXTERNAL_ID_LENGTH)
     unreachable_since: datetime = _utc()
     reason: str = Field(max_length=200)
 
@@ -282,12 +287,14 @@ class WhatsAppInboxRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     event_id: str = Field(max_length=160, unique=True)
-    sender: str = Field(max_length=64)
+    sender: str = Field(max_length=EXTERNAL_ID_LENGTH)
     kind: str = Field(max_length=16)  # message | status
     payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     # pending | processing | done | unsupported | ignored | recorded | failed
     state: str = Field(default="pending", max_length=16)
     received_at: datetime = _utc()
+    # A message's own time (its `timestamp`, never later than received_at): WhatsApp's 24-hour window starts there.
+    sent_at: datetime | None = _utc(nullable=True)
     processed_at: datetime | None = _utc(nullable=True)
     last_error: str | None = Field(default=None, max_length=500)
     attempts: int = 0  # claims so far; an event that keeps failing is given up after a few
@@ -299,9 +306,10 @@ class WhatsAppSentRow(SQLModel, table=True):
     """What we sent (by wamid), so delivery receipts and failures reach the notice they belong to."""
 
     __tablename__ = "whatsapp_sent"
+    __table_args__ = (Index("ix_whatsapp_sent_outbox", "outbox_id"),)
 
     wamid: str = Field(primary_key=True, max_length=160)
-    recipient: str = Field(max_length=64)
+    recipient: str = Field(max_length=EXTERNAL_ID_LENGTH)
     outbox_id: int | None = Field(
         default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), nullable=True)
     )
@@ -314,6 +322,9 @@ class WhatsAppSentRow(SQLModel, table=True):
     updated_at: datetime = _utc()
     # The notice on one line, for sending it again as the template when Meta reports 131047 late.
     notice: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # Which part of its outbox row this was (a long text is split, a choice may follow it): a row tried again
+    # resumes at the first part not yet accepted instead of sending the others twice.
+    part: int | None = None
 
 
 class WhatsAppAliasRow(SQLModel, table=True):
@@ -321,6 +332,6 @@ class WhatsAppAliasRow(SQLModel, table=True):
 
     __tablename__ = "whatsapp_alias"
 
-    user_id: str = Field(primary_key=True, max_length=64)
-    key: str = Field(max_length=64)  # the key their conversation, requests and window are kept under
+    user_id: str = Field(primary_key=True, max_length=EXTERNAL_ID_LENGTH)
+    key: str = Field(max_length=EXTERNAL_ID_LENGTH)  # the key their conversation, requests and window are kept under
     created_at: datetime = _utc()

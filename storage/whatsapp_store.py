@@ -18,6 +18,10 @@ from sqlmodel import col
 
 from storage.tables import ConversationRow, WhatsAppAliasRow, WhatsAppInboxRow, WhatsAppSentRow
 
+# The longest WhatsApp id we keep (a business-scoped user id is a country code, a period, up to 128 letters and
+# digits, "ENT." for a parent one): the width of every column that holds one (migration 0009).
+MAX_KEY = 192
+MAX_EVENT_ID = 160  # whatsapp_inbox.event_id
 _RECEIPT_ORDER = {"accepted": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
 
 
@@ -29,6 +33,7 @@ class InboxEvent:
     payload: dict[str, Any]
     id: int | None = None
     attempts: int = 0
+    sent_at: datetime | None = None  # a message's own time (its `timestamp`), when Meta gives one
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class SentRecord:
     kind: str
     template: bool
     notice: str | None = None
+    part: int | None = None  # which part of its outbox row (several messages, or a text split in parts)
 
 
 class WhatsAppStore:
@@ -62,6 +68,8 @@ class WhatsAppStore:
                         payload=event.payload,
                         state="recorded" if event.kind == "other" else "pending",
                         received_at=now,
+                        # never later than we got it: a clock ahead of ours must not stretch the 24-hour window
+                        sent_at=min(event.sent_at, now) if event.sent_at is not None else None,
                     )
                     .on_conflict_do_nothing(index_elements=["event_id"])
                     .returning(col(WhatsAppInboxRow.id))
@@ -149,11 +157,13 @@ class WhatsAppStore:
         return bool((await session.execute(select(or_(conversation, inbox)))).scalar())
 
     async def last_inbound(self, sender: str) -> datetime | None:
-        """The last time this person wrote to us: the start of WhatsApp's 24-hour customer-service window."""
+        """The last time this person wrote to us: the start of WhatsApp's 24-hour customer-service window. A
+        message's own time when Meta gave it (a redelivery may reach us hours after it was written)."""
+        written = func.coalesce(col(WhatsAppInboxRow.sent_at), col(WhatsAppInboxRow.received_at))
         async with self._sessions() as session:
             return (
                 await session.execute(
-                    select(func.max(WhatsAppInboxRow.received_at)).where(
+                    select(func.max(written)).where(
                         col(WhatsAppInboxRow.sender) == sender, col(WhatsAppInboxRow.kind) == "message"
                     )
                 )
@@ -179,6 +189,7 @@ class WhatsAppStore:
                     kind=record.kind,
                     template=record.template,
                     notice=record.notice,
+                    part=record.part,
                     sent_at=now,
                     updated_at=now,
                 )
@@ -193,7 +204,23 @@ class WhatsAppStore:
             if _RECEIPT_ORDER.get(status, 0) >= _RECEIPT_ORDER.get(row.status, 0):
                 row.status, row.error_code, row.updated_at = status, error_code, now
             return SentRecord(row.wamid, row.recipient, row.outbox_id, row.request_id, row.kind, row.template,
-                              row.notice)  # fmt: skip
+                              row.notice, row.part)  # fmt: skip
+
+    async def parts_accepted(self, outbox_id: int) -> tuple[set[int], bool]:
+        """Of an outbox row: the parts Meta accepted and has not reported failed, and whether its template was."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(col(WhatsAppSentRow.part), col(WhatsAppSentRow.template)).where(
+                    col(WhatsAppSentRow.outbox_id) == outbox_id, col(WhatsAppSentRow.status) != "failed"
+                )
+            )
+            parts, template = set(), False
+            for part, is_template in rows:
+                if is_template:
+                    template = True
+                elif part is not None:
+                    parts.add(int(part))
+            return parts, template
 
     async def template_sent_for(self, outbox_id: int) -> bool:
         async with self._sessions() as session:
@@ -222,7 +249,7 @@ class WhatsAppStore:
 
 
 def _event(row: WhatsAppInboxRow) -> InboxEvent:
-    return InboxEvent(row.event_id, row.sender, row.kind, dict(row.payload), row.id, row.attempts)
+    return InboxEvent(row.event_id, row.sender, row.kind, dict(row.payload), row.id, row.attempts, row.sent_at)
 
 
 _SUFFIXES = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}

@@ -21,7 +21,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiolimiter import AsyncLimiter
@@ -37,7 +37,7 @@ from bot.channels.whatsapp_api import (
     RateLimitedError,
     UndeliverableError,
 )
-from bot.channels.whatsapp_text import clean_template_param, fit, split_message
+from bot.channels.whatsapp_text import clean_template_param, fit, split_message, unique_titles
 from bot.delivery import DeliveryGate
 from bot.settings import Settings
 from handlers.domain.model import Address, FileRef
@@ -47,7 +47,7 @@ from handlers.messages import Choice, ContactIn, Document, FileIn, Inbound, Outb
 from handlers.ports import Clock
 from handlers.service import REPRESENTATIVE, STAFF, ConversationService, ServiceConfig
 from storage.outbox import OutboxItem, OutboxStore
-from storage.whatsapp_store import InboxEvent, MediaFiles, SentRecord, WhatsAppStore
+from storage.whatsapp_store import MAX_EVENT_ID, MAX_KEY, InboxEvent, MediaFiles, SentRecord, WhatsAppStore
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +64,35 @@ PAIR_BURST, PAIR_SECONDS = 45, 6.0
 MAX_LETTER_BYTES = ServiceConfig.max_file_bytes  # the letter step's limit, as on Telegram
 SEND_AGAIN = N_("Sorry, we could not receive your file. Please send it again.")
 TRY_AGAIN = N_("Sorry, we could not process your message. Please send it again.")
+RECEIPT_TRIES = 3  # a failure receipt for a message we have no record of: looked at again twice, then kept as is
+EMPTY_NOTICE = N_("You have a new notice about your audience request.")
+MAX_RECORDED_BODY = 100_000  # of a signed body that is not JSON, what is kept
 LETTER_LATER = N_("{caption}. WhatsApp lets us send files only within 24 hours of your last message: press the "
                   "button below, then “View letter”.")  # fmt: skip
 
 
+class _Parts:
+    """The parts of one outbox row in the order they are sent; those Meta already accepted are skipped."""
+
+    def __init__(self, done: set[int]) -> None:
+        self.done = done
+        self._next = 0
+
+    def take(self) -> tuple[int, bool]:
+        """The next part's number, and whether it was sent already."""
+        index, self._next = self._next, self._next + 1
+        return index, index in self.done
+
+    def next_done(self) -> bool:
+        return self._next in self.done
+
+
+class ReceiptTooEarly(LookupError):
+    """A failure receipt for a message we have not recorded yet (Meta's webhook overtook our record)."""
+
+
 class MalformedWebhook(ValueError):
-    """A signed webhook whose body is not shaped like Meta's (answered 400)."""
+    """A part of a signed webhook that is not shaped like Meta's (recorded, not acted on)."""
 
 
 class MediaUnavailable(Exception):
@@ -105,46 +128,89 @@ def _dict(value: Any, what: str) -> dict[str, Any]:
     return value
 
 
-def _recorded(prefix: str, content: Any) -> InboxEvent:
-    """Something we do not act on (another webhook field, errors, a message without an id): kept as it came."""
+def _recorded(prefix: str, content: Any, **why: Any) -> InboxEvent:
+    """Something we do not act on (another webhook field, errors, another phone number's events, a part not
+    shaped like Meta's, an id too long to be one): kept as it came, with why."""
     digest = hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
-    return InboxEvent(f"{prefix}:{digest}", "", "other", {"recorded": content})
+    return InboxEvent(f"{prefix}:{digest}", "", "other", {"recorded": content, **why})
 
 
-def parse_webhook(payload: dict[str, Any]) -> list[InboxEvent]:
-    """Messages and status events of a `whatsapp_business_account` webhook, each with its sender's key; other
-    fields and `value.errors` are recorded too. Raises MalformedWebhook when the body is not shaped like Meta's."""
+def parse_webhook(payload: dict[str, Any], phone_number_id: str | None = None) -> list[InboxEvent]:
+    """Messages and status events of a `whatsapp_business_account` webhook, each with its sender's key.
+
+    Recorded instead (kind "other", never acted on): other fields, `value.errors`, the events of another
+    business phone number than `phone_number_id` (an app may serve several; a webhook for one of them must
+    not be answered from ours), and any part not shaped like Meta's or with an id longer than we keep — so
+    one odd part never costs the rest of the batch."""
     events: list[InboxEvent] = []
-    for entry in _list(payload.get("entry"), "entry"):
-        for change in _list(_dict(entry, "entry").get("changes"), "changes"):
-            change = _dict(change, "change")
-            value = _dict(change.get("value") or {}, "value")
-            if change.get("field", "messages") != "messages":
-                events.append(_recorded("x", change))
-                continue
-            profiles: dict[str, dict[str, Any]] = {}
-            for contact in _list(value.get("contacts"), "contacts"):
-                contact = _dict(contact, "contact")
-                key = contact.get("wa_id") or contact.get("user_id")
-                if key:
-                    profiles[str(key)] = contact
-            for message in _list(value.get("messages"), "messages"):
-                message = _dict(message, "message")
-                sender = message.get("from_user_id") or _user_id(profiles, message.get("from")) or message.get("from")
-                if not sender or not message.get("id"):
-                    events.append(_recorded("x", message))
-                    continue
-                events.append(InboxEvent(f"m:{message['id']}", str(sender), "message", message))
-            for status in _list(value.get("statuses"), "statuses"):
-                status = _dict(status, "status")
-                recipient = status.get("recipient_user_id") or status.get("recipient_id") or ""
-                if status.get("id") and status.get("status"):
-                    events.append(InboxEvent(f"s:{status['id']}:{status['status']}", str(recipient), "status", status))
-                else:
-                    events.append(_recorded("x", status))
-            if value.get("errors"):
-                events.append(_recorded("e", value["errors"]))
+    for entry in _list_or_recorded(payload.get("entry"), "entry", events):
+        if not isinstance(entry, dict):
+            events.append(_recorded("x", entry, unreadable="entry is not an object"))
+            continue
+        for change in _list_or_recorded(entry.get("changes"), "changes", events):
+            try:
+                events += _change_events(_dict(change, "change"), phone_number_id)
+            except MalformedWebhook as error:
+                events.append(_recorded("x", change, unreadable=str(error)))
     return events
+
+
+def _list_or_recorded(value: Any, what: str, events: list[InboxEvent]) -> list[Any]:
+    try:
+        return _list(value, what)
+    except MalformedWebhook as error:
+        events.append(_recorded("x", value, unreadable=str(error)))
+        return []
+
+
+def _change_events(change: dict[str, Any], phone_number_id: str | None) -> list[InboxEvent]:
+    events: list[InboxEvent] = []
+    value = _dict(change.get("value") or {}, "value")
+    if change.get("field", "messages") != "messages":
+        return [_recorded("x", change)]
+    metadata = value.get("metadata")
+    ours = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
+    if phone_number_id is not None and str(ours) != phone_number_id:
+        log.warning("WhatsApp webhook for another phone number id recorded, not acted on")
+        return [_recorded("x", change, not_ours=str(ours)[:MAX_KEY] if ours is not None else None)]
+    profiles: dict[str, dict[str, Any]] = {}
+    for contact in _list(value.get("contacts"), "contacts"):
+        contact = _dict(contact, "contact")
+        key = contact.get("wa_id") or contact.get("user_id")
+        if key:
+            profiles[str(key)] = contact
+    for message in _list(value.get("messages"), "messages"):
+        message = _dict(message, "message")
+        sender = message.get("from_user_id") or _user_id(profiles, message.get("from")) or message.get("from")
+        if not sender or not message.get("id"):
+            events.append(_recorded("x", message))
+        elif len(str(sender)) > MAX_KEY or len(f"m:{message['id']}") > MAX_EVENT_ID:
+            events.append(_recorded("x", message, unreadable="an id longer than WhatsApp's"))
+        else:
+            events.append(InboxEvent(f"m:{message['id']}", str(sender), "message", message,
+                                     sent_at=_message_time(message.get("timestamp"))))  # fmt: skip
+    for status in _list(value.get("statuses"), "statuses"):
+        status = _dict(status, "status")
+        recipient = str(status.get("recipient_user_id") or status.get("recipient_id") or "")
+        if not status.get("id") or not status.get("status"):
+            events.append(_recorded("x", status))
+            continue
+        event_id = f"s:{status['id']}:{status['status']}"
+        if len(recipient) > MAX_KEY or len(event_id) > MAX_EVENT_ID:
+            events.append(_recorded("x", status, unreadable="an id longer than WhatsApp's"))
+        else:
+            events.append(InboxEvent(event_id, recipient, "status", status))
+    if value.get("errors"):
+        events.append(_recorded("e", value["errors"]))
+    return events
+
+
+def _message_time(timestamp: Any) -> datetime | None:
+    """A message's `timestamp` (Unix seconds, as a string), when it is one."""
+    try:
+        return datetime.fromtimestamp(int(str(timestamp)), UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _code(errors: Any) -> tuple[int | None, str]:
@@ -182,6 +248,7 @@ class WhatsAppChannel:
         assert settings.whatsapp_app_secret is not None
         self._app_secret = settings.whatsapp_app_secret.get_secret_value()
         self._verify_token = settings.whatsapp_verify_token
+        self._phone_number_id = settings.whatsapp_phone_number_id
         self._template = settings.whatsapp_notice_template
         self._template_language = settings.whatsapp_template_language
         self._overall = AsyncLimiter(settings.whatsapp_messages_per_second, 1)
@@ -204,22 +271,26 @@ class WhatsAppChannel:
         return challenge
 
     async def receive(self, body: bytes, signature: str | None) -> int:
-        """POST: the HTTP status to answer. Nothing is parsed or stored unless the signature is right."""
+        """POST: the HTTP status to answer. Nothing is parsed or stored unless the signature is right.
+
+        A signed body is Meta's (or from someone holding our app secret): whatever it holds is stored and
+        answered 200 — what we cannot read is recorded, not acted on — since any other answer only makes
+        Meta deliver it again for days."""
         if not signature_valid(body, signature, self._app_secret):
             log.warning("WhatsApp webhook with a missing or wrong signature refused")
             return 403
         try:
             payload = json.loads(body)
         except (ValueError, RecursionError):  # not JSON (or not UTF-8), or absurdly nested
-            log.warning("WhatsApp webhook whose body is not JSON refused")
-            return 400
-        if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
-            return 400
-        try:
-            events = parse_webhook(payload)
-        except MalformedWebhook as error:
-            log.warning("WhatsApp webhook refused: %s", error)
-            return 400
+            log.warning("signed WhatsApp webhook whose body is not JSON recorded")
+            text = body[:MAX_RECORDED_BODY].decode("utf-8", errors="replace")
+            events = [_recorded("x", text, unreadable="not JSON")]
+        else:
+            if isinstance(payload, dict) and payload.get("object") == "whatsapp_business_account":
+                events = parse_webhook(payload, self._phone_number_id)
+            else:
+                log.warning("signed WhatsApp webhook not shaped like Meta's recorded")
+                events = [_recorded("x", payload, unreadable="not a whatsapp_business_account webhook")]
         now = self.clock.now()
         keyed = [await self._keyed(event, now) for event in events]
         if await self.store.store(keyed, now):
@@ -257,6 +328,10 @@ class WhatsAppChannel:
         """Retried with backoff a few times (nothing was committed: handling is idempotent), then given up."""
         assert event.id is not None
         now = self.clock.now()
+        if isinstance(error, ReceiptTooEarly):  # expected now and then: quietly, without a traceback
+            log.info("WhatsApp failure receipt before our record of the send; again in %s s", 2**event.attempts)
+            await self.store.retry(event.id, now + timedelta(seconds=2**event.attempts), str(error))
+            return
         if event.attempts < self._max_attempts:
             delay = min(300, 2**event.attempts)
             log.warning("WhatsApp event %s failed (attempt %s of %s, %s); again in %s s", event.event_id,
@@ -293,11 +368,12 @@ class WhatsAppChannel:
         if event.kind == "other":
             return "recorded"
         if event.kind == "status":
-            await self._on_status(event.payload)
-            return "done"
+            return await self._on_status(event)
         address = Address(CHANNEL, event.sender)
-        if event.payload.get("type") == "reaction":
-            return "ignored"  # an emoji on one of our messages: kept, not answered
+        if event.payload.get("type") in ("reaction", "system"):
+            # An emoji on one of our messages, or WhatsApp telling us the person changed their number or id:
+            # kept, not answered (they did not write to us).
+            return "ignored"
         t = self.service.translator()
         try:
             inbound = await self._inbound(event.payload)
@@ -322,6 +398,8 @@ class WhatsAppChannel:
 
     async def _inbound(self, message: dict[str, Any]) -> Inbound | None:
         kind = message.get("type")
+        if kind == "request_welcome":  # they opened the chat for the first time: the welcome, as for "Halo"
+            return TextIn("/mulai")
         if kind == "text":
             return TextIn(str((message.get("text") or {}).get("body", "")))
         if kind == "interactive":
@@ -372,41 +450,56 @@ class WhatsAppChannel:
         self._files.save(media_id, mime, content)
         return FileRef(CHANNEL, media_id, name, mime, len(content))
 
-    async def _on_status(self, status: dict[str, Any]) -> None:
+    async def _on_status(self, event: InboxEvent) -> str:
+        status = event.payload
         code, title = _code(status.get("errors"))
         record = await self.store.record_status(str(status["id"]), str(status["status"]), code, self.clock.now())
-        if record is None and status.get("status") == "failed":
-            # The receipt may overtake our record of the send (written just after Meta answered): try again.
-            raise LookupError("failure receipt for a message not recorded (yet)")
-        if record is None or status.get("status") != "failed":
-            return
+        if record is None:
+            if status.get("status") != "failed":
+                return "done"
+            if event.attempts < min(RECEIPT_TRIES, self._max_attempts):
+                # The receipt may overtake our record of the send (written just after Meta answered).
+                raise ReceiptTooEarly("failure receipt for a message not recorded (yet)")
+            log.info("WhatsApp failure receipt (code %s) for a message we have no record of", code)
+            return "unknown"
+        if status.get("status") != "failed":
+            return "done"
         log.info("WhatsApp %s message failed with code %s", record.kind, code)
         now = self.clock.now()
         if code == 131047 and not record.template and record.outbox_id is not None:
             # Delivered late and outside the window: send the same notice again as the approved template.
             if await self.store.template_sent_for(record.outbox_id):
-                return  # another part of the notice already brought it back
+                return "done"  # another part of the notice already brought it back
             t = self.service.translator()
-            notice = record.notice or t("You have a new notice about your audience request.")
+            notice = record.notice if record.notice and record.notice.strip() else t(EMPTY_NOTICE)
             try:
                 await self._send_template(record.recipient, record.kind, record.request_id, record.outbox_id, notice)
-            except GraphError as error:
-                await self.outbox.mark_failed(record.outbox_id, f"failed (131047), then the template: {error}"[:300])
-            return
+            except (GraphError, ValueError) as error:
+                reason = f"failed (131047), then the template: {error}"[:300]
+                await self._give_up(record.outbox_id, record.recipient, record.request_id, reason)
+            return "done"
         if code == 131026:
             if record.outbox_id is not None:
                 await self.outbox.mark_failed(record.outbox_id, "undeliverable (131026)")
             await self.service.report_unreachable(Address(CHANNEL, record.recipient), UNREACHABLE, record.request_id)
-            return
+            return "done"
         if record.outbox_id is None:
-            return
+            return "done"
         if code in (130429, 131056):  # throughput or pair rate: the notice goes again a little later
-            delay = PAIR_SECONDS if code == 131056 else 60
-            await self.outbox.mark_failed(record.outbox_id, f"rate limited ({code})",
-                                          retry_at=now + timedelta(seconds=delay))  # fmt: skip
-            return
+            attempts = await self.outbox.attempts_of(record.outbox_id)
+            if attempts is not None and attempts < MAX_DELIVERY_ATTEMPTS:
+                delay = PAIR_SECONDS if code == 131056 else 60
+                await self.outbox.mark_failed(record.outbox_id, f"rate limited ({code})",
+                                              retry_at=now + timedelta(seconds=delay))  # fmt: skip
+                return "done"
         reason = f"failed ({code if code is not None else '-'}{': ' + title if title else ''})"
-        await self.outbox.mark_failed(record.outbox_id, reason)
+        await self._give_up(record.outbox_id, record.recipient, record.request_id, reason)
+        return "done"
+
+    async def _give_up(self, outbox_id: int, recipient: str, request_id: int | None, reason: str) -> None:
+        """The notice failed for good: recorded on its row and, the first time, told to staff (on the card)."""
+        if await self.outbox.fail_for_good(outbox_id, reason):
+            await self.service.report_undelivered(Address(CHANNEL, recipient), request_id, reason)
 
     # ---- sending -----------------------------------------------------------------------------------------
 
@@ -452,35 +545,49 @@ class WhatsAppChannel:
         request_id: int | None = None,
         kind: str = "reply",
         notice: str | None = None,
+        parts: _Parts | None = None,
     ) -> None:
+        """Send one message (in as many parts as it takes). With `parts` (delivering an outbox row), each part
+        is numbered in the record of what was sent, and parts Meta already accepted are not sent again."""
         t = self.service.translator()
 
         async def paced(sending: Any) -> None:
-            await self._paced(to, sending, SentRecord("", to, outbox_id, request_id, kind, False, notice))
+            part = None
+            if parts is not None:
+                part, done = parts.take()
+                if done:
+                    sending.close()  # this part went out on an earlier try
+                    return
+            await self._paced(to, sending, SentRecord("", to, outbox_id, request_id, kind, False, notice, part))
 
         if isinstance(message, Document):
+            if parts is not None and parts.next_done():
+                parts.take()  # the letter went out on an earlier try: not uploaded again
+                return
             await self._send_letter(to, message, paced)
             return
         if isinstance(message, Choice) and message.options:
-            body = message.body
+            body = message.body if message.body.strip() else t("Please choose:")
             if len(body) > INTERACTIVE_BODY_LIMIT:
                 for part in split_message(body, TEXT_LIMIT):
                     await paced(self.client.send_text(to, part))
                 body = t("Please choose:")
             options = message.options
             if len(options) <= MAX_BUTTONS and all(len(o.label) <= BUTTON_TITLE_LIMIT for o in options):
-                buttons = [(o.key, o.label) for o in options]
-                await paced(self.client.send_buttons(to, body, buttons))
+                titles = unique_titles([o.label for o in options], BUTTON_TITLE_LIMIT)  # WhatsApp wants them unique
+                await paced(
+                    self.client.send_buttons(to, body, [(o.key, t) for o, t in zip(options, titles, strict=True)])
+                )
                 return
             if len(options) <= MAX_ROWS:
+                titles = unique_titles([o.label for o in options], ROW_TITLE_LIMIT)
                 rows = [
                     ListRow(
                         o.key,
-                        fit(o.label, ROW_TITLE_LIMIT),
-                        fit(o.description or (o.label if len(o.label) > ROW_TITLE_LIMIT else ""), ROW_DESCRIPTION_LIMIT)
-                        or None,
+                        title,
+                        fit(o.description or (o.label if title != o.label else ""), ROW_DESCRIPTION_LIMIT) or None,
                     )
-                    for o in options
+                    for o, title in zip(options, titles, strict=True)
                 ]
                 section = ListSection(None, rows)
                 label = fit(t("Choose"), BUTTON_TITLE_LIMIT)
@@ -562,11 +669,16 @@ class WhatsAppChannel:
         return await self._paced(to, sending, SentRecord("", to, outbox_id, request_id, kind, True, summary))
 
     async def _reference(self, request_id: int | None) -> str:
-        if request_id is None:
-            return "-"
-        async with self.service.unit_of_work() as uow:
-            request = await uow.requests.get(request_id)
-        return request.reference if request else "-"
+        """{{1}} of the template ("… permohonan audiensi {{1}}: …"): the request's reference, or for a notice
+        about no one request (a digest) "ke Pemerintah Kota …"."""
+        request = None
+        if request_id is not None:
+            async with self.service.unit_of_work() as uow:
+                request = await uow.requests.get(request_id)
+        if request is not None:
+            return request.reference
+        t = self.service.translator()
+        return t("to {city}", city=self.service.city)
 
     # ---- delivering the outbox ---------------------------------------------------------------------------
 
@@ -585,8 +697,18 @@ class WhatsAppChannel:
                     try:
                         await self._deliver(item)
                     except Exception as error:
-                        log.exception("WhatsApp outbox row %s could not be delivered", item.id)
-                        await self.outbox.mark_failed(item.id, f"error: {type(error).__name__}",
+                        reason = f"error: {type(error).__name__}"
+                        if item.attempts >= MAX_DELIVERY_ATTEMPTS:
+                            log.error("WhatsApp outbox row %s given up after %s attempts (%s)", item.id,
+                                      item.attempts, type(error).__name__)  # fmt: skip
+                            await self._give_up(item.id, item.external_id, item.request_id, reason)
+                            continue
+                        if item.attempts <= 1:
+                            log.exception("WhatsApp outbox row %s could not be delivered", item.id)
+                        else:  # the traceback was logged on the first attempt
+                            log.warning("WhatsApp outbox row %s could not be delivered again (attempt %s, %s)",
+                                        item.id, item.attempts, type(error).__name__)  # fmt: skip
+                        await self.outbox.mark_failed(item.id, reason,
                                                       retry_at=self.clock.now() + timedelta(seconds=60))  # fmt: skip
 
         await asyncio.gather(*(deliver(person_items) for person_items in by_person.values()))
@@ -604,20 +726,35 @@ class WhatsAppChannel:
             # This person had their burst: later, without waiting here (and without counting an attempt).
             await self.outbox.defer(item.id, now + timedelta(seconds=PAIR_SECONDS), "paced (pair rate)")
             return
-        notice = _summary(item.messages)
-        if any(isinstance(m, Document) for m in item.messages):
-            notice = self.service.translator()(LETTER_LATER, caption=notice)
+        t = self.service.translator()
+        messages = item.messages
+        if not any(
+            isinstance(m, Document) or m.body.strip() or (isinstance(m, Choice) and m.options) for m in messages
+        ):
+            messages = (Text(t(EMPTY_NOTICE)),)  # a blank notice: never an empty message or template parameter
+        notice = _summary(messages) or t(EMPTY_NOTICE)
+        if any(isinstance(m, Document) for m in messages):
+            notice = t(LETTER_LATER, caption=notice)
+        done, template_done = await self.store.parts_accepted(item.id)
+        if template_done:  # the whole notice went out as the template on an earlier try
+            await self.outbox.mark_sent(item.id, now)
+            return
         try:
             if await self._window_open(item.external_id):
+                parts = _Parts(done)  # an earlier try that sent some parts resumes after them
                 try:
-                    for message in self.plan(item.messages):
+                    for message in self.plan(messages):
                         await self.send(item.external_id, message, outbox_id=item.id, request_id=item.request_id,
-                                        kind=item.kind, notice=notice)  # fmt: skip
+                                        kind=item.kind, notice=notice, parts=parts)  # fmt: skip
                 except OutsideWindowError:
                     await self._send_template(item.external_id, item.kind, item.request_id, item.id, notice)
             else:
                 await self._send_template(item.external_id, item.kind, item.request_id, item.id, notice)
         except RateLimitedError as error:
+            if item.attempts >= MAX_DELIVERY_ATTEMPTS:
+                reason = f"rate limited ({error.code}) after {item.attempts} attempts"
+                await self._give_up(item.id, item.external_id, item.request_id, reason)
+                return
             delay = 6 if error.code == 131056 else min(300, 2**item.attempts)
             await self.outbox.mark_failed(
                 item.id, f"rate limited ({error.code})", retry_at=now + timedelta(seconds=delay)
@@ -625,7 +762,8 @@ class WhatsAppChannel:
             return
         except GraphUnavailableError as error:
             if item.attempts >= MAX_DELIVERY_ATTEMPTS:
-                await self.outbox.mark_failed(item.id, f"unavailable after {item.attempts} attempts ({error.status})")
+                reason = f"unavailable after {item.attempts} attempts ({error.status})"
+                await self._give_up(item.id, item.external_id, item.request_id, reason)
             else:
                 await self.outbox.mark_failed(
                     item.id,
@@ -637,8 +775,13 @@ class WhatsAppChannel:
             await self.outbox.mark_failed(item.id, f"undeliverable ({error.code})")
             await self.service.report_unreachable(Address(CHANNEL, item.external_id), UNREACHABLE, item.request_id)
             return
-        except GraphError as error:
-            await self.outbox.mark_failed(item.id, f"graph error {error.code}: {error.message}"[:300])
+        except GraphError as error:  # refused (a template not approved, a bad parameter…): again would be the same
+            reason = f"graph error {error.code}: {error.message}"[:300]
+            await self._give_up(item.id, item.external_id, item.request_id, reason)
+            return
+        except ValueError as error:  # refused by our own client before sending: again would be the same
+            log.warning("WhatsApp outbox row %s refused before sending: %s", item.id, error)
+            await self._give_up(item.id, item.external_id, item.request_id, f"refused before sending: {error}"[:300])
             return
         await self.outbox.mark_sent(item.id, now)
 

@@ -27,12 +27,11 @@ __all__ = [
     "fit",
     "is_cut_allowed",
     "split_message",
+    "unique_titles",
 ]
 
 ELLIPSIS = "…"
 
-# Fit prefers to end at a word boundary when whitespace occurs in the last 30 % of the window.
-_WORD_WINDOW = 0.3
 # split_message prefers a paragraph or line break in the second half of the window, then whitespace
 # in the last 70 %, and only then cuts a word.
 _BREAK_MIN_FRACTION = 0.5
@@ -95,9 +94,10 @@ def _last_allowed_cut(text: str, at_most: int) -> int:
 def fit(text: str, limit: int, *, ellipsis: str = ELLIPSIS) -> str:
     """Return ``text`` if it fits in ``limit`` code points, else a shortened prefix ending in ``ellipsis``.
 
-    The prefix ends at a word boundary when there is whitespace in the last ~30 % of the window, otherwise
-    at the last allowed cut (see :func:`is_cut_allowed`), so no emoji or accented letter is ever halved.
-    Trailing whitespace before the ellipsis is dropped. The result never exceeds ``limit``.
+    The prefix ends after the last whole word that fits ("Kepala Dinas…", never "Kepala Dinas Kependuduk…");
+    a word is cut only when the first word alone is too long, and then at the last allowed cut (see
+    :func:`is_cut_allowed`), so no emoji or accented letter is ever halved. Trailing whitespace before the
+    ellipsis is dropped. The result never exceeds ``limit``.
     """
     if limit < 0:
         raise ValueError("limit must be >= 0")
@@ -107,14 +107,30 @@ def fit(text: str, limit: int, *, ellipsis: str = ELLIPSIS) -> str:
         return ellipsis[:limit]
     budget = limit - len(ellipsis)  # code points left for the text itself; text[budget] exists
     cut = 0
-    lowest = max(1, math.ceil(budget * (1 - _WORD_WINDOW)))
-    for j in range(budget, lowest - 1, -1):
-        if text[j].isspace():  # text[:j] ends a word
+    first_word = len(text) - len(text.lstrip())  # where the first word starts
+    for j in range(budget, first_word, -1):
+        if text[j].isspace():  # text[:j] ends a word (and holds at least one)
             cut = j
             break
     if cut == 0:
         cut = _last_allowed_cut(text, budget)
     return text[:cut].rstrip() + ellipsis
+
+
+def unique_titles(labels: list[str], limit: int) -> list[str]:
+    """Each label fitted into ``limit``; titles that come out the same (two long labels that differ only at
+    the end, or the same label twice) are told apart by a number: "Kepala Dinas…", "Kepala Dinas… (2)".
+    WhatsApp refuses reply buttons with the same title, and a list whose rows read the same is no choice."""
+    titles: list[str] = []
+    for label in labels:
+        title = fit(label, limit)
+        number = 1
+        while title in titles:
+            number += 1
+            suffix = f" ({number})"
+            title = fit(label, max(0, limit - len(suffix))) + suffix
+        titles.append(title)
+    return titles
 
 
 def _split_point(text: str, limit: int) -> int:

@@ -437,6 +437,33 @@ def status_lines(messages: Sequence[ScheduledMessage], t: Translator) -> list[st
     return lines
 
 
+# Notices to the representative that are not reminders (those have their lines above): a failure is told on the card.
+UNDELIVERED_LABELS = {
+    "decision": N_("The decision notice was not delivered via {channel}: {reason}"),
+}
+UNDELIVERED_OTHER = N_("A notice to the representative was not delivered via {channel}: {reason}")
+CHANNEL_NAMES = {"whatsapp": "WhatsApp", "telegram": "Telegram"}
+
+
+def channel_name(channel: str) -> str:
+    return CHANNEL_NAMES.get(channel, channel.title())
+
+
+def undelivered_lines(messages: Sequence[ScheduledMessage], contact: Address, t: Translator) -> list[str]:
+    """One line per notice to the representative that failed for good (not tried again) and was not followed by
+    one of the same kind that got through — whatever the channel. Reminders are in `status_lines`."""
+    lines: list[str] = []
+    mine = [m for m in messages if (m.channel, m.external_id) == (contact.channel, contact.external_id)]
+    for index, message in enumerate(mine):
+        if message.state != "failed" or message.kind in KIND_LABELS:
+            continue
+        if any(later.kind == message.kind and later.state == "sent" for later in mine[index + 1 :]):
+            continue  # a later notice of the same kind reached them
+        label = UNDELIVERED_LABELS.get(message.kind, UNDELIVERED_OTHER)
+        lines.append(t(label, channel=channel_name(message.channel), reason=message.last_error or "-"))
+    return lines
+
+
 def _int(text: str) -> int:
     try:
         return int(text)

@@ -123,6 +123,20 @@ async def test_lists_over_ten_options_become_numbered_text_and_limits_are_kept(w
     assert all(len(p) <= 4096 for p in parts) and " ".join(parts).split() == ["kata"] * 2000
 
 
+async def test_titles_that_read_the_same_are_told_apart_and_words_are_not_cut(wa: WaWorld) -> None:
+    await wa.channel.send(REP, Choice("Hadir?", (Option("a", "Ya"), Option("b", "Ya"))))
+    buttons = wa.graph.last_sent(REP)["payload"]["interactive"]["action"]["buttons"]
+    assert [b["reply"]["title"] for b in buttons] == ["Ya", "Ya (2)"]  # sent, not refused by our own client
+    officials = (Option("a", "Kepala Dinas Kependudukan dan Pencatatan Sipil"),
+                 Option("b", "Kepala Dinas Kependudukan Provinsi Sulawesi Selatan"), Option("c", "Sekda"),
+                 Option("d", "Camat"))  # fmt: skip
+    await wa.channel.send(REP, Choice("Pejabat mana?", officials))
+    rows = wa.graph.last_sent(REP)["payload"]["interactive"]["action"]["sections"][0]["rows"]
+    assert [r["title"] for r in rows] == ["Kepala Dinas…", "Kepala Dinas… (2)", "Sekda", "Camat"]
+    assert rows[0]["description"] == "Kepala Dinas Kependudukan dan Pencatatan Sipil"  # the whole name below
+    assert "description" not in rows[2]
+
+
 def queue_listing(record: dict[str, Any]) -> bool:
     return record["type"] == "interactive" and "AUD-2026-000001" in shown(record)
 
@@ -327,3 +341,47 @@ async def test_approved_on_telegram_and_reminded_outside_the_window_with_a_templ
         reminder = await graph_api.wait_for_sent(REP, lambda r: r["type"] == "template", timeout=10)
         assert reminder["payload"]["template"]["name"] == TEMPLATE
         assert "AUD-2026-000001" in shown(reminder) and "Rabu, 25 November 2026" in shown(reminder)
+
+
+async def test_the_verify_token_never_reaches_the_access_log(graph_api: FakeGraphAPI, tmp_path: Path) -> None:
+    """`audiensi web` keeps an access log, without query strings: Meta's verification carries the token in one."""
+    import logging
+    import socket
+
+    import httpx
+
+    from bot.bootstrap import application
+    from bot.cli import _serve
+    from tests.e2e.whatsapp_world import wa_settings
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    keep = Keep()
+    async with application(wa_settings(graph_api, tmp_path, None)) as app:
+        stop = asyncio.Event()
+        serving = asyncio.create_task(_serve(app, None, stop, "127.0.0.1", port))
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+                for _ in range(1000):
+                    try:
+                        await client.get("/healthz")
+                        break
+                    except httpx.TransportError:
+                        await asyncio.sleep(0.02)
+                logging.getLogger("uvicorn.access").addHandler(keep)
+                params = {"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "4242"}
+                answer = await client.get("/whatsapp/webhook", params=params)
+                assert (answer.status_code, answer.text) == (200, "4242")
+        finally:
+            logging.getLogger("uvicorn.access").removeHandler(keep)
+            stop.set()
+            await serving
+    assert any("GET /whatsapp/webhook " in line and "200" in line for line in lines), lines
+    assert not any(VERIFY_TOKEN in line or "hub." in line for line in lines), lines

@@ -27,12 +27,16 @@ TEMPLATE = "audiensi_pemberitahuan"
 REP = "6281234567890"
 
 
-def wa_settings(graph: FakeGraphAPI, tmp_path: Path, telegram: FakeTelegramAPI | None) -> Settings:
+def wa_settings(
+    graph: FakeGraphAPI, tmp_path: Path, telegram: FakeTelegramAPI | None, database_url: str | None = None
+) -> Settings:
     base = (
         settings_for(telegram, tmp_path)
         if telegram
         else Settings(database_url=f"sqlite:///{tmp_path / 'wa.db'}", config_file=city_with_telegram_staff(tmp_path))
     )
+    if database_url is not None:
+        base = base.model_copy(update={"database_url": database_url})
     config = Path(base.config_file)
     config.write_text(
         config.read_text(encoding="utf-8").replace(
@@ -106,10 +110,16 @@ def shown(record: dict[str, Any]) -> str:
 
 @asynccontextmanager
 async def running_whatsapp(
-    graph: FakeGraphAPI, tmp_path: Path, clock: FakeClock, telegram: FakeTelegramAPI | None = None
+    graph: FakeGraphAPI,
+    tmp_path: Path,
+    clock: FakeClock,
+    telegram: FakeTelegramAPI | None = None,
+    *,
+    database_url: str | None = None,
 ) -> AsyncIterator[WaWorld]:
     graph.register_template(TEMPLATE, "id", 2, quick_reply_count=1)
-    settings = wa_settings(graph, tmp_path, telegram)
+    graph.webhooks.now = lambda: clock.now().timestamp()  # messages are stamped with the bot's (fake) time
+    settings = wa_settings(graph, tmp_path, telegram, database_url)
     async with AsyncExitStack() as stack:
         app = await stack.enter_async_context(application(settings, clock=clock))
         channel = app.whatsapp()

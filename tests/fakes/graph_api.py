@@ -186,6 +186,7 @@ class _Failure:
     http_status: int
     details: str | None
     remaining: int
+    skip: int = 0  # valid sends let through before the failures start
 
 
 # ------------------------------------------------------------------------------------- small validators
@@ -416,11 +417,18 @@ class FakeGraphAPI:
         return item.content, item.mime_type, item.filename
 
     def fail_next(
-        self, code: int = 131047, times: int = 1, http_status: int = 400, *, details: str | None = None
+        self,
+        code: int = 131047,
+        times: int = 1,
+        http_status: int = 400,
+        *,
+        details: str | None = None,
+        after: int = 0,
     ) -> None:
-        """The next ``times`` valid message sends (not read receipts) fail with Graph error ``code``."""
+        """The next ``times`` valid message sends (not read receipts) fail with Graph error ``code`` — after
+        letting ``after`` of them through (the second part of a notice, say)."""
         with self._lock:
-            self._failures.append(_Failure(code, http_status, details, times))
+            self._failures.append(_Failure(code, http_status, details, times, after))
 
     def fail_next_http(self, status: int = 500, times: int = 1) -> None:
         """The next ``times`` requests of any kind answer HTTP ``status`` (500 or 503) first thing."""
@@ -621,6 +629,9 @@ class FakeGraphAPI:
         with self._lock:
             if message_type != "template" and address in self._closed_windows:
                 failure: _Failure | None = _Failure(131047, 400, None, 1)
+            elif self._failures and self._failures[0].skip > 0:
+                self._failures[0].skip -= 1
+                failure = None
             elif self._failures:
                 failure = self._failures[0]
                 failure.remaining -= 1
@@ -882,6 +893,8 @@ class WebhookBuilder:
         self.phone_number_id = phone_number_id
         self.display_phone_number = display_phone_number
         self.waba_id = waba_id
+        # Where default timestamps come from (Unix seconds): set it to a test's fake clock.
+        self.now: Callable[[], float] = time.time
 
     def envelope(self, value: Mapping[str, Any]) -> dict[str, Any]:
         """Wrap ``value`` (contacts / messages / statuses) in object / entry / changes."""
@@ -938,7 +951,7 @@ class WebhookBuilder:
         message.update(
             {
                 "id": message_id or _new_inbound_id(),
-                "timestamp": str(timestamp if timestamp is not None else int(time.time())),
+                "timestamp": str(timestamp if timestamp is not None else int(self.now())),
                 "type": message_type,
                 **content,
             }
@@ -1206,6 +1219,25 @@ class WebhookBuilder:
             timestamp=timestamp,
         )
 
+    def request_welcome(self, wa_id: str | None, *, user_id: str | None = None, message_id: str | None = None,
+                        timestamp: int | None = None) -> dict[str, Any]:  # fmt: skip
+        """The person opened a chat with the business for the first time (``type == "request_welcome"``)."""
+        return self._inbound(wa_id, "request_welcome", {}, user_id=user_id, name=DEFAULT_PROFILE_NAME,
+                             username=None, message_id=message_id, timestamp=timestamp)  # fmt: skip
+
+    def system_message(self, wa_id: str, new_wa_id: str, *, message_id: str | None = None,
+                       timestamp: int | None = None) -> dict[str, Any]:  # fmt: skip
+        """``user_changed_number``: a system message, without a ``contacts`` array (Meta's reference)."""
+        message = {
+            "from": wa_id,
+            "id": message_id or _new_inbound_id(),
+            "timestamp": str(timestamp if timestamp is not None else int(self.now())),
+            "type": "system",
+            "system": {"body": f"User A changed from {wa_id} to {new_wa_id}", "wa_id": new_wa_id,
+                       "type": "user_changed_number"},
+        }  # fmt: skip
+        return self.envelope({"messages": [message]})
+
     def status_event(
         self,
         recipient_id: str,
@@ -1222,7 +1254,7 @@ class WebhookBuilder:
         entry: dict[str, Any] = {
             "id": wamid,
             "status": status,
-            "timestamp": str(timestamp if timestamp is not None else int(time.time())),
+            "timestamp": str(timestamp if timestamp is not None else int(self.now())),
             "recipient_id": recipient_id,
         }
         if recipient_user_id is not None:

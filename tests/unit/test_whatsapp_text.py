@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import random
 import unicodedata
 
@@ -10,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.channels.whatsapp_text import ELLIPSIS, clean_template_param, fit, is_cut_allowed, split_message
+from bot.channels.whatsapp_text import ELLIPSIS, clean_template_param, fit, is_cut_allowed, split_message, unique_titles
 
 THUMBS_MEDIUM = "👍🏽"  # base + skin-tone modifier (2 code points)
 FAMILY = "👨\u200d👩\u200d👧"  # ZWJ sequence (5 code points)
@@ -67,8 +66,9 @@ def test_fit_counts_code_points() -> None:
 def test_fit_does_not_cut_a_word_when_a_space_is_near() -> None:
     assert fit("Usulkan jadwal lainnya", 20) == "Usulkan jadwal" + ELLIPSIS
     assert fit("Rapat koordinasi Kesbangpol", 22) == "Rapat koordinasi" + ELLIPSIS
-    # the space is further back than ~30 % of the window: cutting the word beats losing half the title
-    assert fit("Usulkan waktu lainnya", 20) == "Usulkan waktu lainn" + ELLIPSIS
+    # however far back the space is, the last whole word ends the title: no word is cut
+    assert fit("Usulkan waktu lainnya", 20) == "Usulkan waktu" + ELLIPSIS
+    assert fit("Kepala Dinas Kependudukan dan Pencatatan Sipil", 24) == "Kepala Dinas" + ELLIPSIS
 
 
 def test_fit_keeps_a_word_that_ends_exactly_at_the_budget() -> None:
@@ -77,8 +77,10 @@ def test_fit_keeps_a_word_that_ends_exactly_at_the_budget() -> None:
     assert fit("Permohonan audiens disetujui", 20) == "Permohonan audiens" + ELLIPSIS
 
 
-def test_fit_cuts_a_word_when_no_space_is_near() -> None:
-    assert fit("Kesbangpol Kotamadya-Balikpapan-Selatan", 20) == "Kesbangpol Kotamady" + ELLIPSIS
+def test_fit_cuts_a_word_only_when_the_first_word_alone_is_too_long() -> None:
+    assert fit("Kesbangpol Kotamadya-Balikpapan-Selatan", 20) == "Kesbangpol" + ELLIPSIS
+    assert fit("Kotamadya-Balikpapan-Selatan Kesbangpol", 20) == "Kotamadya-Balikpapa" + ELLIPSIS
+    assert fit("  Kotamadya-Balikpapan-Selatan", 20) == "  Kotamadya-Balikpa" + ELLIPSIS  # leading blanks kept
     assert fit("a" * 50, 10) == "a" * 9 + ELLIPSIS
 
 
@@ -162,7 +164,8 @@ def test_fit_property(text: str, limit: int) -> None:
     k = len(head)
     assert_clean_cut(text, k)
     budget = limit - len(ELLIPSIS)
-    window = text[math.ceil(budget * 0.7) : budget + 1]
+    first_word = len(text) - len(text.lstrip())
+    window = text[first_word + 1 : budget + 1]
     if any(ch.isspace() for ch in window):
         # a prefix of whole words: the text continues with whitespace right after the head
         assert k == len(text) or text[k].isspace()
@@ -270,3 +273,16 @@ def test_is_cut_allowed_examples() -> None:
 
 def test_clean_template_param() -> None:
     assert clean_template_param("Senin,\n7 Juli\t2025     pukul 10.00") == "Senin, 7 Juli 2025 pukul 10.00"
+
+
+# ----------------------------------------------------------------------------------- unique_titles
+
+
+def test_titles_that_come_out_the_same_are_numbered() -> None:
+    labels = ["Kepala Dinas Kependudukan dan Pencatatan Sipil", "Kepala Dinas Kependudukan Provinsi Sulsel",
+              "Camat Ujung Pandang"]  # fmt: skip
+    assert unique_titles(labels, 24) == ["Kepala Dinas" + ELLIPSIS, "Kepala Dinas" + ELLIPSIS + " (2)",
+                                         "Camat Ujung Pandang"]  # fmt: skip
+    assert unique_titles(["Ya", "Ya", "Ya"], 20) == ["Ya", "Ya (2)", "Ya (3)"]
+    titles = unique_titles(["x" * 30, "x" * 31, "x" * 32, "x" * 20 + " (2)"], 20)
+    assert len(set(titles)) == 4 and all(len(t) <= 20 for t in titles)
