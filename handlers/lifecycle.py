@@ -46,7 +46,7 @@ from handlers.presenters import (
     offer_choice,
     status_label,
 )
-from handlers.scheduling import OfficialCalendar, unavailable_text
+from handlers.scheduling import OfficialCalendar, parse_time_token, unavailable_text
 from handlers.usecases import reminders
 from handlers.usecases import requests as usecases
 
@@ -159,10 +159,13 @@ class LifecycleActions:
         return list(turn.messages), turn.state
 
     async def _start_decline(self, ex: _Exchange, state: ConversationState, argument: str) -> Result:
-        request = await self._owned(ex, argument)
-        if not request.may(Action.DECLINE_PROPOSAL):
-            raise usecases.AlreadyDecided(request)
-        data = {"request_id": request.id, "reference": request.reference}
+        request_part, _, offer = argument.partition(":")
+        request = await self._owned(ex, request_part)
+        try:
+            usecases.check_offer(request, offer or None)
+        except usecases.OfferChanged as changed:
+            return self._offer_changed(ex, state, changed.request)
+        data = {"request_id": request.id, "reference": request.reference, "offer": offer}
         turn = ex.engine.start_flow(state, DECLINE_PROPOSAL.name, ex.context, data)
         return list(turn.messages), turn.state
 
@@ -173,17 +176,23 @@ class LifecycleActions:
         choice = offer_choice(request, self._directory.official(request.official_key), ex.t)
         return [choice], replace(state, offered=choice.options)
 
+    def _offer_changed(self, ex: _Exchange, state: ConversationState, request: AudienceRequest) -> Result:
+        """A button of an earlier offer: say so, change nothing, and show the times offered now."""
+        note = Refusal(ex.t("The times offered for {reference} have changed since that message, so nothing was "
+                            "changed. The current offer is below.", reference=request.reference))  # fmt: skip
+        choice = offer_choice(request, self._directory.official(request.official_key), ex.t)
+        return [note, choice], replace(state, offered=choice.options)
+
     async def _accept(self, ex: _Exchange, state: ConversationState, argument: str) -> Result:
-        request_part, _, index_part = argument.partition(":")
+        request_part, _, time_part = argument.partition(":")
         request = await self._owned(ex, request_part)
         official = self._directory.official(request.official_key)
         try:
-            index = int(index_part)
-        except ValueError:
-            raise usecases.RequestNotFound(argument) from None
-        accepted = await usecases.accept_proposal(
-            ex.uow, contact=ex.conversation, request_id=_request_id(request_part), index=index,
-            place=official.room if official else "", calendars=self._suggester, now=ex.now)  # fmt: skip
+            accepted = await usecases.accept_proposal(
+                ex.uow, contact=ex.conversation, request_id=_request_id(request_part), at=parse_time_token(time_part),
+                place=official.room if official else "", calendars=self._suggester, now=ex.now)  # fmt: skip
+        except usecases.OfferChanged as changed:
+            return self._offer_changed(ex, state, changed.request)
         await self._notify_staff(ex, accepted, "proposal_accepted")
         turn = self._reprompt(ex, replace(state, offered=()))
         return [Text(approval_text(accepted, official, ex.t)), *turn.messages], turn.state
@@ -315,8 +324,12 @@ class LifecycleActions:
             if not postponed and request.scheduled_at:
                 said += "\n" + t("Until then your audience stays at {when}.", when=t.datetime(request.scheduled_at))
         else:
-            request = await usecases.decline_proposal(ex.uow, contact=ex.conversation, request_id=request_id,
-                                                      message=answers.get("message"), now=ex.now)  # fmt: skip
+            try:
+                request = await usecases.decline_proposal(ex.uow, contact=ex.conversation, request_id=request_id,
+                                                          offer=done.data.get("offer"), message=answers.get("message"),
+                                                          now=ex.now)  # fmt: skip
+            except usecases.OfferChanged as changed:  # staff offered other times while the message was typed
+                return self._offer_changed(ex, state, changed.request)
             await self._notify_staff(ex, request, "proposal_declined")
             said = t("Thank you. Staff have been told that the proposed times for {reference} do not suit you.",
                      reference=request.reference)  # fmt: skip
@@ -393,17 +406,18 @@ class LifecycleActions:
             return [note, *turn.messages], turn.state
         if request.status in (RequestStatus.COUNTER_OFFERED, RequestStatus.POSTPONED):
             offer = offer_choice(request, self._directory.official(request.official_key), ex.t)
-            options = tuple(o for o in offer.options if _still_free(o, request, calendar))
+            options = tuple(o for o in offer.options if _still_free(o, calendar))
             return [note, Choice(offer.body, options)], replace(state, offered=options)
         turn = self._reprompt(ex, state)
         return [note, *turn.messages], turn.state
 
 
-def _still_free(option: Option, request: AudienceRequest, calendar: OfficialCalendar) -> bool:
-    """Accept buttons keep their index into the stored times; only the ones still free are shown again."""
+def _still_free(option: Option, calendar: OfficialCalendar) -> bool:
+    """Accept buttons name their time; only the ones still free are shown again."""
     if not option.key.startswith("g:accept:"):
         return True
-    return calendar.is_free(request.proposed_times[int(option.key.rsplit(":", 1)[1])])
+    moment = parse_time_token(option.key.rsplit(":", 1)[1])
+    return moment is not None and calendar.is_free(moment)
 
 
 def _request_id(argument: str) -> int:

@@ -7,9 +7,10 @@ answers come from :mod:`handlers.availability`; this module only binds its argum
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from handlers.availability import (
     Busy,
@@ -162,3 +163,32 @@ def times_overlap(a: datetime, b: datetime, calendar: OfficialCalendar) -> bool:
 
 def describe_times(times: Sequence[datetime], t: Translator) -> str:
     return "\n".join(f"   • {t.datetime(moment)}" for moment in times)
+
+
+# ---- offered times on buttons ----------------------------------------------------------------------------
+#
+# A counter-offer (or the new times after a postponement) reaches the representative as buttons that may be
+# pressed days later, after staff have offered other times. So a button names what it answers, never a position
+# in the current list: an accept button carries the time itself (UTC, to the minute), the decline button a short
+# digest of the times it declines. "g:accept:<id>:202611250000" stays far below Telegram's 64 bytes.
+
+
+def time_token(moment: datetime) -> str:
+    """A moment on a button: UTC, yyyymmddHHMM."""
+    return moment.astimezone(UTC).strftime("%Y%m%d%H%M")
+
+
+def parse_time_token(token: str) -> datetime | None:
+    """The moment a button names, or None for anything else (an old button that carried a list position)."""
+    if len(token) != 12 or not token.isdigit():
+        return None
+    try:
+        return datetime.strptime(token, "%Y%m%d%H%M").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def offer_token(times: Sequence[datetime]) -> str:
+    """Names one set of offered times (whatever their order): the decline button answers exactly these."""
+    joined = ",".join(sorted(time_token(moment) for moment in times))
+    return hashlib.blake2s(joined.encode(), digest_size=4).hexdigest()
