@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from bot.city_config import CityConfig, ConfiguredDirectory, load_city_config
 from bot.clock import SystemClock
 from bot.settings import Settings
-from handlers.datetext import Understood, parse_when
+from handlers.datetext import WEEKDAY_NUMBER, Ambiguous, Understood, parse_when
 from handlers.domain.model import DayOffEntry
 from handlers.ports import Clock
 from storage.database import create_engine, session_factory
@@ -87,6 +87,8 @@ def parse_day(text: str, now: datetime, city: CityConfig) -> date:
         day = date.fromisoformat(text.strip())
     except ValueError:
         result = parse_when(text, now, city.tz)
+        if isinstance(result, Ambiguous) and result.kind == WEEKDAY_NUMBER:
+            result = result.readings[0]  # "Jumat 11" asked for a day: the date
         if not isinstance(result, Understood) or result.whole_week:
             raise ValueError(f"not a date: {text!r} (write e.g. 2026-12-04 or '4 Desember 2026')") from None
         day = result.day

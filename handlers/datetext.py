@@ -33,6 +33,20 @@ Interpretation rules (weeks run Monday to Sunday; "today" is ``now`` seen in the
 - "tanggal 5" / "tgl 5" without a month = the next 5th of a month (this month if today or later, else the
   next month that has it).
   A weekday in front ("Selasa, 7 Juli 2026") must match the date, else ``NotUnderstood("weekday_mismatch")``.
+- A weekday followed by a bare number ("Selasa 15") is how dates are written ("Selasa, 15 Desember"), and
+  times are written with "jam"/"pukul" or minutes ("Selasa jam 15", "Selasa 15.00"). So the number N is read
+  against the calendar: the N-th of this month (if not yet past) or of next month, the first of them that falls
+  on that weekday, is the *date* candidate; the weekday's nearest occurrence at N o'clock is the *hour*
+  candidate. Then, saying on Sunday 6 December 2026:
+  - no date candidate: an hour, as after any date ("Senin 10" = Monday 7 December 10.00, 10 December being
+    a Thursday); a number that cannot be an hour (24-31) is ``NotUnderstood("weekday_mismatch")``;
+  - a date candidate and something after the number ("Selasa 15 jam 10"): the date;
+  - a date candidate and a number that is no office hour (6, 18-31: "Senin 21", "Kamis 31"), or whose hour
+    would fall on that same day ("Selasa 8" = 8 December, its free times then shown): the date;
+  - otherwise both are sensible ("Selasa 15": Tuesday 15 December, or Tuesday 8 December 15.00; office hours
+    are 1-5 read as 13-17, and 7-17): ``Ambiguous("weekday_number", (date reading, hour reading))``, and the
+    caller asks ("tanggal 15 atau pukul 15.00?"). A zone typed after it ("Selasa 15 WITA") makes it the hour;
+    a part of the day ("Selasa 8 pagi") makes it a time as before.
 - Times: "jam/pukul/pkl 10", "10:30", "14.30", "10 pagi", "jam sepuluh", "jam sebelas siang" (number words
   satu..dua belas), "setengah 10" / "jam setengah sepuluh" (= 09.30, half an hour *before* the hour), and a
   bare hour right after a date ("besok 10"), optionally followed by a part of the day, which turns a 12-hour
@@ -46,6 +60,7 @@ Interpretation rules (weeks run Monday to Sunday; "today" is ``now`` seen in the
   is 09.00 WITA) and ``zone`` names the typed zone (only when it differs from the office's). Two different
   zones are "unknown". Filler words ("pada", "nanti") are ignored.
 
+``Ambiguous.kind`` is "minggu" (Sunday, or a week?) or "weekday_number" (with its ``readings``).
 ``NotUnderstood.reason`` is one of: "empty", "unknown", "invalid_date", "invalid_time", "weekday_mismatch".
 """
 
@@ -58,6 +73,7 @@ from enum import Enum
 from zoneinfo import ZoneInfo
 
 __all__ = [
+    "WEEKDAY_NUMBER",
     "Ambiguous",
     "DayPeriod",
     "NotUnderstood",
@@ -100,9 +116,13 @@ class TimeOnly:
 
 @dataclass(frozen=True)
 class Ambiguous:
-    """The text has two sensible readings; ``kind`` says which word ("minggu": Sunday or a week)."""
+    """The text has two sensible readings; ``kind`` says which word ("minggu": Sunday or a week).
+
+    ``readings`` lists them when they are definite ("weekday_number": the date first, then the hour).
+    """
 
     kind: str
+    readings: tuple[Understood, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -213,6 +233,7 @@ class _DatePart:
 @dataclass(frozen=True)
 class _AmbiguousPart:
     kind: str
+    readings: tuple[Understood, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -253,6 +274,8 @@ def parse_when(text: str, now: datetime, tz: ZoneInfo, *, time_expected: bool = 
     except _Invalid as error:
         return NotUnderstood(error.reason)
     typed = ZoneInfo(zones.pop()) if zones else None
+    if typed is not None and isinstance(result, Ambiguous) and result.kind == WEEKDAY_NUMBER:
+        result = result.readings[1]  # "Selasa 15 WITA": a zone goes with a time
     return _in_office_zone(result, typed, tz, today)
 
 
@@ -290,7 +313,7 @@ def _interpret(tokens: list[str], today: date, time_expected: bool = False) -> W
         raise _Invalid("unknown")
     time_part = _merge_times(times)
     if dates and isinstance(dates[0], _AmbiguousPart):
-        return Ambiguous(dates[0].kind)
+        return Ambiguous(dates[0].kind, dates[0].readings)
     clock, period = _resolve_time(time_part) if time_part else (None, None)
     if not dates:
         return TimeOnly(clock, period)
@@ -429,6 +452,10 @@ def _match_weekday(tokens: list[str], i: int, today: date) -> _Match | None:
             raise _Invalid("weekday_mismatch")
         return j + used - i, _DatePart(day)
     used, weeks_ahead = _match_week_relation(tokens, j)
+    if used == 0:
+        numbered = _weekday_number(tokens, j, weekday, today)
+        if numbered is not None:
+            return j + 1 - i, numbered
     if word == "minggu" and not after_hari and (used == 0 or (used == 1 and weeks_ahead == 0)):
         return j + used - i, _AmbiguousPart("minggu")  # "minggu" / "minggu ini": Sunday, or this week?
     if weeks_ahead is None:
@@ -437,6 +464,41 @@ def _match_weekday(tokens: list[str], i: int, today: date) -> _Match | None:
     if weeks_ahead == 0 and today.weekday() >= 5 and day < today:
         day += timedelta(weeks=1)  # "Senin ini" on a weekend: the week's working days are over, the coming one
     return j + used - i, _DatePart(day)
+
+
+WEEKDAY_NUMBER = "weekday_number"
+# Hours an audience may plausibly start at, as typed without "jam" (1-5 are read as 13-17).
+_OFFICE_HOURS = frozenset({*range(1, 6), *range(7, 18)})
+
+
+def _weekday_number(tokens: list[str], i: int, weekday: int, today: date) -> _Part | None:
+    """ "Selasa 15": the date, an hour, or both (see the module docstring); None leaves the number to the time
+    matchers (an hour)."""
+    word = _at(tokens, i)
+    if not _DAY_NUMBER.fullmatch(word) or _period_at(tokens, i + 1)[1] is not None:
+        return None
+    number = int(word)
+    day = _day_on_weekday(number, weekday, today)
+    if day is None:
+        if number > 23:
+            raise _Invalid("weekday_mismatch")
+        return None
+    hour_day = _next_weekday_after(today, weekday)
+    if i + 1 < len(tokens) or number not in _OFFICE_HOURS or hour_day == day:
+        return _DatePart(day)
+    clock, _period = _resolve_time(_TimePart(number, 0, None))
+    return _AmbiguousPart(WEEKDAY_NUMBER, (Understood(day, None, None), Understood(hour_day, clock, None)))
+
+
+def _day_on_weekday(number: int, weekday: int, today: date) -> date | None:
+    """The N-th of this month (if not past) or of next month, whichever comes first on that weekday."""
+    for months in (0, 1):
+        first = _months_later(today.replace(day=1), months)
+        if number <= _days_in_month(first.year, first.month):
+            day = first.replace(day=number)
+            if day >= today and day.weekday() == weekday:
+                return day
+    return None
 
 
 def _match_week_relation(tokens: list[str], i: int) -> tuple[int, int | None]:

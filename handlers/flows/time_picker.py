@@ -6,7 +6,8 @@ Typing: Indonesian as people write it ("Senin depan jam 10", "7 Desember pukul 1
 :func:`handlers.datetext.parse_when`; the understood date and time is echoed back in full ("Senin, 7 Desember
 2026 pukul 10.00 WITA — benar?") and used only after "Ya". A time that cannot be booked is refused with the
 reason (a named holiday, office hours, minimum notice, taken) and the nearest free times as buttons. "Minggu"
-alone (Sunday, or a week?) is asked about.
+alone (Sunday, or a week?) and a weekday with a number that fits both a date and an hour ("Selasa 15": the
+15th, or 15.00?) are asked about.
 
 Every function here is pure: the official's calendar was fetched before the engine ran (FlowEnv.calendar).
 The unfinished answer lives in the step's draft:
@@ -20,6 +21,8 @@ The unfinished answer lives in the step's draft:
     {"stage": "confirm", "at": T}        "T — benar?" ("zone": the zone the person typed, when not the office's)
     {"stage": "refused", "alternatives": [T…]}   the nearest free times after a refusal
     {"stage": "ambiguous", "text": S}    "Minggu": Sunday or a week?
+    {"stage": "ambiguous", "kind": "weekday_number", "text": S, "as_date": D, "as_hour": T}
+                                         "Selasa 15": Tuesday the 15th, or Tuesday at 15.00?
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from zoneinfo import ZoneInfo
 
 from handlers.availability import SlotFree
 from handlers.conversation.flow import Pending, StepContext
-from handlers.datetext import Ambiguous, DayPeriod, NotUnderstood, TimeOnly, parse_when
+from handlers.datetext import WEEKDAY_NUMBER, Ambiguous, DayPeriod, NotUnderstood, TimeOnly, parse_when
 from handlers.i18n import N_, zone_abbreviation
 from handlers.messages import Inbound, Option, PressIn, TextIn
 from handlers.scheduling import OfficialCalendar, refusal_text
@@ -41,6 +44,7 @@ from handlers.validators import Invalid, clean_text
 
 DAY, AT = "d:", "t:"
 MORE_DATES, ALL_DATES, YES, NO, SUNDAY, WEEK = "f:later", "f:dates", "f:ok", "f:redo", "f:sunday", "f:week"
+AS_DATE, AS_HOUR = "f:asdate", "f:ashour"
 YES_WORDS = frozenset({"ya", "iya", "benar", "betul", "ya benar", "ok", "oke", "yes"})
 NO_WORDS = frozenset({"tidak", "bukan", "salah", "no"})
 EXAMPLE = "Senin depan jam 10"
@@ -126,6 +130,9 @@ class TimePicker:
         if stage == "refused":
             return t("The nearest free times are below. Choose one, choose “Other date”, or type another date "
                      "and time.")  # fmt: skip
+        if stage == "ambiguous" and draft.get("kind") == WEEKDAY_NUMBER:
+            day, at = date.fromisoformat(draft["as_date"]), datetime.fromisoformat(draft["as_hour"])
+            return t("Do you mean the date {day} or the time {time}?", day=day.day, time=t.clock(at))
         if stage == "ambiguous":
             return t("“Minggu” can mean Sunday or a week. Which one do you mean?")
         if stage == "dates":
@@ -152,6 +159,9 @@ class TimePicker:
         if stage == "refused":
             alternatives = [datetime.fromisoformat(v) for v in draft.get("alternatives", ())]
             return [*(Option(AT + m.isoformat(), t.datetime(m)) for m in alternatives), other_date]
+        if stage == "ambiguous" and draft.get("kind") == WEEKDAY_NUMBER:
+            day, at = date.fromisoformat(draft["as_date"]), datetime.fromisoformat(draft["as_hour"])
+            return [Option(AS_DATE, t.date(day)), Option(AS_HOUR, t.datetime(at))]
         if stage == "ambiguous":
             return [Option(SUNDAY, t("Sunday (hari Minggu)")), Option(WEEK, t("A week (sepekan)"))]
         if stage is None:
@@ -226,6 +236,10 @@ class TimePicker:
             return self._accept(datetime.fromisoformat(draft["at"]), ctx, calendar)
         if key == NO:
             raise Pending({"stage": "dates"})
+        if key == AS_DATE:
+            return self._day(date.fromisoformat(draft["as_date"]), None, ctx, calendar)
+        if key == AS_HOUR:
+            return self._candidate(datetime.fromisoformat(draft["as_hour"]), ctx, calendar)
         text = str(draft.get("text", ""))
         if key == SUNDAY:
             sunday = re.sub(r"\bminggu\b", "hari minggu", text, count=1, flags=re.IGNORECASE)
@@ -242,6 +256,12 @@ class TimePicker:
         result = parse_when(text, ctx.now, tz, time_expected=time_asked)
         if isinstance(result, NotUnderstood):
             raise _not_understood(result.reason, time_asked)
+        if isinstance(result, Ambiguous) and result.kind == WEEKDAY_NUMBER:
+            as_date, as_hour = result.readings
+            assert as_hour.time is not None
+            raise Pending({"stage": "ambiguous", "kind": WEEKDAY_NUMBER, "text": text,
+                           "as_date": as_date.day.isoformat(),
+                           "as_hour": datetime.combine(as_hour.day, as_hour.time, tzinfo=tz).isoformat()})  # fmt: skip
         if isinstance(result, Ambiguous):
             raise Pending({"stage": "ambiguous", "text": text})
         if isinstance(result, TimeOnly):

@@ -146,6 +146,22 @@ async def test_minggu_alone_is_asked_about(h: Harness) -> None:
     assert options(h)[0] == "Senin, 30 November 2026"
 
 
+async def test_a_weekday_with_a_number_that_is_its_date_and_could_be_an_hour_is_asked_about(h: Harness) -> None:
+    await at_time_step(h)  # Monday 23 November: 10 December is a Thursday, and so is 26 November
+    reply = await h.say(REP, "Kamis 10")
+    assert "Maksud Bapak/Ibu tanggal 10 atau pukul 10.00?" in reply
+    assert options(h) == ["Kamis, 10 Desember 2026", "Kamis, 26 November 2026 pukul 10.00 WITA"]
+    assert "Waktu yang masih kosong pada Kamis, 10 Desember 2026" in await h.say(REP, "1")
+    assert "Dicatat: Kamis, 10 Desember 2026 pukul 09.00 WITA." in await h.say(REP, "09.00")
+    await h.say(REP, "Kamis 10")
+    reply = await h.say(REP, "Kamis, 26 November 2026 pukul 10.00 WITA")
+    assert "Kamis, 26 November 2026 pukul 10.00 WITA — benar?" in reply
+    # A date on that weekday that is no office hour is the date; one on no such weekday, an hour.
+    assert "Waktu yang masih kosong pada Senin, 21 Desember 2026" in await h.say(REP, "Senin 21")
+    await h.say(REP, "Tanggal lain")
+    assert "Jumat, 27 November 2026 pukul 09.00 WITA — benar?" in await h.say(REP, "Jumat 9")
+
+
 async def test_minggu_depan_shows_the_free_dates_of_next_week(h: Harness) -> None:
     await at_time_step(h)
     await h.say(REP, "minggu depan")

@@ -410,6 +410,54 @@ def test_weekday_ini_on_a_weekend(now: datetime, text: str, expected: WhenResult
     assert parse_when(text, now, WIB) == expected
 
 
+# Sunday 6 December 2026, 10.00 WITA. Tuesdays ahead: 8, 15, 22, 29 December; Mondays: 7, 14, 21, 28.
+SUNDAY_6_DECEMBER = datetime(2026, 12, 6, 2, 0, tzinfo=UTC)
+
+
+def both(day: date, hour_day: date, hour: int) -> Ambiguous:
+    return Ambiguous("weekday_number", (Understood(day, None, None), Understood(hour_day, time(hour), None)))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A number that is a date on that weekday and could be an office hour: asked about.
+        ("selasa 15", both(date(2026, 12, 15), date(2026, 12, 8), 15)),
+        ("Senin 14", both(date(2026, 12, 14), date(2026, 12, 7), 14)),
+        ("Kamis 3", on(12, 10, at=time(15))),  # 3 December has passed: 3 o'clock is 15.00 on Thursday
+        ("Kamis 17", both(date(2026, 12, 17), date(2026, 12, 10), 17)),
+        # A date on that weekday and no office hour: the date.
+        ("senin 21", on(12, 21)),
+        ("kamis 31", on(12, 31)),
+        ("Senin, 28", on(12, 28)),
+        ("Sabtu 2", both(date(2027, 1, 2), date(2026, 12, 12), 14)),  # next month's 2nd is the Saturday
+        # Its hour would fall on that same day: the date, whose free times are then shown.
+        ("Selasa 8", on(12, 8)),
+        # Something after the number: the number is the date.
+        ("selasa 15 jam 10", on(12, 15, at=time(10))),
+        ("Selasa 15 pukul 14.00", on(12, 15, at=time(14))),
+        # No date on that weekday: an hour, as after any date.
+        ("Senin 10", on(12, 7, at=time(10))),
+        ("Selasa 9", on(12, 8, at=time(9))),
+        ("Jumat 14", on(12, 11, at=time(14))),
+        ("Rabu 16", both(date(2026, 12, 16), date(2026, 12, 9), 16)),
+        ("Kamis 30", fails("weekday_mismatch")),  # 30 December is a Wednesday, and no hour is 30
+        # A part of the day, minutes or a zone make it a time.
+        ("Selasa 8 pagi", on(12, 8, at=time(8))),
+        ("Selasa 15.00", on(12, 8, at=time(15))),
+        ("Selasa 15 WITA", on(12, 8, at=time(15))),
+        ("Selasa 15 WIB", Understood(date(2026, 12, 8), time(16), None, zone="Asia/Jakarta")),
+        # With "depan"/"ini" the week is named: the number is an hour.
+        ("Selasa depan 15", on(12, 8, at=time(15))),
+        # A month makes it a date, as before.
+        ("Selasa 15 Desember", on(12, 15)),
+        ("Selasa 16 Desember", fails("weekday_mismatch")),
+    ],
+)
+def test_a_weekday_and_a_number_is_read_against_the_calendar(text: str, expected: WhenResult) -> None:
+    assert parse_when(text, SUNDAY_6_DECEMBER, WITA) == expected
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
