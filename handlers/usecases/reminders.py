@@ -121,12 +121,15 @@ class ReminderPlanner:
         self._made_keys: set[str] = set()  # digests this process already created (skips recomputing them)
 
     async def policy_for(self, uow: UnitOfWork, first: date, last: date) -> ReminderPolicy:
-        """The policy with the city-wide days off staff added between these days (office dates, inclusive).
+        """The policy with the city-wide days off staff added between these days (office dates, inclusive), and
+        the national holidays staff opened for the whole city as working days.
 
-        A day off for one official only does not close the office: it is not a holiday for reminders or nudges.
+        A day off (or an opening) for one official only does not close (or open) the office: reminders and
+        nudges keep the office's working days.
         """
-        entries = await uow.days_off.between(first, last)
-        return self.policy.with_days_off({e.day: e.reason for e in entries if e.official_key is None})
+        entries = [e for e in await uow.days_off.between(first, last) if e.official_key is None]
+        closed = {e.day: e.reason for e in entries if not e.opens}
+        return self.policy.with_days_off(closed, opened={e.day for e in entries if e.opens})
 
     async def _t(self, uow: UnitOfWork, address: Address) -> Translator:
         stored = await uow.conversations.load(address)
