@@ -47,7 +47,7 @@ from handlers.presenters import (
     status_label,
 )
 from handlers.scheduling import OfficialCalendar, parse_time_token, unavailable_text
-from handlers.usecases import reminders
+from handlers.usecases import days_off
 from handlers.usecases import requests as usecases
 
 if TYPE_CHECKING:
@@ -289,8 +289,7 @@ class LifecycleActions:
             return [Refusal(ex.t("That day off was already removed.")), *turn.messages], turn.state
         if not self._may_block(staff, entry.official_key):
             raise NotAuthorized(staff.key)
-        await ex.uow.days_off.remove(entry_id)
-        await reminders.after_days_off_changed(ex.uow, ex.now)
+        await days_off.remove_day_off(ex.uow, entry_id, ex.now)
         done = Text(ex.t("Removed: {date} is open again for {official}.", date=ex.t.date(entry.day),
                          official=self._official_label(entry.official_key, ex.t)))  # fmt: skip
         more, state = await self._days_off(ex, state, "")
@@ -337,20 +336,16 @@ class LifecycleActions:
         return [Text(said), *turn.messages], turn.state
 
     async def _day_off_added(self, ex: _Exchange, state: ConversationState, answers: Mapping[str, Any]) -> Result:
-        staff = ex.staff
+        staff, t = ex.staff, ex.t
         assert staff is not None
         official_key = None if answers["official"] == ALL_OFFICIALS else str(answers["official"])
         if not self._may_block(staff, official_key):
             raise NotAuthorized(staff.key)
-        day = date.fromisoformat(answers["day"])
-        entry = await ex.uow.days_off.add(DayOffEntry(official_key, day, answers["reason"], staff.name))
-        await reminders.after_days_off_changed(ex.uow, ex.now)
-        t = ex.t
-        said = [Text(t("Saved: {date} is blocked for {official} ({reason}).", date=t.date(entry.day),
-                       official=self._official_label(official_key, t), reason=entry.reason))]  # fmt: skip
-        affected = await self._approved_on(ex, day, official_key)
-        if affected:
-            listed = ", ".join(r.reference for r in affected)
+        entry = DayOffEntry(official_key, date.fromisoformat(answers["day"]), answers["reason"], staff.name)
+        change = await days_off.save_day_off(ex.uow, self._suggester, entry, self._official_keys(), ex.now)
+        said = [Text(day_off_saved_text(change, self._official_label(official_key, t), t))]
+        if change.affected:
+            listed = ", ".join(r.reference for r in change.affected)
             said.append(Text(t("Approved audiences on that day: {references}. Open each one to postpone it (the "
                                "representative is then offered new times).", references=listed)))  # fmt: skip
         turn = self._reprompt(ex, state)
@@ -364,30 +359,31 @@ class LifecycleActions:
         if not self._may_block(staff, official_key):
             raise NotAuthorized(staff.key)
         day = date.fromisoformat(answers["day"])
-        any_official = official_key or next(iter(self._directory.officials())).key
-        holiday = (await self._calendar(ex, any_official)).holidays.name(day)
-        if holiday is None:
-            said = Text(t("{date} is not a national holiday or cuti bersama, so there is nothing to open; it is "
-                          "already a working day unless staff blocked it.", date=t.date(day)))  # fmt: skip
+        who = self._official_label(official_key, t)
+        entry = DayOffEntry(official_key, day, answers["reason"], staff.name, opens=True)
+        try:
+            change = await days_off.save_day_off(ex.uow, self._suggester, entry, self._official_keys(), ex.now)
+        except days_off.NothingToOpen as nothing:
+            if nothing.holiday is None:
+                said = Text(t("{date} is not a national holiday or cuti bersama, so there is nothing to open; it is "
+                              "already a working day unless staff blocked it.", date=t.date(day)))  # fmt: skip
+            else:
+                said = Text(t("{date} ({holiday}) has no office hours anyway, so opening it would offer no times; "
+                              "nothing was changed.", date=t.date(day), holiday=nothing.holiday))  # fmt: skip
+        except days_off.BlockedByStaff as blocked:
+            said = Text(t("{date} is blocked by staff for {official} (“{reason}”). To make it a working day, "
+                          "remove that day off with /libur.", date=t.date(day),
+                          official=self._official_label(blocked.entry.official_key, t),
+                          reason=blocked.entry.reason))  # fmt: skip
         else:
-            entry = await ex.uow.days_off.add(DayOffEntry(official_key, day, answers["reason"], staff.name,
-                                                          opens=True))  # fmt: skip
             said = Text(t("Saved: {date} ({holiday}) is a working day for {official} ({reason}); free times are "
-                          "offered on it.", date=t.date(day), holiday=holiday,
-                          official=self._official_label(official_key, t), reason=entry.reason))  # fmt: skip
+                          "offered on it.", date=t.date(day), holiday=change.holiday, official=who,
+                          reason=change.entry.reason))  # fmt: skip
         turn = self._reprompt(ex, state)
         return [said, *turn.messages], turn.state
 
-    async def _approved_on(self, ex: _Exchange, day: date, official_key: str | None) -> list[AudienceRequest]:
-        keys = [official_key] if official_key else [o.key for o in self._directory.officials()]
-        found: list[AudienceRequest] = []
-        for key in keys:
-            booked = await ex.uow.requests.list_for_official(key, [RequestStatus.APPROVED,
-                                                                   RequestStatus.RESCHEDULE_REQUESTED])  # fmt: skip
-            for request in booked:
-                if request.scheduled_at and request.scheduled_at.astimezone(ex.t.tz).date() == day:
-                    found.append(request)
-        return found
+    def _official_keys(self) -> list[str]:
+        return [o.key for o in self._directory.officials()]
 
     # ---- a time that can no longer be booked -------------------------------------------------------------
 
@@ -410,6 +406,24 @@ class LifecycleActions:
             return [note, Choice(offer.body, options)], replace(state, offered=options)
         turn = self._reprompt(ex, state)
         return [note, *turn.messages], turn.state
+
+
+def day_off_saved_text(change: days_off.DayOffChange, official: str, t: Translator) -> str:
+    """What staff read after saving a day off: added or updated, and whether it changes anything."""
+    entry, previous = change.entry, change.previous
+    if previous is None:
+        said = t("Saved: {date} is blocked for {official} ({reason}).", date=t.date(entry.day), official=official,
+                 reason=entry.reason)  # fmt: skip
+    elif previous.opens:
+        said = t("Updated: {date} had been opened as a working day for {official}; it is now blocked ({reason}).",
+                 date=t.date(entry.day), official=official, reason=entry.reason)  # fmt: skip
+    else:
+        said = t("Updated: {date} was already blocked for {official} (“{previous}”); the reason is now: {reason}.",
+                 date=t.date(entry.day), official=official, previous=previous.reason, reason=entry.reason)  # fmt: skip
+    if change.no_hours:
+        said += "\n" + t("Note: {date} has no office hours anyway, so no time offered changes.",
+                         date=t.date(entry.day))  # fmt: skip
+    return said
 
 
 def _still_free(option: Option, calendar: OfficialCalendar) -> bool:

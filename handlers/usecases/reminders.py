@@ -99,11 +99,13 @@ async def after_transition(uow: UnitOfWork, before: AudienceRequest, after: Audi
     await planner.replan(uow, after, now)
 
 
-async def after_days_off_changed(uow: UnitOfWork, now: datetime) -> None:
-    """Staff added or removed a day off: move the pending day-before reminders whose working day changed."""
+async def after_days_off_changed(uow: UnitOfWork, now: datetime) -> int:
+    """Staff added or removed a day off: move the pending day-before reminders whose working day changed; how
+    many were moved."""
     planner = _current.get()
-    if planner is not None:
-        await planner.move_day_before_reminders(uow, now)
+    if planner is None:
+        return 0
+    return await planner.move_day_before_reminders(uow, now)
 
 
 def _planning_facts(request: AudienceRequest) -> tuple[object, ...]:

@@ -509,6 +509,40 @@ async def test_a_holiday_opened_for_one_official_does_not_move_the_reminder(h: H
     assert await pending_day_before(h, request_id) == ["23 09:00"]  # the office is still closed on the 24th
 
 
+async def libur(h: Harness, action: str, official: str, day: str, reason: str) -> str:
+    """Staff go through /libur: "Tambah hari libur" or "Buka libur nasional"; the reply to "Simpan"."""
+    await h.say(PROTOKOL, "/libur", staff=True)
+    await h.say(PROTOKOL, action, staff=True)
+    await h.say(PROTOKOL, official, staff=True)
+    await h.say(PROTOKOL, day, staff=True)
+    await h.say(PROTOKOL, reason, staff=True)
+    return await h.say(PROTOKOL, "Simpan", staff=True)
+
+
+async def test_a_holiday_opened_in_the_chat_moves_the_reminder_to_it(h: Harness) -> None:
+    request_id = await approved_at(h, "Senin, 28 Desember 2026 jam 10")
+    assert await pending_day_before(h, request_id) == ["23 09:00"]  # Thursday 24 and Friday 25 are closed
+    said = await libur(h, "Buka libur nasional", "Semua pejabat", "24 Desember 2026", "SKB 3 Menteri: dipindahkan")
+    assert "Tersimpan: Kamis, 24 Desember 2026 (Cuti Bersama Hari Raya Natal) menjadi hari kerja" in said
+    assert await pending_day_before(h, request_id) == ["24 09:00"]
+
+
+async def test_a_day_off_saved_twice_says_it_was_updated_and_a_weekend_changes_nothing(h: Harness) -> None:
+    said = await libur(h, "Tambah hari libur", "Semua pejabat", "4 Desember 2026", "Hari jadi kota")
+    assert "Tersimpan: Jumat, 4 Desember 2026 ditutup untuk Semua pejabat (Hari jadi kota)." in said
+    said = await libur(h, "Tambah hari libur", "Semua pejabat", "4 Desember 2026", "Hari jadi Kota Makassar")
+    assert "Diperbarui: Jumat, 4 Desember 2026 sudah ditutup untuk Semua pejabat (“Hari jadi kota”)" in said
+    async with h.uow() as uow:
+        [entry] = await uow.days_off.between(date(2026, 12, 1), date(2026, 12, 31))
+    assert entry.reason == "Hari jadi Kota Makassar"
+    said = await libur(h, "Tambah hari libur", "Semua pejabat", "5 Desember 2026", "Kerja bakti")
+    assert "Sabtu, 5 Desember 2026 memang tidak ada jam kantor" in said
+    # A day staff blocked is not opened over their day off.
+    await libur(h, "Tambah hari libur", "Semua pejabat", "24 Desember 2026", "Rapat paripurna DPRD")
+    said = await libur(h, "Buka libur nasional", "Semua pejabat", "24 Desember 2026", "SKB 3 Menteri: dipindahkan")
+    assert "Kamis, 24 Desember 2026 ditutup oleh petugas untuk Semua pejabat (“Rapat paripurna DPRD”)" in said
+
+
 async def pending_day_before(h: Harness, request_id: int) -> list[str]:
     async with h.uow() as uow:
         rows = await uow.outbox.for_request(request_id)
