@@ -27,7 +27,7 @@ from bot.bootstrap import application
 from bot.city_config import CityConfig, load_city_config
 from bot.clock import SystemClock
 from bot.settings import Settings
-from handlers.datetext import WEEKDAY_NUMBER, Ambiguous, Understood, parse_when
+from handlers.datetext import Ambiguous, Understood, parse_when
 from handlers.domain.model import DayOffEntry
 from handlers.ports import Clock, SlotSuggester, UnitOfWork
 from handlers.suggestions import AvailabilitySuggester
@@ -90,9 +90,9 @@ def parse_day(text: str, now: datetime, city: CityConfig) -> date:
         day = date.fromisoformat(text.strip())
     except ValueError:
         result = parse_when(text, now, city.tz)
-        if isinstance(result, Ambiguous) and result.kind == WEEKDAY_NUMBER:
-            result = result.readings[0]  # "Jumat 11" asked for a day: the date
-        if not isinstance(result, Understood) or result.whole_week:
+        if isinstance(result, Ambiguous) and result.readings:
+            result = result.readings[0]  # "Jumat 11" asked for a day: the date ("Jumat depan": the coming one)
+        if not isinstance(result, Understood) or result.is_span:
             raise ValueError(f"not a date: {text!r} (write e.g. 2026-12-04 or '4 Desember 2026')") from None
         day = result.day
     if day < now.astimezone(city.tz).date():

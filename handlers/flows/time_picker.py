@@ -21,8 +21,9 @@ The unfinished answer lives in the step's draft:
     {"stage": "confirm", "at": T}        "T — benar?" ("zone": the zone the person typed, when not the office's)
     {"stage": "refused", "alternatives": [T…]}   the nearest free times after a refusal
     {"stage": "ambiguous", "text": S}    "Minggu": Sunday or a week?
-    {"stage": "ambiguous", "kind": "weekday_number", "text": S, "as_date": D, "as_hour": T}
-                                         "Selasa 15": Tuesday the 15th, or Tuesday at 15.00?
+    {"stage": "ambiguous", "kind": K, "readings": [{"day": D, "time": "15:00" | None, "period": …, "zone": …}, …]}
+                                         two readings to choose from: "Selasa 15" (the 15th, or 15.00?),
+                                         "Jumat depan" on a weekend (the coming Friday, or the one after?)
 """
 
 from __future__ import annotations
@@ -36,15 +37,15 @@ from zoneinfo import ZoneInfo
 
 from handlers.availability import SlotFree
 from handlers.conversation.flow import Pending, StepContext
-from handlers.datetext import WEEKDAY_NUMBER, Ambiguous, DayPeriod, NotUnderstood, TimeOnly, parse_when
-from handlers.i18n import N_, zone_abbreviation
+from handlers.datetext import WEEKDAY_NUMBER, Ambiguous, DayPeriod, NotUnderstood, TimeOnly, Understood, parse_when
+from handlers.i18n import N_, Translator, zone_abbreviation
 from handlers.messages import Inbound, Option, PressIn, TextIn
 from handlers.scheduling import OfficialCalendar, refusal_text
 from handlers.validators import Invalid, clean_text
 
 DAY, AT = "d:", "t:"
 MORE_DATES, ALL_DATES, YES, NO, SUNDAY, WEEK = "f:later", "f:dates", "f:ok", "f:redo", "f:sunday", "f:week"
-AS_DATE, AS_HOUR = "f:asdate", "f:ashour"
+READING = "f:reading"  # + the index of one of the readings of an ambiguous text
 YES_WORDS = frozenset({"ya", "iya", "benar", "betul", "ya benar", "ok", "oke", "yes"})
 NO_WORDS = frozenset({"tidak", "bukan", "salah", "no"})
 EXAMPLE = "Senin depan jam 10"
@@ -130,9 +131,12 @@ class TimePicker:
         if stage == "refused":
             return t("The nearest free times are below. Choose one, choose “Other date”, or type another date "
                      "and time.")  # fmt: skip
-        if stage == "ambiguous" and draft.get("kind") == WEEKDAY_NUMBER:
-            day, at = date.fromisoformat(draft["as_date"]), datetime.fromisoformat(draft["as_hour"])
-            return t("Do you mean the date {day} or the time {time}?", day=day.day, time=t.clock(at))
+        if stage == "ambiguous" and draft.get("readings"):
+            first, second = (_reading(r) for r in draft["readings"][:2])
+            if draft.get("kind") == WEEKDAY_NUMBER:
+                assert second.time is not None
+                return t("Do you mean the date {day} or the time {time}?", day=first.day.day, time=t.clock(second.time))
+            return t("Do you mean {first} or {second}?", first=_label(first, t), second=_label(second, t))
         if stage == "ambiguous":
             return t("“Minggu” can mean Sunday or a week. Which one do you mean?")
         if stage == "dates":
@@ -159,9 +163,9 @@ class TimePicker:
         if stage == "refused":
             alternatives = [datetime.fromisoformat(v) for v in draft.get("alternatives", ())]
             return [*(Option(AT + m.isoformat(), t.datetime(m)) for m in alternatives), other_date]
-        if stage == "ambiguous" and draft.get("kind") == WEEKDAY_NUMBER:
-            day, at = date.fromisoformat(draft["as_date"]), datetime.fromisoformat(draft["as_hour"])
-            return [Option(AS_DATE, t.date(day)), Option(AS_HOUR, t.datetime(at))]
+        if stage == "ambiguous" and draft.get("readings"):
+            readings = [_reading(r) for r in draft["readings"]]
+            return [Option(f"{READING}{i}", _label(r, t)) for i, r in enumerate(readings)]
         if stage == "ambiguous":
             return [Option(SUNDAY, t("Sunday (hari Minggu)")), Option(WEEK, t("A week (sepekan)"))]
         if stage is None:
@@ -236,10 +240,8 @@ class TimePicker:
             return self._accept(datetime.fromisoformat(draft["at"]), ctx, calendar)
         if key == NO:
             raise Pending({"stage": "dates"})
-        if key == AS_DATE:
-            return self._day(date.fromisoformat(draft["as_date"]), None, ctx, calendar)
-        if key == AS_HOUR:
-            return self._candidate(datetime.fromisoformat(draft["as_hour"]), ctx, calendar)
+        if key.startswith(READING):
+            return self._understood(_reading(draft["readings"][int(key[len(READING) :])]), ctx, calendar)
         text = str(draft.get("text", ""))
         if key == SUNDAY:
             sunday = re.sub(r"\bminggu\b", "hari minggu", text, count=1, flags=re.IGNORECASE)
@@ -256,12 +258,9 @@ class TimePicker:
         result = parse_when(text, ctx.now, tz, time_expected=time_asked)
         if isinstance(result, NotUnderstood):
             raise _not_understood(result.reason, time_asked)
-        if isinstance(result, Ambiguous) and result.kind == WEEKDAY_NUMBER:
-            as_date, as_hour = result.readings
-            assert as_hour.time is not None
-            raise Pending({"stage": "ambiguous", "kind": WEEKDAY_NUMBER, "text": text,
-                           "as_date": as_date.day.isoformat(),
-                           "as_hour": datetime.combine(as_hour.day, as_hour.time, tzinfo=tz).isoformat()})  # fmt: skip
+        if isinstance(result, Ambiguous) and result.readings:
+            raise Pending({"stage": "ambiguous", "kind": result.kind, "text": text,
+                           "readings": [_stored(r) for r in result.readings]})  # fmt: skip
         if isinstance(result, Ambiguous):
             raise Pending({"stage": "ambiguous", "text": text})
         if isinstance(result, TimeOnly):
@@ -272,14 +271,19 @@ class TimePicker:
             if result.time is None:
                 return self._day(day, result.period, ctx, calendar)
             return self._candidate(datetime.combine(day, result.time, tzinfo=tz), ctx, calendar, result.zone)
-        if result.whole_week:
-            week: dict[str, Any] = {"stage": "dates", "from": result.day.isoformat()}
+        return self._understood(result, ctx, calendar)
+
+    def _understood(self, result: Understood, ctx: StepContext, calendar: OfficialCalendar | None) -> str:
+        """A date (with a time, a part of the day or neither) or a span of days ("minggu depan", "bulan depan")."""
+        if result.is_span:  # the free dates from its first day on (a time said with it is kept for the date chosen)
+            span: dict[str, Any] = {"stage": "dates", "from": result.day.isoformat()}
             if result.time is not None:
-                week["time"] = result.time.isoformat(timespec="minutes")
-            raise Pending(week)
+                span["time"] = result.time.isoformat(timespec="minutes")
+            raise Pending(span)
         if result.time is None:
             return self._day(result.day, result.period, ctx, calendar)
-        return self._candidate(datetime.combine(result.day, result.time, tzinfo=tz), ctx, calendar, result.zone)
+        at = datetime.combine(result.day, result.time, tzinfo=ctx.t.tz)
+        return self._candidate(at, ctx, calendar, result.zone)
 
     def _day(self, day: date, period: DayPeriod | None, ctx: StepContext, calendar: OfficialCalendar | None) -> str:
         if calendar is None:
@@ -337,6 +341,25 @@ class TimePicker:
     @staticmethod
     def acknowledge(value: str, ctx: StepContext) -> str:
         return ctx.t("Noted: {when}.", when=ctx.t.datetime(datetime.fromisoformat(value)))
+
+
+def _stored(reading: Understood) -> dict[str, str | None]:
+    """A reading of an ambiguous text, as the draft keeps it (plain JSON)."""
+    return {"day": reading.day.isoformat(),
+            "time": reading.time.isoformat(timespec="minutes") if reading.time else None,
+            "period": reading.period.value if reading.period else None, "zone": reading.zone}  # fmt: skip
+
+
+def _reading(stored: Mapping[str, Any]) -> Understood:
+    clock = time.fromisoformat(stored["time"]) if stored.get("time") else None
+    period = DayPeriod(stored["period"]) if stored.get("period") else None
+    return Understood(date.fromisoformat(stored["day"]), clock, period, zone=stored.get("zone"))
+
+
+def _label(reading: Understood, t: Translator) -> str:
+    if reading.time is None:
+        return t.date(reading.day)
+    return t.datetime(datetime.combine(reading.day, reading.time, tzinfo=t.tz))
 
 
 def _spread(times: list[datetime], limit: int) -> list[datetime]:

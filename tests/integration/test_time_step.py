@@ -162,6 +162,29 @@ async def test_a_weekday_with_a_number_that_is_its_date_and_could_be_an_hour_is_
     assert "Jumat, 27 November 2026 pukul 09.00 WITA — benar?" in await h.say(REP, "Jumat 9")
 
 
+async def test_bulan_depan_and_sebulan_lagi_show_free_dates_from_there(h: Harness) -> None:
+    await at_time_step(h)
+    assert "Tanggal yang masih memiliki waktu kosong" in await h.say(REP, "bulan depan")
+    assert options(h)[:2] == ["Selasa, 1 Desember 2026", "Rabu, 2 Desember 2026"]
+    await h.say(REP, "sebulan lagi")  # from Wednesday 23 December (the 24th and 25th are closed)
+    assert options(h)[:2] == ["Rabu, 23 Desember 2026", "Senin, 28 Desember 2026"]
+
+
+async def test_a_weekday_depan_said_on_a_weekend_is_asked_about(h: Harness) -> None:
+    await at_time_step(h)
+    h.clock.set(datetime(2026, 11, 28, 10, 0, tzinfo=MAKASSAR))  # Saturday: "Jumat ini" is Friday 4 December
+    reply = await h.say(REP, "Jumat depan jam 9")
+    assert (
+        "Maksud Bapak/Ibu Jumat, 4 Desember 2026 pukul 09.00 WITA atau Jumat, 11 Desember 2026 pukul 09.00 WITA?"
+        in reply
+    )
+    assert "Jumat, 11 Desember 2026 pukul 09.00 WITA — benar?" in await h.say(REP, "2")
+    await h.say(REP, "Tidak")
+    await h.say(REP, "Jumat depan")
+    assert options(h) == ["Jumat, 4 Desember 2026", "Jumat, 11 Desember 2026"]
+    assert "Waktu yang masih kosong pada Jumat, 4 Desember 2026" in await h.say(REP, "1")
+
+
 async def test_minggu_depan_shows_the_free_dates_of_next_week(h: Harness) -> None:
     await at_time_step(h)
     await h.say(REP, "minggu depan")
