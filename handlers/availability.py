@@ -197,6 +197,7 @@ class RefusalReason(enum.Enum):
     DAY_OFF = "day_off"
     OUTSIDE_HOURS = "outside_hours"
     TAKEN = "taken"
+    TOO_CLOSE = "too_close"  # clear of every audience, but inside the buffer kept before or after one
     DAY_FULL = "day_full"
 
 
@@ -495,7 +496,8 @@ def check_slot(
 
     Reasons that rule out the most nearby alternatives come first, so the person's next try is not refused
     for a reason we already knew: PAST, TOO_SOON, BEYOND_HORIZON (the bookable period), then WEEKEND, HOLIDAY,
-    DAY_OFF, DAY_FULL (the whole day), then OUTSIDE_HOURS, TAKEN (this time only).
+    DAY_OFF, DAY_FULL (the whole day), then OUTSIDE_HOURS, TAKEN (overlapping an audience) or TOO_CLOSE (only
+    inside the buffer kept around one) — this time only.
     """
     if start.utcoffset() is None:
         raise ValueError("start must be timezone-aware")
@@ -511,7 +513,8 @@ def check_slot(
         return SlotRefused(RefusalReason.OUTSIDE_HOURS)
     as_utc = local.astimezone(UTC)
     if ctx.index.conflict_end(as_utc, as_utc + ctx.slot, ctx.buffer) is not None:
-        return SlotRefused(RefusalReason.TAKEN)
+        overlaps = ctx.index.conflict_end(as_utc, as_utc + ctx.slot, timedelta(0)) is not None
+        return SlotRefused(RefusalReason.TAKEN if overlaps else RefusalReason.TOO_CLOSE)
     return SlotFree()
 
 

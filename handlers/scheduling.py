@@ -86,8 +86,8 @@ class OfficialCalendar:
         windows = self.rules.windows_on(day)
         probe = datetime.combine(day, windows[0].start if windows else time(9, 0), tzinfo=self.rules.tz)
         result = self.check(probe)
-        if isinstance(result, SlotRefused) and result.reason not in (RefusalReason.OUTSIDE_HOURS,
-                                                                    RefusalReason.TAKEN):  # fmt: skip
+        if isinstance(result, SlotRefused) and result.reason not in (RefusalReason.OUTSIDE_HOURS, RefusalReason.TAKEN,
+                                                                    RefusalReason.TOO_CLOSE):  # fmt: skip
             return result
         return SlotRefused(RefusalReason.DAY_FULL)
 
@@ -140,6 +140,9 @@ def refusal_text(refusal: SlotRefused, at: datetime | date, calendar: OfficialCa
         return t("{when} is outside office hours. An audience takes {minutes} minutes; on {date} it can be held "
                  "within {hours}.", when=when, minutes=calendar.rules.slot_minutes, date=t.date(day),
                  hours=calendar.hours_on(day, t))  # fmt: skip
+    if reason is RefusalReason.TOO_CLOSE:
+        return t("{when} is too close to another audience: {minutes} minutes are kept free before and after each "
+                 "one.", when=when, minutes=calendar.rules.buffer_minutes)  # fmt: skip
     return t("{when} is already taken.", when=when)
 
 

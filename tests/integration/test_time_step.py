@@ -206,7 +206,7 @@ async def test_approved_audiences_with_their_buffers_and_full_days_are_not_offer
     assert "Jadwal pada Rabu, 25 November 2026 sudah penuh." in reply
 
 
-async def test_a_time_within_another_audience_and_its_buffer_is_refused_as_taken(h: Harness) -> None:
+async def test_a_time_within_another_audience_is_taken_and_one_within_its_buffer_too_close(h: Harness) -> None:
     first = Address("console", "warga-11")
     await h.dialog(first, [*HAPPY[:-1], ("Kirim", "AUD-2026-000001")])
     [request] = await h.requests_of(first)
@@ -216,9 +216,11 @@ async def test_a_time_within_another_audience_and_its_buffer_is_refused_as_taken
     # 09.00 is taken, and with the 30-minute buffer so are 08.00 (it would end at 09.00) and 10.00.
     assert options(h)[:2] == ["10.30", "11.00"]
     reply = await h.say(REP, "25 November 2026 jam 10")
-    assert "Rabu, 25 November 2026 pukul 10.00 WITA sudah terisi." in reply
+    assert ("Rabu, 25 November 2026 pukul 10.00 WITA terlalu dekat dengan audiensi lain: sebelum dan sesudah setiap "
+            "audiensi disisihkan waktu 30 menit.") in reply  # fmt: skip
     assert options(h)[:2] == ["Rabu, 25 November 2026 pukul 10.30 WITA", "Rabu, 25 November 2026 pukul 11.00 WITA"]
-    assert "sudah terisi" in await h.say(REP, "25 November 2026 jam 8")
+    assert "terlalu dekat dengan audiensi lain" in await h.say(REP, "25 November 2026 jam 8")
+    assert "Rabu, 25 November 2026 pukul 09.30 WITA sudah terisi." in await h.say(REP, "25 November 2026 jam 9.30")
 
 
 async def test_a_staff_day_off_is_never_offered_and_is_refused_with_its_reason(h: Harness) -> None:

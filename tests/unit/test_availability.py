@@ -260,8 +260,10 @@ def test_buffer_applies_on_both_sides_of_an_audience() -> None:
     assert times(free_slots(RULES, taken, [], ID_HOLIDAYS, NOW, limit=4)) == [
         "Wed 12 08:00", "Wed 12 08:30", "Wed 12 11:30", "Wed 12 12:00",
     ]  # fmt: skip
-    assert check(wib(12, 9), taken) == TAKEN
-    assert check(wib(12, 11), taken) == TAKEN
+    # Clear of the audience itself but inside its buffer: too close, not taken.
+    assert check(wib(12, 9), taken) == refused(RefusalReason.TOO_CLOSE)
+    assert check(wib(12, 11), taken) == refused(RefusalReason.TOO_CLOSE)
+    assert check(wib(12, 9, 30), taken) == TAKEN  # 09.30–10.30 overlaps it
     assert check(wib(12, 11, 30), taken) == SlotFree()
 
 
