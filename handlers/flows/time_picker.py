@@ -19,7 +19,8 @@ The unfinished answer lives in the step's draft:
     {"stage": "times", "day": D}         free times on D ("period": "pagi" / "siang" / "sore" narrows them);
                                          typed text that is only a time ("9", "setengah 10") means it on D
     {"stage": "confirm", "at": T}        "T — benar?" ("zone": the zone the person typed, when not the office's)
-    {"stage": "refused", "alternatives": [T…]}   the nearest free times after a refusal
+    {"stage": "refused", "alternatives": [T…], "on": D}   the nearest free times after a refusal of a time on D;
+                                         a time typed alone ("jam 9.45") means it on D
     {"stage": "ambiguous", "text": S}    "Minggu": Sunday or a week?
     {"stage": "ambiguous", "kind": K, "readings": [{"day": D, "time": "15:00" | None, "period": …, "zone": …}, …]}
                                          two readings to choose from: "Selasa 15" (the 15th, or 15.00?),
@@ -264,7 +265,8 @@ class TimePicker:
         if isinstance(result, Ambiguous):
             raise Pending({"stage": "ambiguous", "text": text})
         if isinstance(result, TimeOnly):
-            day_text = draft.get("day") or (draft.get("at", "")[:10] if draft.get("at") else None)
+            # The date on screen: the one whose times are shown, the one being confirmed, or the one just refused.
+            day_text = draft.get("day") or (draft.get("at", "")[:10] if draft.get("at") else None) or draft.get("on")
             if not day_text:
                 raise Invalid(N_("Please write the date as well, e.g. “Senin depan jam 10” or “7 Desember jam 14.00”."))
             day = date.fromisoformat(day_text)
@@ -330,7 +332,8 @@ class TimePicker:
         alternatives = [m for m in calendar.nearest(around, limit=3 + len(chosen)) if m.isoformat() not in chosen]
         if not alternatives:  # nothing after that day (beyond the horizon): the earliest free times instead
             alternatives = [m for m in calendar.free_slots(3 + len(chosen)) if m.isoformat() not in chosen]
-        raise Pending({"stage": "refused", "alternatives": [m.isoformat() for m in alternatives[:3]]}, note)
+        on = around.astimezone(calendar.rules.tz).date().isoformat()  # a time typed next means it on this date
+        raise Pending({"stage": "refused", "alternatives": [m.isoformat() for m in alternatives[:3]], "on": on}, note)
 
     # ---- how a chosen time reads -------------------------------------------------------------------------
 

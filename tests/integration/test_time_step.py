@@ -223,6 +223,13 @@ async def test_a_time_within_another_audience_is_taken_and_one_within_its_buffer
     assert "Rabu, 25 November 2026 pukul 09.30 WITA sudah terisi." in await h.say(REP, "25 November 2026 jam 9.30")
 
 
+async def test_after_a_refusal_a_time_typed_alone_is_on_the_refused_date(h: Harness) -> None:
+    await at_time_step(h)
+    reply = await h.say(REP, "Jumat, 27 November 2026 jam 12")  # Friday prayers: outside office hours
+    assert "berada di luar jam kerja" in reply
+    assert "Jumat, 27 November 2026 pukul 09.45 WITA — benar?" in await h.say(REP, "jam 9.45")
+
+
 async def test_a_staff_day_off_is_never_offered_and_is_refused_with_its_reason(h: Harness) -> None:
     async with h.uow() as uow:
         await uow.days_off.add(DayOffEntry("wakil-walikota", date(2026, 11, 26), "Kunjungan kerja ke Jakarta",
