@@ -66,7 +66,8 @@ CARD_ACTIONS: dict[RequestStatus, tuple[Action, ...]] = {
         Action.PROPOSE_TIME,
         Action.HAND_OVER,
     ),
-    RequestStatus.RESCHEDULE_REQUESTED: (Action.APPROVE, Action.DECLINE_RESCHEDULE),
+    # A move asked for: the new time, the current one, or neither (the official postpones; new times are offered).
+    RequestStatus.RESCHEDULE_REQUESTED: (Action.APPROVE, Action.DECLINE_RESCHEDULE, Action.POSTPONE),
     RequestStatus.APPROVED: (Action.COMPLETE, Action.MARK_NO_SHOW, Action.POSTPONE, Action.HAND_OVER),
 }
 

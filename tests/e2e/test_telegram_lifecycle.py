@@ -273,7 +273,7 @@ async def test_a_move_asked_in_private_is_approved_by_staff_on_the_card(world: W
     reference, card = await approved(world)
     await ask_to_move(world)
     moved = await card_showing(world, card, "Kamis, 3 Desember 2026 pukul 13.00 WITA")
-    assert labels(moved) == ["Setujui", "Tetap waktu semula", "Lihat Surat"]
+    assert labels(moved) == ["Setujui", "Tetap waktu semula", "Ditunda", "Lihat Surat"]
     await api.wait_for_message(GROUP, "Perwakilan meminta perubahan jadwal AUD-2026-000001")
     times = await press_on(world, PROTOKOL_ID, moved, "Setujui", "pilih salah satu waktu")
     assert labels(times)[0] == "Kamis, 3 Desember 2026 pukul 13.00 WITA"  # the time asked for, first

@@ -273,7 +273,7 @@ async def test_a_move_keeps_the_old_time_booked_until_staff_approve_the_new_one(
 
     card = await h.say(PROTOKOL, PressIn(f"g:open:{request_id}"), staff=True)
     assert "Kamis, 3 Desember 2026 pukul 13.00 WITA" in card and "1. Setujui" in card
-    assert "2. Tetap waktu semula" in card
+    assert "2. Tetap waktu semula" in card and "3. Ditunda" in card
     assert "Keputusan tersimpan" in await approve(h, request_id)
     request = await h.request("AUD-2026-000001")
     assert request.status is RequestStatus.APPROVED
@@ -418,6 +418,25 @@ async def test_a_postponed_audience_frees_its_time_and_the_representative_picks_
     assert "telah disetujui" in await h.say(REP, PressIn(offer.options[0].key))
     request = await h.request("AUD-2026-000001")
     assert request.status is RequestStatus.APPROVED and request.scheduled_at == offer_time(offer)
+
+
+async def test_an_audience_whose_move_waits_can_be_postponed_from_its_card(h: Harness) -> None:
+    request_id = await approved(h)
+    await request_a_move(h)
+    card = await h.say(PROTOKOL, PressIn(f"g:open:{request_id}"), staff=True)
+    assert "3. Ditunda" in card
+    reply = await h.say(PROTOKOL, "Ditunda", staff=True)
+    assert "Tunda AUD-2026-000001 (Rabu, 25 November 2026 pukul 09.00 WITA)" in reply
+    await h.say(PROTOKOL, "Wakil Wali Kota bertugas ke luar kota sepanjang pekan itu.", staff=True)
+    await h.say(PROTOKOL, "1", staff=True)
+    await h.say(PROTOKOL, "Selesai", staff=True)
+    assert "Keputusan tersimpan" in await h.say(PROTOKOL, "Tunda", staff=True)
+    request = await h.request("AUD-2026-000001")
+    assert request.status is RequestStatus.POSTPONED and len(request.proposed_times) == 1
+    async with h.uow() as uow:
+        assert await uow.bookings.for_request(request_id) is None
+    offer = await last_choice_to(h, REP)
+    assert "ditunda oleh pejabat" in offer.body
 
 
 def offer_time(offer: Choice) -> datetime:
