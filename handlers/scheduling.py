@@ -128,9 +128,8 @@ def refusal_text(refusal: SlotRefused, at: datetime | date, calendar: OfficialCa
     if reason is RefusalReason.WEEKEND:
         return t("{date} is not a working day.", date=t.date(day))
     if reason is RefusalReason.HOLIDAY:
-        return t(
-            "{date} is {holiday}; no audiences are held that day.", date=t.day_month(day), holiday=refusal.detail or ""
-        )
+        return t("{date} is {holiday}; no audiences are held that day.", date=t.day_month(day),
+                 holiday=holiday_name(refusal.detail or "", t))  # fmt: skip
     if reason is RefusalReason.DAY_OFF:
         return t("The official does not receive audiences on {date}: {reason}.", date=t.date(day),
                  reason=refusal.detail or "")  # fmt: skip
@@ -144,6 +143,16 @@ def refusal_text(refusal: SlotRefused, at: datetime | date, calendar: OfficialCa
         return t("{when} is too close to another audience: {minutes} minutes are kept free before and after each "
                  "one.", when=when, minutes=calendar.rules.buffer_minutes)  # fmt: skip
     return t("{when} is already taken.", when=when)
+
+
+ESTIMATED = " (perkiraan)"  # how the `holidays` package marks a date not yet fixed by decree (Idul Fitri, …)
+
+
+def holiday_name(name: str, t: Translator) -> str:
+    """A holiday's name for representatives: the package's bare "(perkiraan)" said in words, in their language."""
+    if ESTIMATED not in name:
+        return name
+    return t("{holiday} (the date is an estimate and may still change)", holiday=name.replace(ESTIMATED, ""))
 
 
 def unavailable_text(reason: str, detail: str | None, at: datetime | None, calendar: OfficialCalendar,

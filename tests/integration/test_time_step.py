@@ -223,6 +223,14 @@ async def test_a_time_within_another_audience_is_taken_and_one_within_its_buffer
     assert "Rabu, 25 November 2026 pukul 09.30 WITA sudah terisi." in await h.say(REP, "25 November 2026 jam 9.30")
 
 
+async def test_an_estimated_holiday_is_named_as_such(h: Harness) -> None:
+    await at_time_step(h)
+    h.clock.set(datetime(2027, 2, 22, 9, 0, tzinfo=MAKASSAR))  # Idul Fitri 2027 is still an estimate: 10 March
+    reply = await h.say(REP, "10 Maret jam 10")
+    assert ("10 Maret 2027 adalah Hari Raya Idul Fitri (tanggalnya masih perkiraan dan dapat berubah); pada hari "
+            "tersebut tidak ada audiensi.") in reply  # fmt: skip
+
+
 async def test_after_a_refusal_a_time_typed_alone_is_on_the_refused_date(h: Harness) -> None:
     await at_time_step(h)
     reply = await h.say(REP, "Jumat, 27 November 2026 jam 12")  # Friday prayers: outside office hours
