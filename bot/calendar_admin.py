@@ -5,6 +5,10 @@ The same table staff keep from the chat with /libur: a regional holiday, a chang
 from the package and need no entry; when the package is wrong (a decree moved a cuti bersama, an estimated date —
 "perkiraan" — proved wrong), `buka` makes that day a working day again, with the reason.
 
+Every change goes through the same use case as the chat (`handlers.usecases.days_off`): `buka` refuses a day
+that is no holiday, a day off on a weekend is reported as changing nothing, the approved audiences on a newly
+blocked day are listed, and pending day-before reminders move with the working days.
+
     audiensi libur daftar
     audiensi libur tambah 2026-12-04 "Hari jadi Kota Makassar"            # every official
     audiensi libur tambah "4 Desember 2026" "Kunjungan kerja" --pejabat walikota
@@ -19,16 +23,15 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 
-from bot.city_config import CityConfig, ConfiguredDirectory, load_city_config
+from bot.bootstrap import application
+from bot.city_config import CityConfig, load_city_config
 from bot.clock import SystemClock
 from bot.settings import Settings
-from handlers.datetext import Understood, parse_when
+from handlers.datetext import Ambiguous, Understood, parse_when
 from handlers.domain.model import DayOffEntry
-from handlers.ports import Clock
-from storage.database import create_engine, session_factory
-from storage.directory_sync import sync_officials
-from storage.migrate import upgrade_async
-from storage.unit_of_work import SqlUnitOfWork
+from handlers.ports import Clock, SlotSuggester, UnitOfWork
+from handlers.suggestions import AvailabilitySuggester
+from handlers.usecases import days_off, reminders
 
 LISTED_DAYS = 366
 
@@ -87,7 +90,9 @@ def parse_day(text: str, now: datetime, city: CityConfig) -> date:
         day = date.fromisoformat(text.strip())
     except ValueError:
         result = parse_when(text, now, city.tz)
-        if not isinstance(result, Understood) or result.whole_week:
+        if isinstance(result, Ambiguous) and result.readings:
+            result = result.readings[0]  # "Jumat 11" asked for a day: the date ("Jumat depan": the coming one)
+        if not isinstance(result, Understood) or result.is_span:
             raise ValueError(f"not a date: {text!r} (write e.g. 2026-12-04 or '4 Desember 2026')") from None
         day = result.day
     if day < now.astimezone(city.tz).date():
@@ -96,26 +101,21 @@ def parse_day(text: str, now: datetime, city: CityConfig) -> date:
 
 
 async def _with_uow(
-    settings: Settings, city: CityConfig, clock: Clock, work: Callable[[SqlUnitOfWork], Awaitable[str]]
+    settings: Settings, city: CityConfig, clock: Clock, work: Callable[[UnitOfWork, SlotSuggester], Awaitable[str]]
 ) -> str:
-    await upgrade_async(settings.database_url)
-    engine = create_engine(settings.database_url)
-    try:
-        sessions = session_factory(engine)
-        await sync_officials(sessions, ConfiguredDirectory(city, []).officials())  # days off refer to officials
-        async with SqlUnitOfWork(sessions, clock) as uow:
-            text = await work(uow)
+    """Run `work` in one transaction of the bot as it runs: the same calendars, and its reminder planner, so a
+    change here moves reminders exactly as the chat's /libur does."""
+    async with application(settings, clock=clock) as app:
+        reminders.use(app.service.reminders)
+        suggester = AvailabilitySuggester(city.tz, city.calendar_rules())
+        async with app.service.unit_of_work() as uow:
+            text = await work(uow, suggester)
             await uow.commit()
         return text
-    finally:
-        await engine.dispose()
 
 
 def _who(entry: DayOffEntry, city: CityConfig) -> str:
-    if entry.official_key is None:
-        return "all officials"
-    official = next((o for o in city.officials if o.key == entry.official_key), None)
-    return official.title if official else entry.official_key
+    return "all officials" if entry.official_key is None else _official_title(entry.official_key, city)
 
 
 def _line(entry: DayOffEntry, city: CityConfig) -> str:
@@ -125,16 +125,61 @@ def _line(entry: DayOffEntry, city: CityConfig) -> str:
 
 
 async def add_day_off(settings: Settings, city: CityConfig, entry: DayOffEntry, clock: Clock) -> str:
-    async def work(uow: SqlUnitOfWork) -> str:
-        stored = await uow.days_off.add(entry)
-        return "added:\n" + _line(stored, city)
+    async def work(uow: UnitOfWork, calendars: SlotSuggester) -> str:
+        officials = [o.key for o in city.officials]
+        try:
+            change = await days_off.save_day_off(uow, calendars, entry, officials, clock.now())
+        except days_off.NothingToOpen as nothing:
+            when = f"{entry.day.isoformat()} ({entry.day:%a})"
+            if nothing.holiday is None:
+                raise ValueError(
+                    f"{when} is not a national holiday or cuti bersama: nothing to open (it is "
+                    "a working day unless staff blocked it; `libur daftar` lists those)"
+                ) from None
+            raise ValueError(f"{when} ({nothing.holiday}) has no office hours anyway: nothing to open") from None
+        except days_off.BlockedByStaff as blocked:
+            raise ValueError(
+                f"{entry.day.isoformat()} is blocked by staff: {_line(blocked.entry, city).strip()}; "
+                "remove that day off (`libur hapus ID`) to make it a working day"
+            ) from None
+        return _report(change, city)
 
     return await _with_uow(settings, city, clock, work)
 
 
+def _report(change: days_off.DayOffChange, city: CityConfig) -> str:
+    entry, previous = change.entry, change.previous
+    lines = ["added:" if previous is None else "updated (it replaces the entry below):", _line(entry, city)]
+    if previous is not None:
+        lines.append("  was: " + _line(previous, city).strip())
+    when = f"{entry.day.isoformat()} ({entry.day:%a})"
+    if change.no_hours:
+        lines.append(f"warning: {when} has no office hours anyway for {_who(entry, city)}; no time offered changes")
+    elif entry.opens:
+        lines.append(f"{when} ({change.holiday}) is now a working day for {_who(entry, city)}")
+    elif change.holiday:
+        lines.append(f"note: {when} is already closed ({change.holiday})")
+    if change.affected:
+        lines.append(
+            f"approved audiences on {when} — postpone each from the chat (its card: Ditunda), the "
+            "representative is then offered new times:"
+        )
+        for r in change.affected:
+            at = f"{r.scheduled_at.astimezone(city.tz):%H:%M}" if r.scheduled_at else "--:--"
+            lines.append(f"  {r.reference}  {at}  {_official_title(r.official_key, city)}  {r.organization.name}")
+    if change.reminders_moved:
+        lines.append(f"{change.reminders_moved} day-before reminder(s) moved to the new working day before")
+    return "\n".join(lines)
+
+
+def _official_title(key: str, city: CityConfig) -> str:
+    official = next((o for o in city.officials if o.key == key), None)
+    return official.title if official else key
+
+
 async def remove_day_off(settings: Settings, city: CityConfig, entry_id: int, clock: Clock) -> str:
-    async def work(uow: SqlUnitOfWork) -> str:
-        removed = await uow.days_off.remove(entry_id)
+    async def work(uow: UnitOfWork, _calendars: SlotSuggester) -> str:
+        removed = await days_off.remove_day_off(uow, entry_id, clock.now())
         if removed is None:
             raise ValueError(f"no day off number {entry_id} (already removed?)")
         return "removed:\n" + _line(removed, city)
@@ -143,7 +188,7 @@ async def remove_day_off(settings: Settings, city: CityConfig, entry_id: int, cl
 
 
 async def list_days_off(settings: Settings, city: CityConfig, clock: Clock) -> str:
-    async def work(uow: SqlUnitOfWork) -> str:
+    async def work(uow: UnitOfWork, _calendars: SlotSuggester) -> str:
         today = clock.now().astimezone(city.tz).date()
         entries = await uow.days_off.between(today, today + timedelta(days=LISTED_DAYS))
         if not entries:

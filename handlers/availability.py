@@ -12,11 +12,15 @@ Rules, as implemented (the docstrings below refer back to these):
   cuti bersama) nor a staff day off. A staff opening (``DayOff(opens=True)``) makes a holiday of the package a
   working day again (a changed decree, a wrong estimate); it never adds hours to a weekend and never undoes a
   staff day off (staff remove that instead).
-* Minimum notice. With ``N = min_notice_working_days``: today (local) is day 0 and we count the working days
-  strictly after today; the earliest start is the beginning (local midnight) of the N-th of them. Asked on
-  Thursday with N = 2, Friday is the first and the next working day the second, so Monday is the earliest
-  day (or Tuesday if Monday is a holiday). With N = 0 the earliest start is ``now`` itself. Whatever N is,
-  nothing before ``now`` is ever offered.
+* Minimum notice ("paling lambat N hari kerja sebelumnya"). With ``N = min_notice_working_days``, a request
+  is received on its *receipt day*: today (local) when today is a working day, whatever the hour, else the
+  next working day (a request made on a Saturday, a Sunday or a holiday is read on the next working day).
+  We count the working days strictly after the receipt day; the earliest start is the beginning (local
+  midnight) of the N-th of them — so the receipt day and the N - 1 working days after it lie between the
+  request and the audience. Asked on Thursday with N = 2: Friday is the first, Monday the second (Tuesday if
+  Monday is a holiday). Asked on Friday: Tuesday. Asked on Saturday or Sunday: received on Monday, so
+  Wednesday — a day later than a Friday request, as the weekend gives no notice. With N = 0 the earliest start
+  is ``now`` itself. Whatever N is, nothing before ``now`` is ever offered.
 * Horizon. A slot's local day must be at most ``today + horizon_days`` (calendar days); any time of that last
   day is still allowed.
 * Buffer. A slot ``[s, s + slot)`` is clear of a busy interval ``b`` when ``s >= b.end + buffer`` or
@@ -193,6 +197,7 @@ class RefusalReason(enum.Enum):
     DAY_OFF = "day_off"
     OUTSIDE_HOURS = "outside_hours"
     TAKEN = "taken"
+    TOO_CLOSE = "too_close"  # clear of every audience, but inside the buffer kept before or after one
     DAY_FULL = "day_full"
 
 
@@ -383,7 +388,13 @@ def _is_full(ctx: _Context, day: date) -> bool:
 
 
 def _nth_working_day_after(ctx: _Context, today: date, n: int) -> date:
+    """The N-th working day after the receipt day (today, or the next working day when today is not one)."""
     day, found = today, 0
+    if n > 0:
+        while _day_closure(ctx, day) is not None:  # asked on a weekend or holiday: received on the next working day
+            day += timedelta(days=1)
+            if day > ctx.last_day:
+                return ctx.last_day + timedelta(days=1)
     while found < n:
         day += timedelta(days=1)
         if day > ctx.last_day:
@@ -485,7 +496,8 @@ def check_slot(
 
     Reasons that rule out the most nearby alternatives come first, so the person's next try is not refused
     for a reason we already knew: PAST, TOO_SOON, BEYOND_HORIZON (the bookable period), then WEEKEND, HOLIDAY,
-    DAY_OFF, DAY_FULL (the whole day), then OUTSIDE_HOURS, TAKEN (this time only).
+    DAY_OFF, DAY_FULL (the whole day), then OUTSIDE_HOURS, TAKEN (overlapping an audience) or TOO_CLOSE (only
+    inside the buffer kept around one) — this time only.
     """
     if start.utcoffset() is None:
         raise ValueError("start must be timezone-aware")
@@ -501,7 +513,8 @@ def check_slot(
         return SlotRefused(RefusalReason.OUTSIDE_HOURS)
     as_utc = local.astimezone(UTC)
     if ctx.index.conflict_end(as_utc, as_utc + ctx.slot, ctx.buffer) is not None:
-        return SlotRefused(RefusalReason.TAKEN)
+        overlaps = ctx.index.conflict_end(as_utc, as_utc + ctx.slot, timedelta(0)) is not None
+        return SlotRefused(RefusalReason.TAKEN if overlaps else RefusalReason.TOO_CLOSE)
     return SlotFree()
 
 

@@ -9,17 +9,21 @@ Interpretation rules (weeks run Monday to Sunday; "today" is ``now`` seen in the
 
 - "hari ini", "sekarang" = today; "besok"/"esok" = today + 1; "lusa" = today + 2;
   "N hari lagi" / "N hari ke depan" (N = 1..90, digits or satu..sepuluh) = today + N;
-  "seminggu lagi" / "N minggu lagi" / "N pekan lagi" (N = 1..12) = today + 7N (one day, not a whole week);
-  "sebulan lagi" / "N bulan lagi" (N = 1..12) = the same day N months on, clamped like "bulan depan".
+  "seminggu lagi" / "N minggu lagi" / "N pekan lagi" (N = 1..12) = today + 7N (one day, not a whole week).
 - "minggu depan" / "pekan depan" = some day in next week:
   ``Understood(day=<Monday of next week>, whole_week=True)``.
-- "bulan depan" = the same day of the month next month, clamped to that month's end (31 Jan -> 28/29 Feb).
+- "bulan depan" = some day in next month: ``Understood(day=<the 1st of next month>, whole_month=True)``;
+  "sebulan lagi" / "N bulan lagi" = some day from the same day N months on (clamped to that month's end:
+  31 Jan + 1 = 28/29 Feb), ``whole_month=True`` too. The caller offers the free dates from that day.
 - A bare weekday ("Senin") = its nearest occurrence after today; today itself is excluded, so "Rabu" said
   on a Wednesday means the Wednesday a week later.
 - "<weekday> ini" / "<weekday> minggu ini" = that weekday in the current week, even if it has already
   passed (the caller says so) — except on Saturday and Sunday, when a weekday already past this week means
   the coming one ("Senin ini" said on a Saturday is the Monday after). "<weekday> depan" /
-  "<weekday> minggu depan" / "<weekday> pekan depan" = that weekday in next week.
+  "<weekday> minggu depan" / "<weekday> pekan depan" = that weekday in next week — except that on Saturday
+  and Sunday, when "Jumat ini" already means the coming Friday, "Jumat depan" may mean that one too or the one
+  a week later: ``Ambiguous("weekday_depan", (the coming one, a week later))`` (Monday to Friday only; a time
+  said with it goes with both readings), and the caller asks.
 - "Minggu" is both Sunday and "week": a bare "minggu" or "minggu ini" gives ``Ambiguous("minggu")``;
   "hari Minggu", "Ahad", "hari Minggu depan", "Minggu, 12 Juli" are Sunday; "minggu depan" is the whole
   next week.
@@ -33,6 +37,20 @@ Interpretation rules (weeks run Monday to Sunday; "today" is ``now`` seen in the
 - "tanggal 5" / "tgl 5" without a month = the next 5th of a month (this month if today or later, else the
   next month that has it).
   A weekday in front ("Selasa, 7 Juli 2026") must match the date, else ``NotUnderstood("weekday_mismatch")``.
+- A weekday followed by a bare number ("Selasa 15") is how dates are written ("Selasa, 15 Desember"), and
+  times are written with "jam"/"pukul" or minutes ("Selasa jam 15", "Selasa 15.00"). So the number N is read
+  against the calendar: the N-th of this month (if not yet past) or of next month, the first of them that falls
+  on that weekday, is the *date* candidate; the weekday's nearest occurrence at N o'clock is the *hour*
+  candidate. Then, saying on Sunday 6 December 2026:
+  - no date candidate: an hour, as after any date ("Senin 10" = Monday 7 December 10.00, 10 December being
+    a Thursday); a number that cannot be an hour (24-31) is ``NotUnderstood("weekday_mismatch")``;
+  - a date candidate and something after the number ("Selasa 15 jam 10"): the date;
+  - a date candidate and a number that is no office hour (6, 18-31: "Senin 21", "Kamis 31"), or whose hour
+    would fall on that same day ("Selasa 8" = 8 December, its free times then shown): the date;
+  - otherwise both are sensible ("Selasa 15": Tuesday 15 December, or Tuesday 8 December 15.00; office hours
+    are 1-5 read as 13-17, and 7-17): ``Ambiguous("weekday_number", (date reading, hour reading))``, and the
+    caller asks ("tanggal 15 atau pukul 15.00?"). A zone typed after it ("Selasa 15 WITA") makes it the hour;
+    a part of the day ("Selasa 8 pagi") makes it a time as before.
 - Times: "jam/pukul/pkl 10", "10:30", "14.30", "10 pagi", "jam sepuluh", "jam sebelas siang" (number words
   satu..dua belas), "setengah 10" / "jam setengah sepuluh" (= 09.30, half an hour *before* the hour), and a
   bare hour right after a date ("besok 10"), optionally followed by a part of the day, which turns a 12-hour
@@ -46,18 +64,22 @@ Interpretation rules (weeks run Monday to Sunday; "today" is ``now`` seen in the
   is 09.00 WITA) and ``zone`` names the typed zone (only when it differs from the office's). Two different
   zones are "unknown". Filler words ("pada", "nanti") are ignored.
 
+``Ambiguous.kind`` is "minggu" (Sunday, or a week?), "weekday_number" or "weekday_depan" (with its
+``readings``).
 ``NotUnderstood.reason`` is one of: "empty", "unknown", "invalid_date", "invalid_time", "weekday_mismatch".
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo
 
 __all__ = [
+    "WEEKDAY_DEPAN",
+    "WEEKDAY_NUMBER",
     "Ambiguous",
     "DayPeriod",
     "NotUnderstood",
@@ -79,7 +101,8 @@ class DayPeriod(Enum):
 class Understood:
     """A day, with a clock ``time`` or only a ``period`` of the day (or neither).
 
-    ``whole_week`` means "some day in the week starting on ``day``" ("minggu depan").
+    ``whole_week`` means "some day in the week starting on ``day``" ("minggu depan"), ``whole_month`` "some day
+    from ``day`` on, within about a month" ("bulan depan", "sebulan lagi").
     """
 
     day: date
@@ -87,6 +110,12 @@ class Understood:
     period: DayPeriod | None
     whole_week: bool = False
     zone: str | None = None  # the zone the person typed (IANA key), when it differs from the office's
+    whole_month: bool = False
+
+    @property
+    def is_span(self) -> bool:
+        """Not one day but days to choose from (a week, a month)."""
+        return self.whole_week or self.whole_month
 
 
 @dataclass(frozen=True)
@@ -100,9 +129,13 @@ class TimeOnly:
 
 @dataclass(frozen=True)
 class Ambiguous:
-    """The text has two sensible readings; ``kind`` says which word ("minggu": Sunday or a week)."""
+    """The text has two sensible readings; ``kind`` says which word ("minggu": Sunday or a week).
+
+    ``readings`` lists them when they are definite ("weekday_number": the date first, then the hour).
+    """
 
     kind: str
+    readings: tuple[Understood, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -208,11 +241,13 @@ class _Invalid(Exception):
 class _DatePart:
     day: date
     whole_week: bool = False
+    whole_month: bool = False
 
 
 @dataclass(frozen=True)
 class _AmbiguousPart:
     kind: str
+    readings: tuple[Understood, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -253,20 +288,38 @@ def parse_when(text: str, now: datetime, tz: ZoneInfo, *, time_expected: bool = 
     except _Invalid as error:
         return NotUnderstood(error.reason)
     typed = ZoneInfo(zones.pop()) if zones else None
+    if typed is not None and isinstance(result, Ambiguous) and result.kind == WEEKDAY_NUMBER:
+        result = result.readings[1]  # "Selasa 15 WITA": a zone goes with a time
     return _in_office_zone(result, typed, tz, today)
 
 
 def _in_office_zone(result: WhenResult, typed: ZoneInfo | None, tz: ZoneInfo, today: date) -> WhenResult:
-    """A time typed with another zone ("10.00 WIT" in a WITA office), converted to the office's zone."""
-    if typed is None or typed.key == tz.key or not isinstance(result, Understood | TimeOnly) or result.time is None:
+    """A time typed with another zone ("10.00 WIT" in a WITA office), converted to the office's zone.
+
+    Zones are compared by their offset, not their name: "WIB" typed in an Asia/Pontianak office is its own zone.
+    """
+    if isinstance(result, Ambiguous):
+        return replace(result, readings=tuple(_moved(r, typed, tz, today) for r in result.readings))
+    if isinstance(result, Understood):
+        return _moved(result, typed, tz, today)
+    if typed is None or _same_offset(typed, tz, today) or not isinstance(result, TimeOnly) or result.time is None:
+        return result
+    moved = datetime.combine(today, result.time, tzinfo=typed).astimezone(tz)
+    return TimeOnly(moved.time(), result.period, typed.key)
+
+
+def _moved(result: Understood, typed: ZoneInfo | None, tz: ZoneInfo, today: date) -> Understood:
+    if typed is None or _same_offset(typed, tz, today) or result.time is None:
         return result
     # Indonesian zones have no daylight saving time: the offset is the same on every day.
-    day = result.day if isinstance(result, Understood) and not result.whole_week else today
+    day = today if result.is_span else result.day
     moved = datetime.combine(day, result.time, tzinfo=typed).astimezone(tz)
-    if isinstance(result, TimeOnly):
-        return TimeOnly(moved.time(), result.period, typed.key)
-    new_day = result.day if result.whole_week else moved.date()
-    return Understood(new_day, moved.time(), result.period, result.whole_week, typed.key)
+    return replace(result, day=result.day if result.is_span else moved.date(), time=moved.time(), zone=typed.key)
+
+
+def _same_offset(typed: ZoneInfo, tz: ZoneInfo, today: date) -> bool:
+    noon = datetime.combine(today, time(12))
+    return typed.utcoffset(noon) == tz.utcoffset(noon)
 
 
 def _tokenize(text: str) -> list[str]:
@@ -289,14 +342,15 @@ def _interpret(tokens: list[str], today: date, time_expected: bool = False) -> W
     if len(dates) > 1:
         raise _Invalid("unknown")
     time_part = _merge_times(times)
-    if dates and isinstance(dates[0], _AmbiguousPart):
-        return Ambiguous(dates[0].kind)
     clock, period = _resolve_time(time_part) if time_part else (None, None)
+    if dates and isinstance(dates[0], _AmbiguousPart):
+        readings = tuple(r if r.time is not None else replace(r, time=clock, period=period) for r in dates[0].readings)
+        return Ambiguous(dates[0].kind, readings)
     if not dates:
         return TimeOnly(clock, period)
     date_part = dates[0]
     assert isinstance(date_part, _DatePart)
-    return Understood(date_part.day, clock, period, date_part.whole_week)
+    return Understood(date_part.day, clock, period, date_part.whole_week, whole_month=date_part.whole_month)
 
 
 def _scan(tokens: list[str], today: date, time_expected: bool = False) -> list[_Part]:
@@ -305,7 +359,7 @@ def _scan(tokens: list[str], today: date, time_expected: bool = False) -> list[_
     i = 0
     while i < len(tokens):
         # A bare number is an hour when a time was asked for, or right after a date ("besok 10").
-        bare_hour = time_expected or bool(parts and isinstance(parts[-1], _DatePart))
+        bare_hour = time_expected or bool(parts and isinstance(parts[-1], _DatePart | _AmbiguousPart))
         match = _match_date(tokens, i, today) or _match_time(tokens, i, bare_hour)
         if match is None:
             raise _Invalid("unknown")
@@ -384,7 +438,7 @@ def _match_span_ahead(tokens: list[str], i: int, today: date) -> _Match | None:
     if not 1 <= count <= _MAX_SPAN:
         raise _Invalid("unknown")
     if unit == "bulan":
-        return used, _DatePart(_months_later(today, count))
+        return used, _DatePart(_months_later(today, count), whole_month=True)
     return used, _DatePart(today + timedelta(weeks=count))
 
 
@@ -409,7 +463,7 @@ def _match_next_week(tokens: list[str], i: int, today: date) -> _Match | None:
 
 def _match_next_month(tokens: list[str], i: int, today: date) -> _Match | None:
     if tokens[i] == "bulan" and _at(tokens, i + 1) == "depan":
-        return 2, _DatePart(_months_later(today, 1))
+        return 2, _DatePart(_months_later(today.replace(day=1), 1), whole_month=True)
     return None
 
 
@@ -429,6 +483,10 @@ def _match_weekday(tokens: list[str], i: int, today: date) -> _Match | None:
             raise _Invalid("weekday_mismatch")
         return j + used - i, _DatePart(day)
     used, weeks_ahead = _match_week_relation(tokens, j)
+    if used == 0:
+        numbered = _weekday_number(tokens, j, weekday, today)
+        if numbered is not None:
+            return j + 1 - i, numbered
     if word == "minggu" and not after_hari and (used == 0 or (used == 1 and weeks_ahead == 0)):
         return j + used - i, _AmbiguousPart("minggu")  # "minggu" / "minggu ini": Sunday, or this week?
     if weeks_ahead is None:
@@ -436,7 +494,47 @@ def _match_weekday(tokens: list[str], i: int, today: date) -> _Match | None:
     day = _monday_of_week(today, weeks_ahead) + timedelta(days=weekday)
     if weeks_ahead == 0 and today.weekday() >= 5 and day < today:
         day += timedelta(weeks=1)  # "Senin ini" on a weekend: the week's working days are over, the coming one
+    if weeks_ahead == 1 and today.weekday() >= 5 and weekday < 5:
+        # "Jumat depan" on a weekend: the coming Friday (as "Jumat ini" is), or the one after it?
+        readings = (Understood(day, None, None), Understood(day + timedelta(weeks=1), None, None))
+        return j + used - i, _AmbiguousPart(WEEKDAY_DEPAN, readings)
     return j + used - i, _DatePart(day)
+
+
+WEEKDAY_NUMBER = "weekday_number"
+WEEKDAY_DEPAN = "weekday_depan"
+# Hours an audience may plausibly start at, as typed without "jam" (1-5 are read as 13-17).
+_OFFICE_HOURS = frozenset({*range(1, 6), *range(7, 18)})
+
+
+def _weekday_number(tokens: list[str], i: int, weekday: int, today: date) -> _Part | None:
+    """ "Selasa 15": the date, an hour, or both (see the module docstring); None leaves the number to the time
+    matchers (an hour)."""
+    word = _at(tokens, i)
+    if not _DAY_NUMBER.fullmatch(word) or _period_at(tokens, i + 1)[1] is not None:
+        return None
+    number = int(word)
+    day = _day_on_weekday(number, weekday, today)
+    if day is None:
+        if number > 23:
+            raise _Invalid("weekday_mismatch")
+        return None
+    hour_day = _next_weekday_after(today, weekday)
+    if i + 1 < len(tokens) or number not in _OFFICE_HOURS or hour_day == day:
+        return _DatePart(day)
+    clock, _period = _resolve_time(_TimePart(number, 0, None))
+    return _AmbiguousPart(WEEKDAY_NUMBER, (Understood(day, None, None), Understood(hour_day, clock, None)))
+
+
+def _day_on_weekday(number: int, weekday: int, today: date) -> date | None:
+    """The N-th of this month (if not past) or of next month, whichever comes first on that weekday."""
+    for months in (0, 1):
+        first = _months_later(today.replace(day=1), months)
+        if number <= _days_in_month(first.year, first.month):
+            day = first.replace(day=number)
+            if day >= today and day.weekday() == weekday:
+                return day
+    return None
 
 
 def _match_week_relation(tokens: list[str], i: int) -> tuple[int, int | None]:

@@ -46,8 +46,8 @@ from handlers.presenters import (
     offer_choice,
     status_label,
 )
-from handlers.scheduling import OfficialCalendar, unavailable_text
-from handlers.usecases import reminders
+from handlers.scheduling import OfficialCalendar, parse_time_token, unavailable_text
+from handlers.usecases import days_off
 from handlers.usecases import requests as usecases
 
 if TYPE_CHECKING:
@@ -159,10 +159,13 @@ class LifecycleActions:
         return list(turn.messages), turn.state
 
     async def _start_decline(self, ex: _Exchange, state: ConversationState, argument: str) -> Result:
-        request = await self._owned(ex, argument)
-        if not request.may(Action.DECLINE_PROPOSAL):
-            raise usecases.AlreadyDecided(request)
-        data = {"request_id": request.id, "reference": request.reference}
+        request_part, _, offer = argument.partition(":")
+        request = await self._owned(ex, request_part)
+        try:
+            usecases.check_offer(request, offer or None)
+        except usecases.OfferChanged as changed:
+            return self._offer_changed(ex, state, changed.request)
+        data = {"request_id": request.id, "reference": request.reference, "offer": offer}
         turn = ex.engine.start_flow(state, DECLINE_PROPOSAL.name, ex.context, data)
         return list(turn.messages), turn.state
 
@@ -173,17 +176,23 @@ class LifecycleActions:
         choice = offer_choice(request, self._directory.official(request.official_key), ex.t)
         return [choice], replace(state, offered=choice.options)
 
+    def _offer_changed(self, ex: _Exchange, state: ConversationState, request: AudienceRequest) -> Result:
+        """A button of an earlier offer: say so, change nothing, and show the times offered now."""
+        note = Refusal(ex.t("The times offered for {reference} have changed since that message, so nothing was "
+                            "changed. The current offer is below.", reference=request.reference))  # fmt: skip
+        choice = offer_choice(request, self._directory.official(request.official_key), ex.t)
+        return [note, choice], replace(state, offered=choice.options)
+
     async def _accept(self, ex: _Exchange, state: ConversationState, argument: str) -> Result:
-        request_part, _, index_part = argument.partition(":")
+        request_part, _, time_part = argument.partition(":")
         request = await self._owned(ex, request_part)
         official = self._directory.official(request.official_key)
         try:
-            index = int(index_part)
-        except ValueError:
-            raise usecases.RequestNotFound(argument) from None
-        accepted = await usecases.accept_proposal(
-            ex.uow, contact=ex.conversation, request_id=_request_id(request_part), index=index,
-            place=official.room if official else "", calendars=self._suggester, now=ex.now)  # fmt: skip
+            accepted = await usecases.accept_proposal(
+                ex.uow, contact=ex.conversation, request_id=_request_id(request_part), at=parse_time_token(time_part),
+                place=official.room if official else "", calendars=self._suggester, now=ex.now)  # fmt: skip
+        except usecases.OfferChanged as changed:
+            return self._offer_changed(ex, state, changed.request)
         await self._notify_staff(ex, accepted, "proposal_accepted")
         turn = self._reprompt(ex, replace(state, offered=()))
         return [Text(approval_text(accepted, official, ex.t)), *turn.messages], turn.state
@@ -280,8 +289,7 @@ class LifecycleActions:
             return [Refusal(ex.t("That day off was already removed.")), *turn.messages], turn.state
         if not self._may_block(staff, entry.official_key):
             raise NotAuthorized(staff.key)
-        await ex.uow.days_off.remove(entry_id)
-        await reminders.after_days_off_changed(ex.uow, ex.now)
+        await days_off.remove_day_off(ex.uow, entry_id, ex.now)
         done = Text(ex.t("Removed: {date} is open again for {official}.", date=ex.t.date(entry.day),
                          official=self._official_label(entry.official_key, ex.t)))  # fmt: skip
         more, state = await self._days_off(ex, state, "")
@@ -315,8 +323,12 @@ class LifecycleActions:
             if not postponed and request.scheduled_at:
                 said += "\n" + t("Until then your audience stays at {when}.", when=t.datetime(request.scheduled_at))
         else:
-            request = await usecases.decline_proposal(ex.uow, contact=ex.conversation, request_id=request_id,
-                                                      message=answers.get("message"), now=ex.now)  # fmt: skip
+            try:
+                request = await usecases.decline_proposal(ex.uow, contact=ex.conversation, request_id=request_id,
+                                                          offer=done.data.get("offer"), message=answers.get("message"),
+                                                          now=ex.now)  # fmt: skip
+            except usecases.OfferChanged as changed:  # staff offered other times while the message was typed
+                return self._offer_changed(ex, state, changed.request)
             await self._notify_staff(ex, request, "proposal_declined")
             said = t("Thank you. Staff have been told that the proposed times for {reference} do not suit you.",
                      reference=request.reference)  # fmt: skip
@@ -324,20 +336,16 @@ class LifecycleActions:
         return [Text(said), *turn.messages], turn.state
 
     async def _day_off_added(self, ex: _Exchange, state: ConversationState, answers: Mapping[str, Any]) -> Result:
-        staff = ex.staff
+        staff, t = ex.staff, ex.t
         assert staff is not None
         official_key = None if answers["official"] == ALL_OFFICIALS else str(answers["official"])
         if not self._may_block(staff, official_key):
             raise NotAuthorized(staff.key)
-        day = date.fromisoformat(answers["day"])
-        entry = await ex.uow.days_off.add(DayOffEntry(official_key, day, answers["reason"], staff.name))
-        await reminders.after_days_off_changed(ex.uow, ex.now)
-        t = ex.t
-        said = [Text(t("Saved: {date} is blocked for {official} ({reason}).", date=t.date(entry.day),
-                       official=self._official_label(official_key, t), reason=entry.reason))]  # fmt: skip
-        affected = await self._approved_on(ex, day, official_key)
-        if affected:
-            listed = ", ".join(r.reference for r in affected)
+        entry = DayOffEntry(official_key, date.fromisoformat(answers["day"]), answers["reason"], staff.name)
+        change = await days_off.save_day_off(ex.uow, self._suggester, entry, self._official_keys(), ex.now)
+        said = [Text(day_off_saved_text(change, self._official_label(official_key, t), t))]
+        if change.affected:
+            listed = ", ".join(r.reference for r in change.affected)
             said.append(Text(t("Approved audiences on that day: {references}. Open each one to postpone it (the "
                                "representative is then offered new times).", references=listed)))  # fmt: skip
         turn = self._reprompt(ex, state)
@@ -351,30 +359,31 @@ class LifecycleActions:
         if not self._may_block(staff, official_key):
             raise NotAuthorized(staff.key)
         day = date.fromisoformat(answers["day"])
-        any_official = official_key or next(iter(self._directory.officials())).key
-        holiday = (await self._calendar(ex, any_official)).holidays.name(day)
-        if holiday is None:
-            said = Text(t("{date} is not a national holiday or cuti bersama, so there is nothing to open; it is "
-                          "already a working day unless staff blocked it.", date=t.date(day)))  # fmt: skip
+        who = self._official_label(official_key, t)
+        entry = DayOffEntry(official_key, day, answers["reason"], staff.name, opens=True)
+        try:
+            change = await days_off.save_day_off(ex.uow, self._suggester, entry, self._official_keys(), ex.now)
+        except days_off.NothingToOpen as nothing:
+            if nothing.holiday is None:
+                said = Text(t("{date} is not a national holiday or cuti bersama, so there is nothing to open; it is "
+                              "already a working day unless staff blocked it.", date=t.date(day)))  # fmt: skip
+            else:
+                said = Text(t("{date} ({holiday}) has no office hours anyway, so opening it would offer no times; "
+                              "nothing was changed.", date=t.date(day), holiday=nothing.holiday))  # fmt: skip
+        except days_off.BlockedByStaff as blocked:
+            said = Text(t("{date} is blocked by staff for {official} (“{reason}”). To make it a working day, "
+                          "remove that day off with /libur.", date=t.date(day),
+                          official=self._official_label(blocked.entry.official_key, t),
+                          reason=blocked.entry.reason))  # fmt: skip
         else:
-            entry = await ex.uow.days_off.add(DayOffEntry(official_key, day, answers["reason"], staff.name,
-                                                          opens=True))  # fmt: skip
             said = Text(t("Saved: {date} ({holiday}) is a working day for {official} ({reason}); free times are "
-                          "offered on it.", date=t.date(day), holiday=holiday,
-                          official=self._official_label(official_key, t), reason=entry.reason))  # fmt: skip
+                          "offered on it.", date=t.date(day), holiday=change.holiday, official=who,
+                          reason=change.entry.reason))  # fmt: skip
         turn = self._reprompt(ex, state)
         return [said, *turn.messages], turn.state
 
-    async def _approved_on(self, ex: _Exchange, day: date, official_key: str | None) -> list[AudienceRequest]:
-        keys = [official_key] if official_key else [o.key for o in self._directory.officials()]
-        found: list[AudienceRequest] = []
-        for key in keys:
-            booked = await ex.uow.requests.list_for_official(key, [RequestStatus.APPROVED,
-                                                                   RequestStatus.RESCHEDULE_REQUESTED])  # fmt: skip
-            for request in booked:
-                if request.scheduled_at and request.scheduled_at.astimezone(ex.t.tz).date() == day:
-                    found.append(request)
-        return found
+    def _official_keys(self) -> list[str]:
+        return [o.key for o in self._directory.officials()]
 
     # ---- a time that can no longer be booked -------------------------------------------------------------
 
@@ -393,17 +402,36 @@ class LifecycleActions:
             return [note, *turn.messages], turn.state
         if request.status in (RequestStatus.COUNTER_OFFERED, RequestStatus.POSTPONED):
             offer = offer_choice(request, self._directory.official(request.official_key), ex.t)
-            options = tuple(o for o in offer.options if _still_free(o, request, calendar))
+            options = tuple(o for o in offer.options if _still_free(o, calendar))
             return [note, Choice(offer.body, options)], replace(state, offered=options)
         turn = self._reprompt(ex, state)
         return [note, *turn.messages], turn.state
 
 
-def _still_free(option: Option, request: AudienceRequest, calendar: OfficialCalendar) -> bool:
-    """Accept buttons keep their index into the stored times; only the ones still free are shown again."""
+def day_off_saved_text(change: days_off.DayOffChange, official: str, t: Translator) -> str:
+    """What staff read after saving a day off: added or updated, and whether it changes anything."""
+    entry, previous = change.entry, change.previous
+    if previous is None:
+        said = t("Saved: {date} is blocked for {official} ({reason}).", date=t.date(entry.day), official=official,
+                 reason=entry.reason)  # fmt: skip
+    elif previous.opens:
+        said = t("Updated: {date} had been opened as a working day for {official}; it is now blocked ({reason}).",
+                 date=t.date(entry.day), official=official, reason=entry.reason)  # fmt: skip
+    else:
+        said = t("Updated: {date} was already blocked for {official} (“{previous}”); the reason is now: {reason}.",
+                 date=t.date(entry.day), official=official, previous=previous.reason, reason=entry.reason)  # fmt: skip
+    if change.no_hours:
+        said += "\n" + t("Note: {date} has no office hours anyway, so no time offered changes.",
+                         date=t.date(entry.day))  # fmt: skip
+    return said
+
+
+def _still_free(option: Option, calendar: OfficialCalendar) -> bool:
+    """Accept buttons name their time; only the ones still free are shown again."""
     if not option.key.startswith("g:accept:"):
         return True
-    return calendar.is_free(request.proposed_times[int(option.key.rsplit(":", 1)[1])])
+    moment = parse_time_token(option.key.rsplit(":", 1)[1])
+    return moment is not None and calendar.is_free(moment)
 
 
 def _request_id(argument: str) -> int:

@@ -9,7 +9,14 @@ from handlers.domain.model import SYSTEM_ACTOR_NAME, Action, Actor, ActorKind, A
 from handlers.flows.request_audience import ORGANIZATION_TYPE_LABELS, show_letter_file
 from handlers.i18n import N_, Translator
 from handlers.messages import Choice, Option, Outbound, Text
-from handlers.scheduling import OfficialCalendar, describe_times, refusal_text, times_overlap
+from handlers.scheduling import (
+    OfficialCalendar,
+    describe_times,
+    offer_token,
+    refusal_text,
+    time_token,
+    times_overlap,
+)
 
 STATUS_LABELS: dict[RequestStatus, str] = {
     RequestStatus.SUBMITTED: N_("Awaiting decision"),
@@ -59,7 +66,8 @@ CARD_ACTIONS: dict[RequestStatus, tuple[Action, ...]] = {
         Action.PROPOSE_TIME,
         Action.HAND_OVER,
     ),
-    RequestStatus.RESCHEDULE_REQUESTED: (Action.APPROVE, Action.DECLINE_RESCHEDULE),
+    # A move asked for: the new time, the current one, or neither (the official postpones; new times are offered).
+    RequestStatus.RESCHEDULE_REQUESTED: (Action.APPROVE, Action.DECLINE_RESCHEDULE, Action.POSTPONE),
     RequestStatus.APPROVED: (Action.COMPLETE, Action.MARK_NO_SHOW, Action.POSTPONE, Action.HAND_OVER),
 }
 
@@ -243,7 +251,11 @@ def clash_lines(
 
 
 def offer_choice(request: AudienceRequest, official: Official | None, t: Translator) -> Choice:
-    """The times staff offer (a counter-offer, or new times after a postponement), each a button to accept."""
+    """The times staff offer (a counter-offer, or new times after a postponement), each a button to accept.
+
+    Each accept button names its time and the decline button the set of times it declines (see
+    :func:`handlers.scheduling.time_token`), so a button from an earlier offer never answers a later one.
+    """
     name = official_name(official, request.official_key)
     if request.status is RequestStatus.POSTPONED:
         body = t("We apologise, Bapak/Ibu: your audience {reference} with {official} on {when} has been "
@@ -260,10 +272,9 @@ def offer_choice(request: AudienceRequest, official: Official | None, t: Transla
                  reference=request.reference, official=name)  # fmt: skip
         if request.decision_note:
             body += "\n" + t("Message from staff: {message}", message=request.decision_note)
-        extra = (Option(f"g:decline:{request.id}", t("Decline the proposal")),)
+        extra = (Option(f"g:decline:{request.id}:{offer_token(request.proposed_times)}", t("Decline the proposal")),)
     times = tuple(
-        Option(f"g:accept:{request.id}:{index}", t.datetime(moment))
-        for index, moment in enumerate(request.proposed_times)
+        Option(f"g:accept:{request.id}:{time_token(moment)}", t.datetime(moment)) for moment in request.proposed_times
     )
     return Choice(body, (*times, *extra))
 

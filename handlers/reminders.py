@@ -5,7 +5,8 @@ side (rows in the outbox, moving and cancelling them) is `handlers/usecases/remi
 
 Times are office times (the city's zone: WIB, WITA or WIT). Working days are Monday to Friday except Indonesian
 national holidays and cuti bersama (`handlers.availability.HolidayCalendar`) and the city-wide days off staff add
-(`/libur`, `ReminderPolicy.with_days_off`). A day off for one official only (an out-of-town agenda) closes that
+(`/libur`, `ReminderPolicy.with_days_off`); a holiday staff opened as a working day for the whole city counts
+as one. A day off (or an opening) for one official only (an out-of-town agenda) closes that
 official's calendar but not the office: it still counts as a working day for reminders and nudges.
 """
 
@@ -71,11 +72,13 @@ class ReminderPolicy:
     def at(self, day: date, clock_time: time) -> datetime:
         return datetime.combine(day, clock_time, tzinfo=self.tz)
 
-    def with_days_off(self, days_off: Mapping[date, str]) -> ReminderPolicy:
-        """The same policy with the city-wide days off staff added (they close the office like a holiday)."""
-        if not days_off:
+    def with_days_off(self, days_off: Mapping[date, str], opened: Iterable[date] = ()) -> ReminderPolicy:
+        """The same policy with the city-wide days off staff added (they close the office like a holiday) and
+        the national holidays staff opened as working days (`opened`; a day off on the same day still wins)."""
+        opened = frozenset(opened) - days_off.keys()
+        if not days_off and not opened:
             return self
-        return replace(self, holidays=_WithDaysOff(self.holidays, dict(days_off)))
+        return replace(self, holidays=_WithDaysOff(self.holidays, dict(days_off), opened))
 
     def is_working_day(self, day: date) -> bool:
         return day.weekday() < 5 and self.holidays.name(day) is None
@@ -113,13 +116,16 @@ class ReminderPolicy:
 
 
 class _WithDaysOff:
-    """National holidays and cuti bersama, plus the city-wide days off staff added."""
+    """National holidays and cuti bersama, less those staff opened, plus the city-wide days off staff added."""
 
-    def __init__(self, base: HolidayLookup, days_off: dict[date, str]) -> None:
+    def __init__(self, base: HolidayLookup, days_off: dict[date, str], opened: frozenset[date] = frozenset()) -> None:
         self._base = base
         self._days_off = days_off
+        self._opened = opened
 
     def name(self, day: date) -> str | None:
+        if day in self._opened:
+            return None
         return self._base.name(day) or self._days_off.get(day)
 
 

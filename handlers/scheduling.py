@@ -7,9 +7,10 @@ answers come from :mod:`handlers.availability`; this module only binds its argum
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from handlers.availability import (
     Busy,
@@ -85,8 +86,8 @@ class OfficialCalendar:
         windows = self.rules.windows_on(day)
         probe = datetime.combine(day, windows[0].start if windows else time(9, 0), tzinfo=self.rules.tz)
         result = self.check(probe)
-        if isinstance(result, SlotRefused) and result.reason not in (RefusalReason.OUTSIDE_HOURS,
-                                                                    RefusalReason.TAKEN):  # fmt: skip
+        if isinstance(result, SlotRefused) and result.reason not in (RefusalReason.OUTSIDE_HOURS, RefusalReason.TAKEN,
+                                                                    RefusalReason.TOO_CLOSE):  # fmt: skip
             return result
         return SlotRefused(RefusalReason.DAY_FULL)
 
@@ -127,9 +128,8 @@ def refusal_text(refusal: SlotRefused, at: datetime | date, calendar: OfficialCa
     if reason is RefusalReason.WEEKEND:
         return t("{date} is not a working day.", date=t.date(day))
     if reason is RefusalReason.HOLIDAY:
-        return t(
-            "{date} is {holiday}; no audiences are held that day.", date=t.day_month(day), holiday=refusal.detail or ""
-        )
+        return t("{date} is {holiday}; no audiences are held that day.", date=t.day_month(day),
+                 holiday=holiday_name(refusal.detail or "", t))  # fmt: skip
     if reason is RefusalReason.DAY_OFF:
         return t("The official does not receive audiences on {date}: {reason}.", date=t.date(day),
                  reason=refusal.detail or "")  # fmt: skip
@@ -139,7 +139,20 @@ def refusal_text(refusal: SlotRefused, at: datetime | date, calendar: OfficialCa
         return t("{when} is outside office hours. An audience takes {minutes} minutes; on {date} it can be held "
                  "within {hours}.", when=when, minutes=calendar.rules.slot_minutes, date=t.date(day),
                  hours=calendar.hours_on(day, t))  # fmt: skip
+    if reason is RefusalReason.TOO_CLOSE:
+        return t("{when} is too close to another audience: {minutes} minutes are kept free before and after each "
+                 "one.", when=when, minutes=calendar.rules.buffer_minutes)  # fmt: skip
     return t("{when} is already taken.", when=when)
+
+
+ESTIMATED = " (perkiraan)"  # how the `holidays` package marks a date not yet fixed by decree (Idul Fitri, …)
+
+
+def holiday_name(name: str, t: Translator) -> str:
+    """A holiday's name for representatives: the package's bare "(perkiraan)" said in words, in their language."""
+    if ESTIMATED not in name:
+        return name
+    return t("{holiday} (the date is an estimate and may still change)", holiday=name.replace(ESTIMATED, ""))
 
 
 def unavailable_text(reason: str, detail: str | None, at: datetime | None, calendar: OfficialCalendar,
@@ -162,3 +175,32 @@ def times_overlap(a: datetime, b: datetime, calendar: OfficialCalendar) -> bool:
 
 def describe_times(times: Sequence[datetime], t: Translator) -> str:
     return "\n".join(f"   • {t.datetime(moment)}" for moment in times)
+
+
+# ---- offered times on buttons ----------------------------------------------------------------------------
+#
+# A counter-offer (or the new times after a postponement) reaches the representative as buttons that may be
+# pressed days later, after staff have offered other times. So a button names what it answers, never a position
+# in the current list: an accept button carries the time itself (UTC, to the minute), the decline button a short
+# digest of the times it declines. "g:accept:<id>:202611250000" stays far below Telegram's 64 bytes.
+
+
+def time_token(moment: datetime) -> str:
+    """A moment on a button: UTC, yyyymmddHHMM."""
+    return moment.astimezone(UTC).strftime("%Y%m%d%H%M")
+
+
+def parse_time_token(token: str) -> datetime | None:
+    """The moment a button names, or None for anything else (an old button that carried a list position)."""
+    if len(token) != 12 or not token.isdigit():
+        return None
+    try:
+        return datetime.strptime(token, "%Y%m%d%H%M").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def offer_token(times: Sequence[datetime]) -> str:
+    """Names one set of offered times (whatever their order): the decline button answers exactly these."""
+    joined = ",".join(sorted(time_token(moment) for moment in times))
+    return hashlib.blake2s(joined.encode(), digest_size=4).hexdigest()

@@ -16,7 +16,7 @@ from datetime import date, datetime
 
 from handlers import validators
 from handlers.conversation.flow import Flow, Section, Step, StepContext
-from handlers.datetext import Understood, parse_when
+from handlers.datetext import Ambiguous, Understood, parse_when
 from handlers.flows.time_picker import TimePicker
 from handlers.i18n import N_
 from handlers.messages import Inbound, Option, PressIn, TextIn
@@ -393,7 +393,9 @@ def parse_day(inbound: Inbound, ctx: StepContext) -> str:
     example = "Jumat, 11 Desember 2026"
     text = validators.clean_text(_text(inbound))
     result = parse_when(text, ctx.now, ctx.t.tz)
-    if not isinstance(result, Understood) or result.whole_week:
+    if isinstance(result, Ambiguous) and result.readings:
+        result = result.readings[0]  # "Jumat 11" asked for a day: the date ("Jumat depan": the coming one)
+    if not isinstance(result, Understood) or result.is_span:
         raise Invalid(N_("Please write one date. Example: {example}"), {"example": example})
     if result.day < ctx.now.astimezone(ctx.t.tz).date():
         raise Invalid(N_("That date has already passed. Example: {example}"), {"example": example})

@@ -6,7 +6,8 @@ Typing: Indonesian as people write it ("Senin depan jam 10", "7 Desember pukul 1
 :func:`handlers.datetext.parse_when`; the understood date and time is echoed back in full ("Senin, 7 Desember
 2026 pukul 10.00 WITA — benar?") and used only after "Ya". A time that cannot be booked is refused with the
 reason (a named holiday, office hours, minimum notice, taken) and the nearest free times as buttons. "Minggu"
-alone (Sunday, or a week?) is asked about.
+alone (Sunday, or a week?) and a weekday with a number that fits both a date and an hour ("Selasa 15": the
+15th, or 15.00?) are asked about.
 
 Every function here is pure: the official's calendar was fetched before the engine ran (FlowEnv.calendar).
 The unfinished answer lives in the step's draft:
@@ -18,8 +19,12 @@ The unfinished answer lives in the step's draft:
     {"stage": "times", "day": D}         free times on D ("period": "pagi" / "siang" / "sore" narrows them);
                                          typed text that is only a time ("9", "setengah 10") means it on D
     {"stage": "confirm", "at": T}        "T — benar?" ("zone": the zone the person typed, when not the office's)
-    {"stage": "refused", "alternatives": [T…]}   the nearest free times after a refusal
+    {"stage": "refused", "alternatives": [T…], "on": D}   the nearest free times after a refusal of a time on D;
+                                         a time typed alone ("jam 9.45") means it on D
     {"stage": "ambiguous", "text": S}    "Minggu": Sunday or a week?
+    {"stage": "ambiguous", "kind": K, "readings": [{"day": D, "time": "15:00" | None, "period": …, "zone": …}, …]}
+                                         two readings to choose from: "Selasa 15" (the 15th, or 15.00?),
+                                         "Jumat depan" on a weekend (the coming Friday, or the one after?)
 """
 
 from __future__ import annotations
@@ -33,14 +38,15 @@ from zoneinfo import ZoneInfo
 
 from handlers.availability import SlotFree
 from handlers.conversation.flow import Pending, StepContext
-from handlers.datetext import Ambiguous, DayPeriod, NotUnderstood, TimeOnly, parse_when
-from handlers.i18n import N_, zone_abbreviation
+from handlers.datetext import WEEKDAY_NUMBER, Ambiguous, DayPeriod, NotUnderstood, TimeOnly, Understood, parse_when
+from handlers.i18n import N_, Translator, zone_abbreviation
 from handlers.messages import Inbound, Option, PressIn, TextIn
 from handlers.scheduling import OfficialCalendar, refusal_text
 from handlers.validators import Invalid, clean_text
 
 DAY, AT = "d:", "t:"
 MORE_DATES, ALL_DATES, YES, NO, SUNDAY, WEEK = "f:later", "f:dates", "f:ok", "f:redo", "f:sunday", "f:week"
+READING = "f:reading"  # + the index of one of the readings of an ambiguous text
 YES_WORDS = frozenset({"ya", "iya", "benar", "betul", "ya benar", "ok", "oke", "yes"})
 NO_WORDS = frozenset({"tidak", "bukan", "salah", "no"})
 EXAMPLE = "Senin depan jam 10"
@@ -126,6 +132,12 @@ class TimePicker:
         if stage == "refused":
             return t("The nearest free times are below. Choose one, choose “Other date”, or type another date "
                      "and time.")  # fmt: skip
+        if stage == "ambiguous" and draft.get("readings"):
+            first, second = (_reading(r) for r in draft["readings"][:2])
+            if draft.get("kind") == WEEKDAY_NUMBER:
+                assert second.time is not None
+                return t("Do you mean the date {day} or the time {time}?", day=first.day.day, time=t.clock(second.time))
+            return t("Do you mean {first} or {second}?", first=_label(first, t), second=_label(second, t))
         if stage == "ambiguous":
             return t("“Minggu” can mean Sunday or a week. Which one do you mean?")
         if stage == "dates":
@@ -152,6 +164,9 @@ class TimePicker:
         if stage == "refused":
             alternatives = [datetime.fromisoformat(v) for v in draft.get("alternatives", ())]
             return [*(Option(AT + m.isoformat(), t.datetime(m)) for m in alternatives), other_date]
+        if stage == "ambiguous" and draft.get("readings"):
+            readings = [_reading(r) for r in draft["readings"]]
+            return [Option(f"{READING}{i}", _label(r, t)) for i, r in enumerate(readings)]
         if stage == "ambiguous":
             return [Option(SUNDAY, t("Sunday (hari Minggu)")), Option(WEEK, t("A week (sepekan)"))]
         if stage is None:
@@ -226,6 +241,8 @@ class TimePicker:
             return self._accept(datetime.fromisoformat(draft["at"]), ctx, calendar)
         if key == NO:
             raise Pending({"stage": "dates"})
+        if key.startswith(READING):
+            return self._understood(_reading(draft["readings"][int(key[len(READING) :])]), ctx, calendar)
         text = str(draft.get("text", ""))
         if key == SUNDAY:
             sunday = re.sub(r"\bminggu\b", "hari minggu", text, count=1, flags=re.IGNORECASE)
@@ -242,24 +259,33 @@ class TimePicker:
         result = parse_when(text, ctx.now, tz, time_expected=time_asked)
         if isinstance(result, NotUnderstood):
             raise _not_understood(result.reason, time_asked)
+        if isinstance(result, Ambiguous) and result.readings:
+            raise Pending({"stage": "ambiguous", "kind": result.kind, "text": text,
+                           "readings": [_stored(r) for r in result.readings]})  # fmt: skip
         if isinstance(result, Ambiguous):
             raise Pending({"stage": "ambiguous", "text": text})
         if isinstance(result, TimeOnly):
-            day_text = draft.get("day") or (draft.get("at", "")[:10] if draft.get("at") else None)
+            # The date on screen: the one whose times are shown, the one being confirmed, or the one just refused.
+            day_text = draft.get("day") or (draft.get("at", "")[:10] if draft.get("at") else None) or draft.get("on")
             if not day_text:
                 raise Invalid(N_("Please write the date as well, e.g. “Senin depan jam 10” or “7 Desember jam 14.00”."))
             day = date.fromisoformat(day_text)
             if result.time is None:
                 return self._day(day, result.period, ctx, calendar)
             return self._candidate(datetime.combine(day, result.time, tzinfo=tz), ctx, calendar, result.zone)
-        if result.whole_week:
-            week: dict[str, Any] = {"stage": "dates", "from": result.day.isoformat()}
+        return self._understood(result, ctx, calendar)
+
+    def _understood(self, result: Understood, ctx: StepContext, calendar: OfficialCalendar | None) -> str:
+        """A date (with a time, a part of the day or neither) or a span of days ("minggu depan", "bulan depan")."""
+        if result.is_span:  # the free dates from its first day on (a time said with it is kept for the date chosen)
+            span: dict[str, Any] = {"stage": "dates", "from": result.day.isoformat()}
             if result.time is not None:
-                week["time"] = result.time.isoformat(timespec="minutes")
-            raise Pending(week)
+                span["time"] = result.time.isoformat(timespec="minutes")
+            raise Pending(span)
         if result.time is None:
             return self._day(result.day, result.period, ctx, calendar)
-        return self._candidate(datetime.combine(result.day, result.time, tzinfo=tz), ctx, calendar, result.zone)
+        at = datetime.combine(result.day, result.time, tzinfo=ctx.t.tz)
+        return self._candidate(at, ctx, calendar, result.zone)
 
     def _day(self, day: date, period: DayPeriod | None, ctx: StepContext, calendar: OfficialCalendar | None) -> str:
         if calendar is None:
@@ -306,7 +332,8 @@ class TimePicker:
         alternatives = [m for m in calendar.nearest(around, limit=3 + len(chosen)) if m.isoformat() not in chosen]
         if not alternatives:  # nothing after that day (beyond the horizon): the earliest free times instead
             alternatives = [m for m in calendar.free_slots(3 + len(chosen)) if m.isoformat() not in chosen]
-        raise Pending({"stage": "refused", "alternatives": [m.isoformat() for m in alternatives[:3]]}, note)
+        on = around.astimezone(calendar.rules.tz).date().isoformat()  # a time typed next means it on this date
+        raise Pending({"stage": "refused", "alternatives": [m.isoformat() for m in alternatives[:3]], "on": on}, note)
 
     # ---- how a chosen time reads -------------------------------------------------------------------------
 
@@ -317,6 +344,25 @@ class TimePicker:
     @staticmethod
     def acknowledge(value: str, ctx: StepContext) -> str:
         return ctx.t("Noted: {when}.", when=ctx.t.datetime(datetime.fromisoformat(value)))
+
+
+def _stored(reading: Understood) -> dict[str, str | None]:
+    """A reading of an ambiguous text, as the draft keeps it (plain JSON)."""
+    return {"day": reading.day.isoformat(),
+            "time": reading.time.isoformat(timespec="minutes") if reading.time else None,
+            "period": reading.period.value if reading.period else None, "zone": reading.zone}  # fmt: skip
+
+
+def _reading(stored: Mapping[str, Any]) -> Understood:
+    clock = time.fromisoformat(stored["time"]) if stored.get("time") else None
+    period = DayPeriod(stored["period"]) if stored.get("period") else None
+    return Understood(date.fromisoformat(stored["day"]), clock, period, zone=stored.get("zone"))
+
+
+def _label(reading: Understood, t: Translator) -> str:
+    if reading.time is None:
+        return t.date(reading.day)
+    return t.datetime(datetime.combine(reading.day, reading.time, tzinfo=t.tz))
 
 
 def _spread(times: list[datetime], limit: int) -> list[datetime]:

@@ -99,11 +99,13 @@ async def after_transition(uow: UnitOfWork, before: AudienceRequest, after: Audi
     await planner.replan(uow, after, now)
 
 
-async def after_days_off_changed(uow: UnitOfWork, now: datetime) -> None:
-    """Staff added or removed a day off: move the pending day-before reminders whose working day changed."""
+async def after_days_off_changed(uow: UnitOfWork, now: datetime) -> int:
+    """Staff added or removed a day off: move the pending day-before reminders whose working day changed; how
+    many were moved."""
     planner = _current.get()
-    if planner is not None:
-        await planner.move_day_before_reminders(uow, now)
+    if planner is None:
+        return 0
+    return await planner.move_day_before_reminders(uow, now)
 
 
 def _planning_facts(request: AudienceRequest) -> tuple[object, ...]:
@@ -121,12 +123,15 @@ class ReminderPlanner:
         self._made_keys: set[str] = set()  # digests this process already created (skips recomputing them)
 
     async def policy_for(self, uow: UnitOfWork, first: date, last: date) -> ReminderPolicy:
-        """The policy with the city-wide days off staff added between these days (office dates, inclusive).
+        """The policy with the city-wide days off staff added between these days (office dates, inclusive), and
+        the national holidays staff opened for the whole city as working days.
 
-        A day off for one official only does not close the office: it is not a holiday for reminders or nudges.
+        A day off (or an opening) for one official only does not close (or open) the office: reminders and
+        nudges keep the office's working days.
         """
-        entries = await uow.days_off.between(first, last)
-        return self.policy.with_days_off({e.day: e.reason for e in entries if e.official_key is None})
+        entries = [e for e in await uow.days_off.between(first, last) if e.official_key is None]
+        closed = {e.day: e.reason for e in entries if not e.opens}
+        return self.policy.with_days_off(closed, opened={e.day for e in entries if e.opens})
 
     async def _t(self, uow: UnitOfWork, address: Address) -> Translator:
         stored = await uow.conversations.load(address)

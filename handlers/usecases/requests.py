@@ -27,6 +27,7 @@ from handlers.domain.model import (
     StaffMember,
 )
 from handlers.ports import SlotSuggester, UnitOfWork
+from handlers.scheduling import offer_token, time_token
 from handlers.usecases import reminders
 
 
@@ -39,6 +40,14 @@ class NotYetHeld(DomainError):
 
     def __init__(self, request: AudienceRequest) -> None:
         super().__init__(f"{request.reference} has not taken place yet")
+        self.request = request
+
+
+class OfferChanged(DomainError):
+    """A button of an earlier offer: the times it names are no longer the ones offered. Nothing changes."""
+
+    def __init__(self, request: AudienceRequest) -> None:
+        super().__init__(f"{request.reference}: the offered times have changed")
         self.request = request
 
 
@@ -250,25 +259,38 @@ def _representative(request: AudienceRequest) -> Actor:
 
 
 async def accept_proposal(
-    uow: UnitOfWork, *, contact: Address, request_id: int, index: int, place: str, calendars: SlotSuggester,
+    uow: UnitOfWork, *, contact: Address, request_id: int, at: datetime | None, place: str, calendars: SlotSuggester,
     now: datetime,
 ) -> AudienceRequest:  # fmt: skip
-    """The representative taps one of the offered times: the audience is approved at that time, if still free."""
+    """The representative taps one of the offered times: the audience is approved at that time, if still free.
+
+    `at` is the time the button names; a time no longer among those offered (a button of an earlier offer), or
+    None (a button that named no time), raises OfferChanged and changes nothing.
+    """
     request = await owned_request(uow, contact, request_id)
     if not request.may(Action.ACCEPT_PROPOSAL):
         raise AlreadyDecided(request)
-    if not 0 <= index < len(request.proposed_times):
-        raise AlreadyDecided(request)
-    when = request.proposed_times[index]
+    when = next((m for m in request.proposed_times if at is not None and time_token(m) == time_token(at)), None)
+    if when is None:
+        raise OfferChanged(request)
     await book(uow, calendars, request, when, now)
     return await transition(uow, request, Action.ACCEPT_PROPOSAL, _representative(request), now,
                             note=when.isoformat(), scheduled_at=when, place=place, proposed_times=())  # fmt: skip
 
 
+def check_offer(request: AudienceRequest, offer: str | None) -> None:
+    """A decline answers the offer its button came with (its :func:`offer_token`); any other raises OfferChanged."""
+    if not request.may(Action.DECLINE_PROPOSAL):
+        raise AlreadyDecided(request)
+    if offer != offer_token(request.proposed_times):
+        raise OfferChanged(request)
+
+
 async def decline_proposal(
-    uow: UnitOfWork, *, contact: Address, request_id: int, message: str | None, now: datetime
+    uow: UnitOfWork, *, contact: Address, request_id: int, offer: str | None, message: str | None, now: datetime
 ) -> AudienceRequest:
     request = await owned_request(uow, contact, request_id)
+    check_offer(request, offer)
     return await transition(uow, request, Action.DECLINE_PROPOSAL, _representative(request), now, note=message,
                             representative_note=message, proposed_times=())  # fmt: skip
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bot.channels.telegram_rate import SlidingWindowLimiter, TelegramRateLimiter
 from handlers.domain.model import RequestStatus
 from tests.conftest import BACKENDS, START
 from tests.e2e.telegram_world import (
@@ -161,6 +162,63 @@ async def test_the_representative_declines_the_proposal_and_staff_read_the_messa
     assert await status_of(world, reference) is RequestStatus.SUBMITTED
 
 
+def a_minute_passes_in_the_group(w: World) -> None:
+    """Two proposals in a row send the group more than Telegram's 20 messages a minute, which the bot's rate
+    limiter keeps (real time); a test that is not about that limit lets its window pass instead of waiting."""
+    limiter = w.channel.bot.rate_limiter
+    assert isinstance(limiter, TelegramRateLimiter)
+    window = limiter._get_group_limiter(GROUP)
+    assert isinstance(window, SlidingWindowLimiter)
+    window._granted.clear()
+
+
+async def test_a_button_of_an_earlier_offer_never_books_the_time_offered_now(world: World) -> None:
+    """Staff propose 08.00 and 08.30; the representative declines from a newer copy of the offer; staff propose
+    other times; the first message's buttons (still open in the chat) book and decline nothing."""
+    api = world.api
+    reference = await request_audience(world)
+    card = await card_of(world, reference)
+    await propose_two_times(world, card)
+    first = await api.wait_for_message(REP, "Petugas mengusulkan waktu lain")
+    first_offer = labels(first)
+    await type_(world, REP, "/status", "status: Diusulkan waktu lain")
+    await tap(world, REP, "Pilih waktu yang ditawarkan untuk AUD-2026-000001", "Petugas mengusulkan", asks=True)
+    await tap(world, REP, "Tolak usulan", "menolak waktu yang diusulkan untuk AUD-2026-000001")
+    await type_(world, REP, "lewati", "Petugas telah diberi tahu")
+    await card_showing(world, card, "Status: Menunggu keputusan")
+    a_minute_passes_in_the_group(world)
+
+    offered = await press_on(world, PROTOKOL_ID, card, "Usulkan Waktu Lain", "Usulkan waktu lain untuk AUD-2026-000001")
+    other = next(label for label in labels(offered) if "pukul" in label and label not in first_offer)
+    await tap(world, PROTOKOL_ID, other, "Sudah dipilih", GROUP, asks=True)
+    message = await tap(world, PROTOKOL_ID, "Selesai", "Pesan untuk perwakilan", GROUP)
+    await answer(world, PROTOKOL_ID, message, "Hanya waktu ini yang masih kosong.", "Kirim usulan")
+    await tap(world, PROTOKOL_ID, "Kirim usulan", "Keputusan tersimpan", GROUP)
+    second = await api.wait_for_message(REP, "Hanya waktu ini yang masih kosong.")
+
+    def alerts() -> list[str]:
+        return [a["text"] for a in api.callback_answers() if a.get("show_alert")]
+
+    # The first message's "Rabu … 08.00" and "Tolak usulan": an alert, the current offer again, nothing changed.
+    # (The first press closes that keyboard; an old client may still show it for the second.)
+    for label in (WED_0800, "Tolak usulan"):
+        count = len(alerts())
+        press = first.button_data(label)
+        current = await world.step(REP, lambda press=press: api.user_press(REP, first.message_id, press,
+                                                                           check_button=False),
+                                   "Hanya waktu ini yang masih kosong.")  # fmt: skip
+        await api.wait_for(lambda count=count: len(alerts()) > count, description="an alert on the old button")
+        assert "Waktu yang ditawarkan untuk AUD-2026-000001 telah berubah" in alerts()[-1]
+        assert labels(current) == [other, "Tolak usulan"]
+        assert await status_of(world, reference) is RequestStatus.COUNTER_OFFERED
+    assert not any("telah disetujui" in m.text or "menolak waktu" in m.text
+                   for m in api.messages_to(REP) if m.message_id > second.message_id)  # fmt: skip
+    # The current offer's button books the time it shows.
+    told = await tap(world, REP, other, "telah disetujui")
+    assert other in told.text
+    assert await status_of(world, reference) is RequestStatus.APPROVED
+
+
 # ---- cancelling -------------------------------------------------------------------------------------------
 
 
@@ -215,7 +273,7 @@ async def test_a_move_asked_in_private_is_approved_by_staff_on_the_card(world: W
     reference, card = await approved(world)
     await ask_to_move(world)
     moved = await card_showing(world, card, "Kamis, 3 Desember 2026 pukul 13.00 WITA")
-    assert labels(moved) == ["Setujui", "Tetap waktu semula", "Lihat Surat"]
+    assert labels(moved) == ["Setujui", "Tetap waktu semula", "Ditunda", "Lihat Surat"]
     await api.wait_for_message(GROUP, "Perwakilan meminta perubahan jadwal AUD-2026-000001")
     times = await press_on(world, PROTOKOL_ID, moved, "Setujui", "pilih salah satu waktu")
     assert labels(times)[0] == "Kamis, 3 Desember 2026 pukul 13.00 WITA"  # the time asked for, first

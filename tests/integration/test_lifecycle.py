@@ -102,7 +102,7 @@ async def test_a_counter_offer_declined_goes_back_to_staff_with_the_message(h: H
 async def test_a_declined_proposal_may_come_without_a_message(h: Harness) -> None:
     request_id = await submitted(h)
     await propose_two_times(h, request_id)
-    await h.say(REP, PressIn(f"g:decline:{request_id}"))
+    await h.say(REP, PressIn((await last_choice_to(h, REP)).options[-1].key))  # Tolak usulan
     assert "Petugas telah diberi tahu" in await h.say(REP, "lewati")
     assert "(tanpa pesan)" in await notices_text(h, PROTOKOL)
 
@@ -123,6 +123,77 @@ async def test_an_offered_time_taken_meanwhile_is_refused_and_the_others_remain(
     reply = await h.say(REP, PressIn(offer.options[0].key))
     assert "sudah terisi" in reply
     assert "Rabu, 25 November 2026 pukul 08.00 WITA" not in reply.split("sudah terisi")[1]
+    assert (await h.request("AUD-2026-000001")).status is RequestStatus.COUNTER_OFFERED
+
+
+# ---- buttons of an earlier offer -------------------------------------------------------------------------
+
+
+async def propose_again(h: Harness, request_id: int, *typed: str) -> str:
+    """Staff propose the times typed (after the representative declined the first proposal)."""
+    await h.say(PROTOKOL, PressIn(f"g:propose:{request_id}"), staff=True)
+    for when in typed:
+        reply = await h.say(PROTOKOL, when, staff=True)
+        assert "benar?" in reply, reply
+        assert "Dicatat" in await h.say(PROTOKOL, "Ya", staff=True)
+    await h.say(PROTOKOL, "Selesai", staff=True)
+    await h.say(PROTOKOL, "lewati", staff=True)
+    return await h.say(PROTOKOL, "Kirim usulan", staff=True)
+
+
+async def test_a_time_button_of_an_earlier_offer_never_books_the_time_offered_now(h: Harness) -> None:
+    request_id = await submitted(h)
+    await propose_two_times(h, request_id)  # 08.00 and 08.30
+    first = await last_choice_to(h, REP)
+    # The representative declines from a newer copy of the offer (/status), not from the first message.
+    await h.say(REP, PressIn(f"g:offer:{request_id}"))
+    newer = [o for m in h.last if isinstance(m, Choice) for o in m.options]
+    await h.say(REP, PressIn(newer[-1].key))  # Tolak usulan
+    assert "Petugas telah diberi tahu" in await h.say(REP, "Mohon jam setengah sepuluh saja.")
+    assert "Keputusan tersimpan" in await propose_again(h, request_id, "Rabu, 25 November 2026 jam 9.30")
+    second = await last_choice_to(h, REP)
+    assert [o.label for o in second.options] == ["Rabu, 25 November 2026 pukul 09.30 WITA", "Tolak usulan"]
+
+    # The old "Rabu … 08.00" button: refused politely, the current offer shown, nothing booked.
+    old = first.options[0]
+    assert old.label == "Rabu, 25 November 2026 pukul 08.00 WITA"
+    reply = await h.say(REP, PressIn(old.key))
+    assert "Waktu yang ditawarkan untuk AUD-2026-000001 telah berubah" in reply
+    assert "1. Rabu, 25 November 2026 pukul 09.30 WITA" in reply and "telah disetujui" not in reply
+    request = await h.request("AUD-2026-000001")
+    assert request.status is RequestStatus.COUNTER_OFFERED and request.scheduled_at is None
+    async with h.uow() as uow:
+        assert await uow.bookings.for_request(request_id) is None
+    # The old "Tolak usulan" does not decline the new proposal either.
+    reply = await h.say(REP, PressIn(first.options[-1].key))
+    assert "telah berubah" in reply and "menolak waktu" not in reply
+    assert (await h.request("AUD-2026-000001")).status is RequestStatus.COUNTER_OFFERED
+    # The current offer's button books the time it shows.
+    reply = await h.say(REP, PressIn(second.options[0].key))
+    assert "telah disetujui" in reply and "Rabu, 25 November 2026 pukul 09.30 WITA" in reply
+    assert (await h.request("AUD-2026-000001")).scheduled_at == datetime(2026, 11, 25, 9, 30, tzinfo=MAKASSAR)
+
+
+async def test_an_old_button_whose_time_is_offered_again_books_that_time(h: Harness) -> None:
+    request_id = await submitted(h)
+    await propose_two_times(h, request_id)  # 08.00 and 08.30
+    first = await last_choice_to(h, REP)
+    await h.say(REP, PressIn(first.options[-1].key))
+    await h.say(REP, "lewati")
+    await propose_again(h, request_id, "Rabu, 25 November 2026 jam 10.30", "Rabu, 25 November 2026 jam 8.30")
+    assert first.options[1].label == "Rabu, 25 November 2026 pukul 08.30 WITA"
+    reply = await h.say(REP, PressIn(first.options[1].key))  # still among the times offered now
+    assert "telah disetujui" in reply and "Rabu, 25 November 2026 pukul 08.30 WITA" in reply
+    assert (await h.request("AUD-2026-000001")).scheduled_at == datetime(2026, 11, 25, 8, 30, tzinfo=MAKASSAR)
+
+
+async def test_a_button_that_names_no_time_changes_nothing(h: Harness) -> None:
+    """Buttons sent before times were named on them carried a list position: they are refused, not guessed."""
+    request_id = await submitted(h)
+    await propose_two_times(h, request_id)
+    reply = await h.say(REP, PressIn(f"g:accept:{request_id}:0"))
+    assert "telah berubah" in reply and "1. Rabu, 25 November 2026 pukul 08.00 WITA" in reply
+    assert "telah berubah" in await h.say(REP, PressIn(f"g:decline:{request_id}"))
     assert (await h.request("AUD-2026-000001")).status is RequestStatus.COUNTER_OFFERED
 
 
@@ -202,7 +273,7 @@ async def test_a_move_keeps_the_old_time_booked_until_staff_approve_the_new_one(
 
     card = await h.say(PROTOKOL, PressIn(f"g:open:{request_id}"), staff=True)
     assert "Kamis, 3 Desember 2026 pukul 13.00 WITA" in card and "1. Setujui" in card
-    assert "2. Tetap waktu semula" in card
+    assert "2. Tetap waktu semula" in card and "3. Ditunda" in card
     assert "Keputusan tersimpan" in await approve(h, request_id)
     request = await h.request("AUD-2026-000001")
     assert request.status is RequestStatus.APPROVED
@@ -347,6 +418,25 @@ async def test_a_postponed_audience_frees_its_time_and_the_representative_picks_
     assert "telah disetujui" in await h.say(REP, PressIn(offer.options[0].key))
     request = await h.request("AUD-2026-000001")
     assert request.status is RequestStatus.APPROVED and request.scheduled_at == offer_time(offer)
+
+
+async def test_an_audience_whose_move_waits_can_be_postponed_from_its_card(h: Harness) -> None:
+    request_id = await approved(h)
+    await request_a_move(h)
+    card = await h.say(PROTOKOL, PressIn(f"g:open:{request_id}"), staff=True)
+    assert "3. Ditunda" in card
+    reply = await h.say(PROTOKOL, "Ditunda", staff=True)
+    assert "Tunda AUD-2026-000001 (Rabu, 25 November 2026 pukul 09.00 WITA)" in reply
+    await h.say(PROTOKOL, "Wakil Wali Kota bertugas ke luar kota sepanjang pekan itu.", staff=True)
+    await h.say(PROTOKOL, "1", staff=True)
+    await h.say(PROTOKOL, "Selesai", staff=True)
+    assert "Keputusan tersimpan" in await h.say(PROTOKOL, "Tunda", staff=True)
+    request = await h.request("AUD-2026-000001")
+    assert request.status is RequestStatus.POSTPONED and len(request.proposed_times) == 1
+    async with h.uow() as uow:
+        assert await uow.bookings.for_request(request_id) is None
+    offer = await last_choice_to(h, REP)
+    assert "ditunda oleh pejabat" in offer.body
 
 
 def offer_time(offer: Choice) -> datetime:

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from handlers.conversation.state import ConversationState, Frame
 from handlers.domain.model import Address, Booking, DayOffEntry, RequestStatus
 from handlers.messages import Choice, PressIn, TextIn
+from handlers.scheduling import time_token
 from handlers.usecases.requests import submit_request
 from tests.conftest import START
 from tests.harness import HOLIDAYS, MAKASSAR, PROTOKOL, Harness, harness
@@ -238,7 +239,7 @@ async def offered_to_representative(world: World, request_id: int, contact: Addr
     for moment in request.proposed_times:
         await world.check_offer(moment, staff=True, ignore=request_id)
     if tap < len(request.proposed_times):
-        await world.h.say(contact, PressIn(f"g:accept:{request_id}:{tap}"))
+        await world.h.say(contact, PressIn(f"g:accept:{request_id}:{time_token(request.proposed_times[tap])}"))
 
 
 async def counter_offer_and_postpone(blocks: list[tuple[int, str | None]], first_hours: int,

@@ -455,9 +455,10 @@ async def test_a_rejection_at_night_waits_until_six(sql_h: Harness) -> None:
 # ---- staff days off ---------------------------------------------------------------------------------------
 
 
-async def add_day_off(h: Harness, day: date, reason: str, official: str | None = None) -> None:
+async def add_day_off(h: Harness, day: date, reason: str, official: str | None = None, *, opens: bool = False
+                      ) -> None:  # fmt: skip
     async with h.uow() as uow:
-        await uow.days_off.add(DayOffEntry(official, day, reason, "Protokol"))
+        await uow.days_off.add(DayOffEntry(official, day, reason, "Protokol", opens=opens))
         await uow.commit()
 
 
@@ -471,6 +472,75 @@ async def test_a_day_off_for_one_official_does_not_move_the_reminder(h: Harness)
     await add_day_off(h, date(2026, 12, 4), "Kunjungan kerja", official="wakil-walikota")
     request_id = await approved(h)
     assert (await scheduled(h, request_id))["reminder_day_before"] == ("pending", "04 09:00")
+
+
+async def approved_at(h: Harness, typed: str) -> int:
+    """A request approved by staff at a time they type ("Senin, 28 Desember 2026 jam 10")."""
+    request_id = await submitted(h)
+    await h.say(PROTOKOL, PressIn(f"g:approve:{request_id}"), staff=True)
+    assert "benar?" in await h.say(PROTOKOL, typed, staff=True)
+    for said in ("Ya", "1", "1"):
+        await h.say(PROTOKOL, said, staff=True)
+    assert (await h.request("AUD-2026-000001")).status is RequestStatus.APPROVED
+    return request_id
+
+
+async def test_a_holiday_opened_for_the_city_is_a_working_day_before_an_audience(h: Harness) -> None:
+    # Cuti bersama on Thursday 24 December moved by decree: the working day before Monday 28 is Thursday again,
+    # and a later, unrelated change of days off leaves the reminder there.
+    await add_day_off(h, date(2026, 12, 24), "SKB 3 Menteri: cuti bersama dipindahkan", opens=True)
+    request_id = await approved_at(h, "Senin, 28 Desember 2026 jam 10")
+    assert await pending_day_before(h, request_id) == ["24 09:00"]
+    await h.say(PROTOKOL, "/libur", staff=True)
+    await h.say(PROTOKOL, "Tambah hari libur", staff=True)
+    await h.say(PROTOKOL, "Semua pejabat", staff=True)
+    await h.say(PROTOKOL, "4 Desember 2026", staff=True)
+    await h.say(PROTOKOL, "Hari jadi Kota Makassar", staff=True)
+    assert "Tersimpan" in await h.say(PROTOKOL, "Simpan", staff=True)
+    assert await pending_day_before(h, request_id) == ["24 09:00"]
+    async with h.uow() as uow:
+        rows = await uow.outbox.for_request(request_id)
+    assert len(rows_of(rows, "reminder_day_before")) == 1  # never cancelled and planned again
+
+
+async def test_a_holiday_opened_for_one_official_does_not_move_the_reminder(h: Harness) -> None:
+    await add_day_off(h, date(2026, 12, 24), "Wakil Wali Kota tetap berkantor", "wakil-walikota", opens=True)
+    request_id = await approved_at(h, "Senin, 28 Desember 2026 jam 10")
+    assert await pending_day_before(h, request_id) == ["23 09:00"]  # the office is still closed on the 24th
+
+
+async def libur(h: Harness, action: str, official: str, day: str, reason: str) -> str:
+    """Staff go through /libur: "Tambah hari libur" or "Buka libur nasional"; the reply to "Simpan"."""
+    await h.say(PROTOKOL, "/libur", staff=True)
+    await h.say(PROTOKOL, action, staff=True)
+    await h.say(PROTOKOL, official, staff=True)
+    await h.say(PROTOKOL, day, staff=True)
+    await h.say(PROTOKOL, reason, staff=True)
+    return await h.say(PROTOKOL, "Simpan", staff=True)
+
+
+async def test_a_holiday_opened_in_the_chat_moves_the_reminder_to_it(h: Harness) -> None:
+    request_id = await approved_at(h, "Senin, 28 Desember 2026 jam 10")
+    assert await pending_day_before(h, request_id) == ["23 09:00"]  # Thursday 24 and Friday 25 are closed
+    said = await libur(h, "Buka libur nasional", "Semua pejabat", "24 Desember 2026", "SKB 3 Menteri: dipindahkan")
+    assert "Tersimpan: Kamis, 24 Desember 2026 (Cuti Bersama Hari Raya Natal) menjadi hari kerja" in said
+    assert await pending_day_before(h, request_id) == ["24 09:00"]
+
+
+async def test_a_day_off_saved_twice_says_it_was_updated_and_a_weekend_changes_nothing(h: Harness) -> None:
+    said = await libur(h, "Tambah hari libur", "Semua pejabat", "4 Desember 2026", "Hari jadi kota")
+    assert "Tersimpan: Jumat, 4 Desember 2026 ditutup untuk Semua pejabat (Hari jadi kota)." in said
+    said = await libur(h, "Tambah hari libur", "Semua pejabat", "4 Desember 2026", "Hari jadi Kota Makassar")
+    assert "Diperbarui: Jumat, 4 Desember 2026 sudah ditutup untuk Semua pejabat (“Hari jadi kota”)" in said
+    async with h.uow() as uow:
+        [entry] = await uow.days_off.between(date(2026, 12, 1), date(2026, 12, 31))
+    assert entry.reason == "Hari jadi Kota Makassar"
+    said = await libur(h, "Tambah hari libur", "Semua pejabat", "5 Desember 2026", "Kerja bakti")
+    assert "Sabtu, 5 Desember 2026 memang tidak ada jam kantor" in said
+    # A day staff blocked is not opened over their day off.
+    await libur(h, "Tambah hari libur", "Semua pejabat", "24 Desember 2026", "Rapat paripurna DPRD")
+    said = await libur(h, "Buka libur nasional", "Semua pejabat", "24 Desember 2026", "SKB 3 Menteri: dipindahkan")
+    assert "Kamis, 24 Desember 2026 ditutup oleh petugas untuk Semua pejabat (“Rapat paripurna DPRD”)" in said
 
 
 async def pending_day_before(h: Harness, request_id: int) -> list[str]:

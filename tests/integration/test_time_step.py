@@ -146,6 +146,45 @@ async def test_minggu_alone_is_asked_about(h: Harness) -> None:
     assert options(h)[0] == "Senin, 30 November 2026"
 
 
+async def test_a_weekday_with_a_number_that_is_its_date_and_could_be_an_hour_is_asked_about(h: Harness) -> None:
+    await at_time_step(h)  # Monday 23 November: 10 December is a Thursday, and so is 26 November
+    reply = await h.say(REP, "Kamis 10")
+    assert "Maksud Bapak/Ibu tanggal 10 atau pukul 10.00?" in reply
+    assert options(h) == ["Kamis, 10 Desember 2026", "Kamis, 26 November 2026 pukul 10.00 WITA"]
+    assert "Waktu yang masih kosong pada Kamis, 10 Desember 2026" in await h.say(REP, "1")
+    assert "Dicatat: Kamis, 10 Desember 2026 pukul 09.00 WITA." in await h.say(REP, "09.00")
+    await h.say(REP, "Kamis 10")
+    reply = await h.say(REP, "Kamis, 26 November 2026 pukul 10.00 WITA")
+    assert "Kamis, 26 November 2026 pukul 10.00 WITA — benar?" in reply
+    # A date on that weekday that is no office hour is the date; one on no such weekday, an hour.
+    assert "Waktu yang masih kosong pada Senin, 21 Desember 2026" in await h.say(REP, "Senin 21")
+    await h.say(REP, "Tanggal lain")
+    assert "Jumat, 27 November 2026 pukul 09.00 WITA — benar?" in await h.say(REP, "Jumat 9")
+
+
+async def test_bulan_depan_and_sebulan_lagi_show_free_dates_from_there(h: Harness) -> None:
+    await at_time_step(h)
+    assert "Tanggal yang masih memiliki waktu kosong" in await h.say(REP, "bulan depan")
+    assert options(h)[:2] == ["Selasa, 1 Desember 2026", "Rabu, 2 Desember 2026"]
+    await h.say(REP, "sebulan lagi")  # from Wednesday 23 December (the 24th and 25th are closed)
+    assert options(h)[:2] == ["Rabu, 23 Desember 2026", "Senin, 28 Desember 2026"]
+
+
+async def test_a_weekday_depan_said_on_a_weekend_is_asked_about(h: Harness) -> None:
+    await at_time_step(h)
+    h.clock.set(datetime(2026, 11, 28, 10, 0, tzinfo=MAKASSAR))  # Saturday: "Jumat ini" is Friday 4 December
+    reply = await h.say(REP, "Jumat depan jam 9")
+    assert (
+        "Maksud Bapak/Ibu Jumat, 4 Desember 2026 pukul 09.00 WITA atau Jumat, 11 Desember 2026 pukul 09.00 WITA?"
+        in reply
+    )
+    assert "Jumat, 11 Desember 2026 pukul 09.00 WITA — benar?" in await h.say(REP, "2")
+    await h.say(REP, "Tidak")
+    await h.say(REP, "Jumat depan")
+    assert options(h) == ["Jumat, 4 Desember 2026", "Jumat, 11 Desember 2026"]
+    assert "Waktu yang masih kosong pada Jumat, 4 Desember 2026" in await h.say(REP, "1")
+
+
 async def test_minggu_depan_shows_the_free_dates_of_next_week(h: Harness) -> None:
     await at_time_step(h)
     await h.say(REP, "minggu depan")
@@ -167,7 +206,7 @@ async def test_approved_audiences_with_their_buffers_and_full_days_are_not_offer
     assert "Jadwal pada Rabu, 25 November 2026 sudah penuh." in reply
 
 
-async def test_a_time_within_another_audience_and_its_buffer_is_refused_as_taken(h: Harness) -> None:
+async def test_a_time_within_another_audience_is_taken_and_one_within_its_buffer_too_close(h: Harness) -> None:
     first = Address("console", "warga-11")
     await h.dialog(first, [*HAPPY[:-1], ("Kirim", "AUD-2026-000001")])
     [request] = await h.requests_of(first)
@@ -177,9 +216,26 @@ async def test_a_time_within_another_audience_and_its_buffer_is_refused_as_taken
     # 09.00 is taken, and with the 30-minute buffer so are 08.00 (it would end at 09.00) and 10.00.
     assert options(h)[:2] == ["10.30", "11.00"]
     reply = await h.say(REP, "25 November 2026 jam 10")
-    assert "Rabu, 25 November 2026 pukul 10.00 WITA sudah terisi." in reply
+    assert ("Rabu, 25 November 2026 pukul 10.00 WITA terlalu dekat dengan audiensi lain: sebelum dan sesudah setiap "
+            "audiensi disisihkan waktu 30 menit.") in reply  # fmt: skip
     assert options(h)[:2] == ["Rabu, 25 November 2026 pukul 10.30 WITA", "Rabu, 25 November 2026 pukul 11.00 WITA"]
-    assert "sudah terisi" in await h.say(REP, "25 November 2026 jam 8")
+    assert "terlalu dekat dengan audiensi lain" in await h.say(REP, "25 November 2026 jam 8")
+    assert "Rabu, 25 November 2026 pukul 09.30 WITA sudah terisi." in await h.say(REP, "25 November 2026 jam 9.30")
+
+
+async def test_an_estimated_holiday_is_named_as_such(h: Harness) -> None:
+    await at_time_step(h)
+    h.clock.set(datetime(2027, 2, 22, 9, 0, tzinfo=MAKASSAR))  # Idul Fitri 2027 is still an estimate: 10 March
+    reply = await h.say(REP, "10 Maret jam 10")
+    assert ("10 Maret 2027 adalah Hari Raya Idul Fitri (tanggalnya masih perkiraan dan dapat berubah); pada hari "
+            "tersebut tidak ada audiensi.") in reply  # fmt: skip
+
+
+async def test_after_a_refusal_a_time_typed_alone_is_on_the_refused_date(h: Harness) -> None:
+    await at_time_step(h)
+    reply = await h.say(REP, "Jumat, 27 November 2026 jam 12")  # Friday prayers: outside office hours
+    assert "berada di luar jam kerja" in reply
+    assert "Jumat, 27 November 2026 pukul 09.45 WITA — benar?" in await h.say(REP, "jam 9.45")
 
 
 async def test_a_staff_day_off_is_never_offered_and_is_refused_with_its_reason(h: Harness) -> None:

@@ -188,6 +188,30 @@ def test_minimum_notice_skips_the_weekend_and_a_holiday() -> None:
     assert check(wib(14, 9), now=thursday) == refused(RefusalReason.TOO_SOON, "2026-08-18")
 
 
+@pytest.mark.parametrize(
+    ("asked", "first"),
+    [
+        (wib(13, 9), wib(18, 8)),  # Thursday 13: Friday 14 is the first working day after it, Tuesday 18 the second
+        (wib(14, 9), wib(19, 8)),  # Friday 14 (a working day, received that day): Tuesday 18, then Wednesday 19
+        (wib(14, 20), wib(19, 8)),  # the same after office hours: a working day counts whatever the hour
+        (wib(15, 9), wib(20, 8)),  # Saturday 15: received on Tuesday 18 (Monday 17 is Independence Day)
+        (wib(16, 9), wib(20, 8)),  # Sunday 16: likewise
+        (wib(17, 9), wib(20, 8)),  # Monday 17, a holiday: likewise
+        (wib(18, 9), wib(20, 8)),  # Tuesday 18: Wednesday 19, Thursday 20
+        (wib(9, 9), wib(12, 8)),  # Sunday 9: received on Monday 10, so Wednesday 12 (not Tuesday 11)
+        (wib(6, 9, month=12), wib(9, 8, month=12)),  # Sunday 6 December: Wednesday 9 (not Tuesday 8)
+        (wib(24, 9, month=12), wib(30, 8, month=12)),  # Thu 24 (cuti bersama), Fri 25 (Christmas): Mon 28 is received
+    ],
+)
+def test_a_request_made_on_a_day_off_counts_its_notice_from_the_next_working_day(
+    asked: datetime, first: datetime
+) -> None:
+    assert free_slots(RULES, [], [], ID_HOLIDAYS, asked, limit=1) == [first]
+    day_before = first - timedelta(days=1)
+    if day_before.weekday() < 5:
+        assert check(day_before, now=asked) == refused(RefusalReason.TOO_SOON, first.date().isoformat())
+
+
 def test_minimum_notice_skips_staff_days_off() -> None:
     off = [DayOff(date(2026, 8, 11), "Rapat paripurna DPRD")]
     assert free_slots(RULES, [], off, ID_HOLIDAYS, NOW, limit=1) == [wib(13, 8)]
@@ -236,8 +260,10 @@ def test_buffer_applies_on_both_sides_of_an_audience() -> None:
     assert times(free_slots(RULES, taken, [], ID_HOLIDAYS, NOW, limit=4)) == [
         "Wed 12 08:00", "Wed 12 08:30", "Wed 12 11:30", "Wed 12 12:00",
     ]  # fmt: skip
-    assert check(wib(12, 9), taken) == TAKEN
-    assert check(wib(12, 11), taken) == TAKEN
+    # Clear of the audience itself but inside its buffer: too close, not taken.
+    assert check(wib(12, 9), taken) == refused(RefusalReason.TOO_CLOSE)
+    assert check(wib(12, 11), taken) == refused(RefusalReason.TOO_CLOSE)
+    assert check(wib(12, 9, 30), taken) == TAKEN  # 09.30–10.30 overlaps it
     assert check(wib(12, 11, 30), taken) == SlotFree()
 
 
@@ -426,14 +452,23 @@ def scenarios(draw: st.DrawFn) -> Scenario:
 
 
 def notice_day(s: Scenario) -> date:
-    """The minimum-notice rule, written out again independently of the implementation."""
+    """The minimum-notice rule, written out again independently of the implementation: the N-th working day
+    after the receipt day (today, or the first working day after it when today is none)."""
     offs = {d.day for d in s.days_off}
+
+    def working(day: date) -> bool:
+        return bool(s.rules.weekly_hours.get(day.weekday())) and day not in s.holiday_names and day not in offs
+
     day = today = s.now.astimezone(s.rules.tz).date()
-    found = 0
-    while found < s.rules.min_notice_working_days and day <= today + timedelta(days=s.rules.horizon_days):
+    last = today + timedelta(days=s.rules.horizon_days)
+    if s.rules.min_notice_working_days == 0:
+        return today
+    while not working(day) and day <= last:
         day += timedelta(days=1)
-        has_hours = bool(s.rules.weekly_hours.get(day.weekday()))
-        found += has_hours and day not in s.holiday_names and day not in offs
+    found = 0
+    while found < s.rules.min_notice_working_days and day <= last:
+        day += timedelta(days=1)
+        found += working(day)
     return day
 
 
@@ -485,6 +520,17 @@ def test_every_offered_slot_obeys_every_rule(s: Scenario) -> None:
         assert rules.max_per_day is None or starting_on(day, s.busy, rules.tz) < rules.max_per_day
         assert slot >= s.now and day >= notice_day(s)
         assert day <= today + timedelta(days=rules.horizon_days)
+
+
+@PROPERTY_SETTINGS
+@given(scenarios())
+def test_every_grid_start_before_the_notice_day_is_refused_as_too_soon(s: Scenario) -> None:
+    # The notice is exact: nothing after now but before the notice day is bookable, and it says so.
+    first = notice_day(s)
+    for start in grid(s):
+        if start >= s.now and start.date() < first:
+            result = check_slot(*s.args(), start)
+            assert isinstance(result, SlotRefused) and result.reason is RefusalReason.TOO_SOON, (start, result)
 
 
 @PROPERTY_SETTINGS

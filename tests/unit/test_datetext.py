@@ -52,6 +52,14 @@ def week_of(month: int, day: int, year: int = 2026, at: time | None = None) -> U
     return Understood(date(year, month, day), at, None, whole_week=True)
 
 
+def month_from(month: int, day: int, year: int = 2026, at: time | None = None) -> Understood:
+    return Understood(date(year, month, day), at, None, whole_month=True)
+
+
+def depan(coming: Understood, week_after: Understood) -> Ambiguous:
+    return Ambiguous("weekday_depan", (coming, week_after))
+
+
 def clock_at(hour: int, minute: int = 0) -> TimeOnly:
     return TimeOnly(time(hour, minute), None)
 
@@ -84,7 +92,8 @@ RELATIVE: list[tuple[str, WhenResult]] = [
     ("Minggu depan", week_of(7, 6)),
     ("pekan depan", week_of(7, 6)),
     ("minggu depan jam 10", week_of(7, 6, at=time(10))),
-    ("bulan depan", on(8, 1)),
+    ("bulan depan", month_from(8, 1)),
+    ("bulan depan jam 10", month_from(8, 1, at=time(10))),
 ]
 
 WEEKDAYS: list[tuple[str, WhenResult]] = [
@@ -252,8 +261,8 @@ MORE: list[tuple[str, WhenResult]] = [
     ("2 minggu lagi", on(7, 15)),
     ("dua pekan lagi", on(7, 15)),
     ("3 minggu ke depan", on(7, 22)),
-    ("sebulan lagi", on(8, 1)),
-    ("2 bulan lagi", on(9, 1)),
+    ("sebulan lagi", month_from(8, 1)),
+    ("2 bulan lagi", month_from(9, 1)),
     ("13 minggu lagi", fails("unknown")),
     ("7 juli 26", on(7, 7)),
     ("7 Juli 27", on(7, 7, 2027)),
@@ -292,7 +301,8 @@ def test_parse_when(text: str, expected: WhenResult) -> None:
         ("besok", on(1, 31)),
         ("lusa", on(2, 1)),
         ("3 hari lagi", on(2, 2)),
-        ("bulan depan", on(2, 28)),  # clamped to the end of February
+        ("bulan depan", month_from(2, 1)),  # the free dates of February
+        ("sebulan lagi", month_from(2, 28)),  # clamped to the end of February
     ],
 )
 def test_month_boundary(text: str, expected: WhenResult) -> None:
@@ -310,7 +320,7 @@ def test_month_boundary(text: str, expected: WhenResult) -> None:
         ("besok", on(1, 1, 2027)),
         ("Senin depan", on(1, 4, 2027)),
         ("minggu depan", week_of(1, 4, 2027)),
-        ("bulan depan", on(1, 31, 2027)),
+        ("bulan depan", month_from(1, 1, 2027)),
     ],
 )
 def test_year_boundary(text: str, expected: WhenResult) -> None:
@@ -336,7 +346,7 @@ def in_zone(tz: ZoneInfo, month: int, day: int, year: int = 2026, at: time | Non
         ("tgl 24", on(11, 24)),
         ("seminggu lagi", on(12, 1)),
         ("2 minggu lagi", on(12, 8)),
-        ("sebulan lagi", on(12, 24)),
+        ("sebulan lagi", month_from(12, 24)),
         ("Kamis, 26 November 2026 pukul 10.00 WIT", in_zone(WITA, 11, 26, at=time(9), zone=WIT)),
         ("Kamis pukul 10.00 WIB", in_zone(WITA, 11, 26, at=time(11), zone=WIB)),
         ("Kamis jam 10 WITA", on(11, 26, at=time(10))),
@@ -361,7 +371,7 @@ def test_in_wita(text: str, expected: WhenResult) -> None:
         ("tanggal 31", on(12, 31)),
         ("tanggal 28", on(12, 28)),
         ("2 minggu lagi", on(1, 11, 2027)),
-        ("sebulan lagi", on(1, 28, 2027)),
+        ("sebulan lagi", month_from(1, 28, 2027)),
         ("besok 10", on(12, 29, at=time(10))),
         ("Jumat ini", on(1, 1, 2027)),
         ("Senin depan jam 2", on(1, 4, 2027, at=time(14))),
@@ -384,7 +394,7 @@ def test_in_wit_across_the_year(text: str, expected: WhenResult) -> None:
         ("tanggal 29", on(3, 29)),  # February 2026 has no 29th
         ("tgl 30", on(1, 30)),
         ("seminggu lagi", on(2, 6)),
-        ("sebulan lagi", on(2, 28)),
+        ("sebulan lagi", month_from(2, 28)),
         ("Senin ini", on(1, 26)),  # a weekday: still this week's
         ("29 Januari", on(1, 29)),
         ("lusa jam setengah sepuluh", on(2, 1, at=time(9, 30))),
@@ -403,11 +413,76 @@ def test_in_wita_across_the_month(text: str, expected: WhenResult) -> None:
         (datetime(2026, 7, 4, 3, 0, tzinfo=UTC), "Kamis minggu ini", on(7, 9)),
         (datetime(2026, 7, 4, 3, 0, tzinfo=UTC), "Sabtu ini", on(7, 4)),
         (datetime(2026, 7, 5, 3, 0, tzinfo=UTC), "Senin ini", on(7, 6)),
-        (datetime(2026, 7, 5, 3, 0, tzinfo=UTC), "Senin depan", on(7, 6)),
+        # "<weekday> depan" on a weekend: the coming one, or a week later? Asked.
+        (datetime(2026, 7, 5, 3, 0, tzinfo=UTC), "Senin depan", depan(on(7, 6), on(7, 13))),
+        (datetime(2026, 7, 4, 3, 0, tzinfo=UTC), "Jumat depan", depan(on(7, 10), on(7, 17))),
+        (
+            datetime(2026, 7, 4, 3, 0, tzinfo=UTC),
+            "Jumat minggu depan jam 10",
+            depan(on(7, 10, at=time(10)), on(7, 17, at=time(10))),
+        ),
+        (
+            datetime(2026, 7, 4, 3, 0, tzinfo=UTC),
+            "Jumat depan jam 10 WITA",
+            depan(
+                Understood(date(2026, 7, 10), time(9), None, zone="Asia/Makassar"),
+                Understood(date(2026, 7, 17), time(9), None, zone="Asia/Makassar"),
+            ),
+        ),
+        (datetime(2026, 7, 4, 3, 0, tzinfo=UTC), "Sabtu depan", on(7, 11)),  # Saturday: not this one, today
+        (datetime(2026, 7, 3, 3, 0, tzinfo=UTC), "Jumat depan", on(7, 10)),  # said on a Friday: next week's
     ],
 )
 def test_weekday_ini_on_a_weekend(now: datetime, text: str, expected: WhenResult) -> None:
     assert parse_when(text, now, WIB) == expected
+
+
+# Sunday 6 December 2026, 10.00 WITA. Tuesdays ahead: 8, 15, 22, 29 December; Mondays: 7, 14, 21, 28.
+SUNDAY_6_DECEMBER = datetime(2026, 12, 6, 2, 0, tzinfo=UTC)
+
+
+def both(day: date, hour_day: date, hour: int) -> Ambiguous:
+    return Ambiguous("weekday_number", (Understood(day, None, None), Understood(hour_day, time(hour), None)))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A number that is a date on that weekday and could be an office hour: asked about.
+        ("selasa 15", both(date(2026, 12, 15), date(2026, 12, 8), 15)),
+        ("Senin 14", both(date(2026, 12, 14), date(2026, 12, 7), 14)),
+        ("Kamis 3", on(12, 10, at=time(15))),  # 3 December has passed: 3 o'clock is 15.00 on Thursday
+        ("Kamis 17", both(date(2026, 12, 17), date(2026, 12, 10), 17)),
+        # A date on that weekday and no office hour: the date.
+        ("senin 21", on(12, 21)),
+        ("kamis 31", on(12, 31)),
+        ("Senin, 28", on(12, 28)),
+        ("Sabtu 2", both(date(2027, 1, 2), date(2026, 12, 12), 14)),  # next month's 2nd is the Saturday
+        # Its hour would fall on that same day: the date, whose free times are then shown.
+        ("Selasa 8", on(12, 8)),
+        # Something after the number: the number is the date.
+        ("selasa 15 jam 10", on(12, 15, at=time(10))),
+        ("Selasa 15 pukul 14.00", on(12, 15, at=time(14))),
+        # No date on that weekday: an hour, as after any date.
+        ("Senin 10", on(12, 7, at=time(10))),
+        ("Selasa 9", on(12, 8, at=time(9))),
+        ("Jumat 14", on(12, 11, at=time(14))),
+        ("Rabu 16", both(date(2026, 12, 16), date(2026, 12, 9), 16)),
+        ("Kamis 30", fails("weekday_mismatch")),  # 30 December is a Wednesday, and no hour is 30
+        # A part of the day, minutes or a zone make it a time.
+        ("Selasa 8 pagi", on(12, 8, at=time(8))),
+        ("Selasa 15.00", on(12, 8, at=time(15))),
+        ("Selasa 15 WITA", on(12, 8, at=time(15))),
+        ("Selasa 15 WIB", Understood(date(2026, 12, 8), time(16), None, zone="Asia/Jakarta")),
+        # With "depan"/"ini" the week is named: the number is an hour.
+        ("Selasa depan 15", depan(on(12, 8, at=time(15)), on(12, 15, at=time(15)))),  # on a Sunday: asked
+        # A month makes it a date, as before.
+        ("Selasa 15 Desember", on(12, 15)),
+        ("Selasa 16 Desember", fails("weekday_mismatch")),
+    ],
+)
+def test_a_weekday_and_a_number_is_read_against_the_calendar(text: str, expected: WhenResult) -> None:
+    assert parse_when(text, SUNDAY_6_DECEMBER, WITA) == expected
 
 
 @pytest.mark.parametrize(
@@ -436,7 +511,7 @@ def test_a_bare_number_is_an_hour_when_a_time_was_asked(text: str, expected: Whe
         (datetime(2027, 3, 1, 3, 0, tzinfo=UTC), "29/2", on(2, 29, 2028)),
         (datetime(2028, 2, 28, 3, 0, tzinfo=UTC), "besok", on(2, 29, 2028)),
         (datetime(2028, 2, 28, 3, 0, tzinfo=UTC), "lusa", on(3, 1, 2028)),
-        (datetime(2028, 1, 31, 3, 0, tzinfo=UTC), "bulan depan", on(2, 29, 2028)),
+        (datetime(2028, 1, 31, 3, 0, tzinfo=UTC), "sebulan lagi", month_from(2, 29, 2028)),
     ],
 )
 def test_leap_day(now: datetime, text: str, expected: WhenResult) -> None:
@@ -458,6 +533,15 @@ def test_leap_day(now: datetime, text: str, expected: WhenResult) -> None:
 )
 def test_today_is_taken_in_the_office_zone(now: datetime, tz: ZoneInfo, tomorrow: date) -> None:
     assert parse_when("besok", now, tz) == Understood(tomorrow, None, None)
+
+
+def test_a_zone_with_the_office_offset_is_the_office_zone() -> None:
+    # Pontianak keeps WIB under another name: "jam 10 WIB" there is 10.00, not a conversion to itself.
+    pontianak = ZoneInfo("Asia/Pontianak")
+    assert parse_when("jam 10 WIB", NOW, pontianak) == clock_at(10)
+    assert parse_when("besok jam 10 WIB", NOW, pontianak) == on(7, 2, at=time(10))
+    assert parse_when("besok jam 10 WITA", NOW, pontianak) == Understood(date(2026, 7, 2), time(9), None,
+                                                                         zone="Asia/Makassar")  # fmt: skip
 
 
 def test_naive_now_is_a_programming_error() -> None:

@@ -160,6 +160,21 @@ def test_city_days_off_are_not_working_days() -> None:
     assert ReminderPolicy(tz=WITA).with_days_off({}) == ReminderPolicy(tz=WITA)
 
 
+def test_a_holiday_staff_opened_is_a_working_day_and_a_day_off_on_it_still_closes_it() -> None:
+    policy = ReminderPolicy(tz=WITA)  # Thursday 24 December 2026 is cuti bersama, Friday 25 Christmas
+    monday = datetime(2026, 12, 28, 10, 0, tzinfo=WITA)
+    now = datetime(2026, 12, 1, 9, 0, tzinfo=WITA)
+    day_before = {p.kind: p.due_at for p in plan(request(WITA, monday), policy, now)}[REMINDER_DAY_BEFORE]
+    assert day_before == datetime(2026, 12, 23, 9, 0, tzinfo=WITA)
+    opened = policy.with_days_off({}, opened={date(2026, 12, 24)})
+    assert opened.is_working_day(date(2026, 12, 24)) and not opened.is_working_day(date(2026, 12, 25))
+    day_before = {p.kind: p.due_at for p in plan(request(WITA, monday), opened, now)}[REMINDER_DAY_BEFORE]
+    assert day_before == datetime(2026, 12, 24, 9, 0, tzinfo=WITA)
+    closed_again = policy.with_days_off({date(2026, 12, 24): "Rapat paripurna"}, opened={date(2026, 12, 24)})
+    assert not closed_again.is_working_day(date(2026, 12, 24))
+    assert not policy.with_days_off({}, opened={date(2026, 12, 26)}).is_working_day(date(2026, 12, 26))  # Saturday
+
+
 def test_a_move_waiting_for_staff_is_nudged_counting_from_when_it_was_asked() -> None:
     policy = ReminderPolicy(tz=WITA)
     moving = request(WITA, datetime(2026, 12, 7, 10, 0, tzinfo=WITA), S.RESCHEDULE_REQUESTED,
