@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from handlers.availability import SlotRefused
-from handlers.domain.model import SYSTEM_ACTOR_NAME, Action, Actor, ActorKind, AudienceRequest, Official, RequestStatus
+from handlers.domain.model import (
+    SYSTEM_ACTOR_NAME,
+    Action,
+    Actor,
+    ActorKind,
+    AudienceRequest,
+    Official,
+    Permission,
+    RequestStatus,
+    StaffMember,
+)
 from handlers.flows.request_audience import ORGANIZATION_TYPE_LABELS, show_letter_file
 from handlers.i18n import N_, Translator
 from handlers.messages import Choice, Option, Outbound, Text
@@ -174,16 +184,20 @@ def outcome_lines(
     return lines
 
 
-def card_actions(request: AudienceRequest, t: Translator) -> tuple[Option, ...]:
+def card_actions(request: AudienceRequest, t: Translator, viewer: StaffMember | None = None) -> tuple[Option, ...]:
     """Buttons on a staff card; keys are compact (g:<word>:<id>) and checked again on the server when pressed.
 
-    A request with a letter keeps "View letter" whatever its status: opening it decides nothing.
+    A request with a letter keeps "View letter" whatever its status: opening it decides nothing. With a
+    `viewer` (one staff member's own chat) only the buttons they may use are shown: a pemantau, who only views,
+    gets none of the decisions; without one (the shared staff group) every button is there.
     """
     if request.id is None:
         return ()
+    may_decide = viewer is None or viewer.may(Permission.DECIDE, request.official_key)
     actions = tuple(
         Option(f"g:{ACTION_KEYS[action]}:{request.id}", t(ACTION_LABELS[action]))
         for action in CARD_ACTIONS.get(request.status, ())
+        if may_decide
     )
     if request.letter_file is not None:
         actions += (Option(f"g:letter:{request.id}", t("View letter")),)

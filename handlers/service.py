@@ -59,6 +59,7 @@ from handlers.presenters import (
     status_label,
     status_line,
 )
+from handlers.recipients import staff_recipients
 from handlers.reminders import ReminderPolicy
 from handlers.scheduling import OfficialCalendar
 from handlers.suggestions import AvailabilitySuggester
@@ -204,10 +205,10 @@ class ConversationService(LifecycleActions):
             await uow.contacts.mark_unreachable(address, reason, now)
             request = await uow.requests.get(request_id) if request_id is not None else None
             if request is not None:
-                for staff in self._directory.staff_addresses():
+                for staff, member in staff_recipients(self._directory, request.official_key):
                     stored = await uow.conversations.load(staff)
                     t = self.translator(stored.language if stored else None)
-                    card = await self.card(uow, request, t)
+                    card = await self.card(uow, request, t, viewer=member)
                     await uow.outbox.enqueue(
                         Notification(staff.channel, staff.external_id, "unreachable", (card,), request.id), now
                     )
@@ -392,7 +393,8 @@ class ConversationService(LifecycleActions):
         request = await usecases.load(ex.uow, _request_id(argument))
         if ex.staff is None or not ex.staff.may(Permission.VIEW, request.official_key):
             raise NotAuthorized(request.reference)  # an ajudan sees only the officials they serve
-        return [await self.card(ex.uow, request, ex.t)], replace(state, offered=card_actions(request, ex.t))
+        card = await self.card(ex.uow, request, ex.t, viewer=ex.staff)
+        return [card], replace(state, offered=card_actions(request, ex.t, ex.staff))
 
     async def _letter(
         self, ex: _Exchange, state: ConversationState, argument: str
@@ -410,8 +412,14 @@ class ConversationService(LifecycleActions):
         turn = self._reprompt(ex, state)
         return [Document(request.letter_file, letter_caption(request, ex.t)), *turn.messages], turn.state
 
-    async def card(self, uow: UnitOfWork, request: AudienceRequest, t: Translator) -> Outbound:
-        """The staff card; it says so when the representative can no longer be reached."""
+    async def card(
+        self, uow: UnitOfWork, request: AudienceRequest, t: Translator, viewer: StaffMember | None = None
+    ) -> Outbound:
+        """The staff card; it says so when the representative can no longer be reached.
+
+        `viewer`: the one staff member who reads it (their own chat), so only the buttons they may use are shown;
+        None for the shared staff group, which gets every button.
+        """
         unreachable = await uow.contacts.unreachable(request.contact)
         officials = {o.key: o for o in self._directory.officials()}
         scheduled = await uow.outbox.for_request(request.id) if request.id is not None else []
@@ -425,7 +433,7 @@ class ConversationService(LifecycleActions):
             body += "\n" + t("Warning: the representative cannot be reached on {channel} since {when} ({reason}).",
                               channel=request.contact.channel.title(), when=t.datetime(unreachable[0]),
                               reason=t(unreachable[1]))  # fmt: skip
-        actions = card_actions(request, t)
+        actions = card_actions(request, t, viewer)
         return Choice(body, actions) if actions else Text(body)
 
     async def _start_decision(
@@ -503,7 +511,7 @@ class ConversationService(LifecycleActions):
         turn = self._reprompt(ex, state)
         if ex.compact:
             return [saved, *turn.messages], turn.state
-        return [saved, await self.card(ex.uow, request, ex.t), *turn.messages], turn.state
+        return [saved, await self.card(ex.uow, request, ex.t, viewer=ex.staff), *turn.messages], turn.state
 
     # ---- notifications -------------------------------------------------------------------------------------
 
@@ -535,11 +543,12 @@ class ConversationService(LifecycleActions):
         answer: str | None = None,
         exclude: Address | None = None,
     ) -> None:
-        for address in self._directory.staff_addresses():
+        # Each staff member hears only of the officials whose requests they may view (an ajudan: their own).
+        for address, member in staff_recipients(self._directory, request.official_key):
             if address == exclude:
                 continue
             t = await self._language_of(ex, address)
-            card = await self.card(ex.uow, request, t)
+            card = await self.card(ex.uow, request, t, viewer=member)
             line = staff_intro(kind, request, t, answer)
             intro: list[Outbound] = [Text(line)] if line else []
             await ex.uow.outbox.enqueue(

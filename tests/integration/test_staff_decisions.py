@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from handlers.domain.model import Action, Address, RequestStatus
-from handlers.messages import PressIn
+from handlers.messages import Choice, PressIn
 from tests.harness import AJUDAN, PROTOKOL, VIEWER, Harness
 from tests.integration.test_request_dialog import HAPPY, REP
 
@@ -197,3 +197,45 @@ async def test_an_aide_sees_and_opens_only_the_officials_they_serve(h: Harness) 
     refused = await h.say(AJUDAN, PressIn(f"g:open:{second.id}"), staff=True)
     assert "tidak berwenang" in refused and "Setujui" not in refused
     assert "AUD-2026-000002" in await h.say(PROTOKOL, "/antrian", staff=True)  # staff for every official
+
+
+def _options(notice_messages: tuple[object, ...]) -> list[str]:
+    return [o.label for m in notice_messages if isinstance(m, Choice) for o in m.options]
+
+
+async def test_notices_about_a_request_go_only_to_staff_who_may_view_its_official(h: Harness) -> None:
+    """An ajudan hears nothing of another official's requests: no card, no personal data, no decision."""
+    other = Address("console", "warga-4")
+    script = [("1" if e.startswith("Apa perihal") else s, e) for s, e in HAPPY]  # to the Wali Kota
+    await h.dialog(other, [*script[:-1], ("Kirim", "AUD-2026-000001")])
+    [request] = await h.requests_of(other)
+    assert request.id is not None
+    # Every kind of staff notice: new request, question answered, decision, cancellation.
+    await h.say(PROTOKOL, PressIn(f"g:info:{request.id}"), staff=True)
+    await h.say(PROTOKOL, "Mohon lampirkan SK kepengurusan yang masih berlaku.", staff=True)
+    await h.say(PROTOKOL, "1", staff=True)
+    await h.say(other, PressIn(f"g:answer:{request.id}"))
+    await h.say(other, "SK nomor 12/KT/2026 sudah kami kirim lewat surel.")
+    await h.say(other, PressIn(f"g:cancel:{request.id}"))
+    await h.say(other, "Ketua organisasi berhalangan karena tugas ke luar kota.")
+    await h.say(other, "1")
+    assert (await h.request("AUD-2026-000001")).status is RequestStatus.CANCELLED
+    for limited in (AJUDAN, KESBANGPOL):  # limited to the Wakil Wali Kota (and Kesbangpol)
+        assert await h.notifications(limited) == [], limited
+    kinds = [n.kind for n in await h.notifications(VIEWER)]
+    assert kinds == ["new_request", "decided", "info_provided", "cancelled"]
+    assert "+62812" not in await notices_text(h, AJUDAN)
+
+
+async def test_the_ajudan_gets_their_officials_requests_and_a_pemantau_no_decision_buttons(h: Harness) -> None:
+    await submitted(h)  # to the Wakil Wali Kota
+    [ajudan] = await h.notifications(AJUDAN)
+    assert "Permohonan audiensi baru AUD-2026-000001" in ajudan.messages[0].body
+    assert _options(ajudan.messages)[:3] == ["Setujui", "Tolak", "Minta Info"]
+    [viewer] = await h.notifications(VIEWER)
+    assert "Permohonan audiensi AUD-2026-000001" in viewer.messages[1].body  # the card, to read
+    assert _options(viewer.messages) == []  # a pemantau only views: no button they could not use
+    # Opened from the queue, the pemantau's card has no decision either, and "1" decides nothing.
+    assert "Setujui" not in await h.say(VIEWER, "/antrian", staff=True) + await h.say(VIEWER, "1", staff=True)
+    await h.say(VIEWER, "1", staff=True)
+    assert (await h.request("AUD-2026-000001")).status is RequestStatus.SUBMITTED
