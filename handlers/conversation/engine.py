@@ -389,6 +389,9 @@ class Engine:
                 turn = self._prompt(state.with_frame(moved), context)
                 note = Text(context(frame).t("One question still needs an answer before sending."))
                 return replace(turn, messages=(note, *turn.messages))
+            stale = self._recheck(state, frame, context)
+            if stale is not None:
+                return stale
             return self._finish(state, frame, context)
         if isinstance(inbound, PressIn) and inbound.key == EDIT:
             return self._prompt(state.with_frame(replace(frame, step=EDIT_MENU, backup=dict(frame.answers))), context)
@@ -397,6 +400,49 @@ class Engine:
         t = context(frame).t
         turn = self._prompt(state, context)
         return replace(turn, messages=(Text(t("Please choose one of the options below.")), *turn.messages))
+
+    def _recheck(self, state: ConversationState, frame: Frame, context: ContextFactory) -> Turn | None:
+        """At "Send": answers that no longer hold (a preferred time now past or too soon, the form having waited)
+        are dropped with the reason; a question left with no answer is asked again, the rest is kept. None when
+        everything still holds."""
+        flow = self.flows[frame.flow]
+        ctx = context(frame)
+        answers = dict(frame.answers)
+        notes: list[str] = []
+        for step in flow.steps:
+            value = answers.get(step.key)
+            if step.recheck is None or value is None or not step.applies(ctx):
+                continue
+            values = list(value) if step.collect > 1 else [value]
+            kept = []
+            for item in values:
+                why = step.recheck(item, ctx)
+                if why is None:
+                    kept.append(item)
+                else:
+                    notes.append(why)
+            if len(kept) == len(values):
+                continue
+            if kept and step.collect > 1:
+                answers[step.key] = kept
+            else:
+                answers.pop(step.key)
+        if not notes:
+            return None
+        t = ctx.t
+        listed = "\n".join(f"• {note}" for note in notes)
+        frame = replace(frame, answers=answers)
+        missing = self._first_unanswered(flow, frame, context)
+        if missing is None:
+            said = t("Before sending we checked your answers again. These no longer hold and have been removed:\n"
+                     "{removed}\nPlease check your request once more.", removed=listed)  # fmt: skip
+            turn = self._prompt(state.with_frame(frame), context)
+        else:
+            said = t("Before sending we checked your answers again. These no longer hold and have been removed:\n"
+                     "{removed}\nPlease choose again; your other answers are kept.", removed=listed)  # fmt: skip
+            moved = replace(frame, step=missing.key, editing=missing.key, backup=dict(answers), draft=None)
+            turn = self._prompt(state.with_frame(moved), context)
+        return replace(turn, messages=(Text(said), *turn.messages))
 
     def _edit_answer(self, state: ConversationState, frame: Frame, inbound: Inbound, context: ContextFactory) -> Turn:
         flow = self.flows[frame.flow]

@@ -91,6 +91,9 @@ class Step:
     # Whether a typed number is the answer ("9" at a time question is 09.00) rather than the number of an
     # option; where the channel shows numbers beside the options, they choose anyway.
     typed_numbers: Callable[[StepContext], bool] = _never
+    # Checked again at "Send" for each value given (a form may be sent days after it was filled in): None when
+    # the value still holds, else why not (already translated); such values are dropped before sending.
+    recheck: Callable[[Any, StepContext], str | None] | None = None
 
 
 @dataclass(frozen=True)

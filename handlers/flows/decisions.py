@@ -17,6 +17,7 @@ from datetime import date, datetime
 from handlers import validators
 from handlers.conversation.flow import Flow, Section, Step, StepContext
 from handlers.datetext import Understood, parse_when
+from handlers.flows.request_audience import still_bookable
 from handlers.flows.time_picker import TimePicker
 from handlers.i18n import N_
 from handlers.messages import Inbound, Option, PressIn, TextIn
@@ -361,7 +362,8 @@ RESCHEDULE = Flow(
     steps=(
         Step("times", "times", RESCHEDULE_TIMES.intro, RESCHEDULE_TIMES.parse, label=N_("Preferred times"),
              typed_numbers=RESCHEDULE_TIMES.numbers_are_times, options=RESCHEDULE_TIMES.options,
-             ask=RESCHEDULE_TIMES.ask, collect=3, show=show_time, acknowledge=TimePicker.acknowledge),
+             ask=RESCHEDULE_TIMES.ask, collect=3, show=show_time, acknowledge=TimePicker.acknowledge,
+             recheck=still_bookable(RESCHEDULE_TIMES)),
         Step("message", "message",
              N_("Why do you need another time? (optional; choose Skip to leave it out)\n"
                 "Example: Ketua organisasi bertugas ke luar kota pada tanggal tersebut."),

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from handlers import validators
+from handlers.availability import RefusalReason, SlotRefused
 from handlers.conversation.flow import Flow, Section, Step, StepContext
 from handlers.domain.model import FileRef, OrganizationType
 from handlers.flows.time_picker import TimePicker
 from handlers.i18n import N_
 from handlers.messages import ContactIn, FileIn, Inbound, InputHint, Option, PressIn, TextIn
+from handlers.scheduling import refusal_text
 from handlers.validators import Invalid
 
 ORGANIZATION_TYPE_LABELS: dict[OrganizationType, str] = {
@@ -152,6 +155,23 @@ PREFERRED_TIMES = TimePicker(
 )  # fmt: skip
 
 
+def still_bookable(picker: TimePicker) -> Callable[[Any, StepContext], str | None]:
+    """At "Send": a chosen time that has since passed, or come inside the minimum notice (the form waited), is
+    no longer asked for; says why (None: it still holds). Other refusals (taken meanwhile) are for staff."""
+
+    def recheck(value: Any, ctx: StepContext) -> str | None:
+        at = datetime.fromisoformat(str(value))
+        calendar = picker.calendar(ctx)
+        if calendar is None:
+            return None if at > ctx.now else ctx.t("{when} has already passed.", when=ctx.t.datetime(at))
+        result = calendar.check(at)
+        if isinstance(result, SlotRefused) and result.reason in (RefusalReason.PAST, RefusalReason.TOO_SOON):
+            return refusal_text(result, at, calendar, ctx.t)
+        return None
+
+    return recheck
+
+
 def show_time(value: str, ctx: StepContext) -> str:
     return TimePicker.show(value, ctx)
 
@@ -243,7 +263,7 @@ REQUEST_AUDIENCE = Flow(
         Step("preferred_times", "times", PREFERRED_TIMES.intro, PREFERRED_TIMES.parse,
              typed_numbers=PREFERRED_TIMES.numbers_are_times,
              label=N_("Preferred times"), options=PREFERRED_TIMES.options, ask=PREFERRED_TIMES.ask, collect=3,
-             show=show_time, acknowledge=acknowledge_time),
+             show=show_time, acknowledge=acknowledge_time, recheck=still_bookable(PREFERRED_TIMES)),
         Step("letter_number", "letter",
              N_("What is the number of your request letter (surat permohonan)?\n"
                 "Example: 005/12/KT-MKS/VII/2026. Type “lewati” if there is none."),

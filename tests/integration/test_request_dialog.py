@@ -469,3 +469,32 @@ async def _delete_request(h: Harness, request_id: int) -> None:
         for table in ("outbox", "audit_event", "channel_message", "booking"):
             await connection.execute(text(f"DELETE FROM {table} WHERE request_id = :id"), {"id": request_id})
         await connection.execute(text("DELETE FROM audience_request WHERE id = :id"), {"id": request_id})
+
+
+async def test_a_form_sent_a_month_later_drops_its_past_times_and_asks_for_new_ones(h: Harness) -> None:
+    await h.dialog(REP, HAPPY[:-1])
+    h.clock.advance(days=30)  # the summary waited; both preferred times have passed (23 December now)
+    reply = await h.say(REP, "Kirim")
+    assert "Rabu, 25 November 2026 pukul 09.00 WITA sudah lewat" in reply
+    assert "Senin, 7 Desember 2026 pukul 10.00 WITA sudah lewat" in reply
+    assert "paling banyak tiga waktu" in reply and "Sudah dipilih" not in reply  # the time step again
+    assert await h.requests_of(REP) == []  # nothing sent with past times
+    assert "— benar?" in await h.say(REP, "11/01/2027 10:00")
+    await h.say(REP, "Ya")
+    summary = await h.say(REP, "Selesai")
+    assert "Mohon periksa kembali" in summary and "Karang Taruna Kelurahan Maccini" in summary  # answers kept
+    assert "kode permohonan" in await h.say(REP, "Kirim")
+    [request] = await h.requests_of(REP)
+    assert request.preferred_times == (datetime(2027, 1, 11, 10, 0, tzinfo=MAKASSAR),)
+
+
+async def test_a_time_now_inside_the_minimum_notice_is_dropped_and_the_rest_is_shown_again(h: Harness) -> None:
+    await h.dialog(REP, HAPPY[:-1])
+    h.clock.advance(days=1)  # Tuesday: Wednesday 25 November is now too soon (two working days' notice)
+    reply = await h.say(REP, "Kirim")
+    assert "Rabu, 25 November 2026 pukul 09.00 WITA terlalu dekat" in reply and "telah dihapus" in reply
+    assert "Mohon periksa kembali" in reply and "Senin, 7 Desember 2026 pukul 10.00 WITA" in reply
+    assert await h.requests_of(REP) == []  # the person sees what is sent before it is
+    assert "kode permohonan" in await h.say(REP, "Kirim")
+    [request] = await h.requests_of(REP)
+    assert request.preferred_times == (datetime(2026, 12, 7, 10, 0, tzinfo=MAKASSAR),)
