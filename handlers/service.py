@@ -358,6 +358,8 @@ class ConversationService(LifecycleActions):
             data = {"request_id": request.id, "reference": request.reference}
             turn = ex.engine.start_flow(state, FEEDBACK_COMMENT.name, ex.context, data)
             return [*messages, *turn.messages], turn.state
+        if messages and isinstance(messages[-1], Choice):  # "cancel the audience?": that is the question now
+            return messages, replace(state, offered=messages[-1].options)
         turn = self._reprompt(ex, state)
         return [*messages, *turn.messages], turn.state
 

@@ -25,6 +25,15 @@ SKIP, DONE, SEND, EDIT, CANCEL, RESUME, YES, NO = "f:skip", "f:done", "f:send", 
 SKIP_WORDS = frozenset({"lewati", "skip", "-", "tidak ada", "tidak", "kosong"})
 # Typed at a question that must be answered, these are an attempt to skip, never the answer itself.
 REFUSED_SKIPS = frozenset({"lewati", "skip"})
+# Typed at a yes/no question (abandon this form? cancel the audience? approve this?), these mean its buttons.
+# Not "batal": most of these questions ask whether to cancel something, so it could mean either.
+YES_WORDS = frozenset({"ya", "iya", "iy", "y", "yes", "ok", "oke", "okay", "benar", "betul", "baik", "boleh",
+                       "setuju", "ya benar", "iya benar"})  # fmt: skip
+NO_WORDS = frozenset({"tidak", "tdk", "tak", "gak", "ga", "nggak", "ngga", "enggak", "engga", "no", "n", "bukan",
+                      "jangan", "tidak jadi", "tdk jadi", "gak jadi", "nggak jadi", "ga jadi",
+                      "enggak jadi"})  # fmt: skip
+# Yes / no options among the global keys (a reminder's "cancel the audience?"), by key prefix.
+GLOBAL_YES_NO = (("g:r:cancelyes:", "g:r:keep:"),)
 
 
 @dataclass(frozen=True)
@@ -78,14 +87,15 @@ class Engine:
         (console: 0, always; WhatsApp: beyond a list's 10 rows; Telegram: None, never). Only then is a typed
         number taken as an option: elsewhere "9" at a time question means nine o'clock."""
         numbers_shown = numbered_above is not None and len(state.offered) > numbered_above
-        inbound = self._recognise_choice(state, inbound, numbers_shown or not self._takes_numbers(state, context))
+        inbound = self._recognise_choice(state, inbound, numbers_shown or not self._takes_numbers(state, context),
+                                         self._yes_no(state))  # fmt: skip
         t = context(state.frame).t
         if isinstance(inbound, TextIn) and inbound.text.strip().startswith("/"):
             return self._command(state, inbound.text.strip(), context)
         if isinstance(inbound, PressIn) and inbound.key.startswith(GLOBAL):
             return self._global(state, inbound.key[len(GLOBAL) :], context)
         if state.confirming:
-            return self._confirm_abandon(state, inbound, context)
+            return self._confirm_abandon(state, inbound, context, numbers_shown=numbers_shown)
         frame = state.frame
         if isinstance(inbound, PressIn) and not any(o.key == inbound.key for o in state.offered):
             return self._stale(state, context, foreign=inbound.key == FOREIGN)
@@ -123,9 +133,27 @@ class Engine:
             return False
         return self.flows[frame.flow].step(frame.step).typed_numbers(context(frame))
 
+    def _yes_no(self, state: ConversationState) -> tuple[str, str] | None:
+        """The keys a typed "ya" / "tidak" stand for, when the question asked is a yes/no one."""
+        offered = {o.key for o in state.offered}
+        if state.confirming:
+            return YES, NO
+        frame = state.frame
+        if frame is not None and frame.step == SUMMARY and self.flows[frame.flow].summary_asks:
+            return SEND, CANCEL
+        for yes_prefix, no_prefix in GLOBAL_YES_NO:
+            yes = [k for k in offered if k.startswith(yes_prefix)]
+            no = [k for k in offered if k.startswith(no_prefix)]
+            if len(yes) == 1 and len(no) == 1:
+                return yes[0], no[0]
+        return None
+
     @staticmethod
-    def _recognise_choice(state: ConversationState, inbound: Inbound, numbers_choose: bool) -> Inbound:
-        """A typed option number or option label counts as pressing that option (numbered-text fallback)."""
+    def _recognise_choice(
+        state: ConversationState, inbound: Inbound, numbers_choose: bool, yes_no: tuple[str, str] | None = None
+    ) -> Inbound:
+        """A typed option number or option label counts as pressing that option (numbered-text fallback);
+        at a yes/no question, "ya", "iya", "y", "tidak", "tdk", "bukan"… count as its yes and no."""
         if not isinstance(inbound, TextIn) or not state.offered:
             return inbound
         typed = inbound.text.strip()
@@ -138,6 +166,12 @@ class Engine:
         for option in state.offered:
             if option.label.casefold() == folded:
                 return PressIn(option.key)
+        if yes_no is not None:
+            word = " ".join(re.sub(r"[.!,?]+", " ", folded).split())
+            if word in YES_WORDS:
+                return PressIn(yes_no[0])
+            if word in NO_WORDS:
+                return PressIn(yes_no[1])
         # "Kirim" for "Kirim pertanyaan": the first word(s) of exactly one option's label.
         starting = [o for o in state.offered if len(folded) >= 3 and o.label.casefold().startswith(folded + " ")]
         if len(starting) == 1:
@@ -236,7 +270,9 @@ class Engine:
         question = t("Abandon “{title}”? The answers you gave in it will be deleted.", title=t(flow.title))
         return Turn(replace(state, confirming="abandon", offered=options), (Choice(question, options),))
 
-    def _confirm_abandon(self, state: ConversationState, inbound: Inbound, context: ContextFactory) -> Turn:
+    def _confirm_abandon(
+        self, state: ConversationState, inbound: Inbound, context: ContextFactory, *, numbers_shown: bool = True
+    ) -> Turn:
         t = context(state.frame).t
         if isinstance(inbound, PressIn) and inbound.key == YES and state.frame is not None:
             resumed = replace(state.pop(), confirming=None)
@@ -246,7 +282,10 @@ class Engine:
         if isinstance(inbound, PressIn) and inbound.key == NO:
             return self._prompt(replace(state, confirming=None), context)
         turn = self._ask_abandon(state, context)
-        hint = Text(t("Please answer with one of the options: 1 to abandon, 2 to continue."))
+        if numbers_shown:  # the options are numbered where the person reads them (the console, long lists)
+            hint = Text(t("Please answer “ya” (or 1) to abandon the form, or “tidak” (or 2) to continue it."))
+        else:
+            hint = Text(t("Please answer “ya” to abandon the form, or “tidak” to continue it, or press a button."))
         return replace(turn, messages=(hint, *turn.messages))
 
     def _back(self, state: ConversationState, context: ContextFactory) -> Turn:
@@ -393,10 +432,20 @@ class Engine:
             if stale is not None:
                 return stale
             return self._finish(state, frame, context)
+        flow = self.flows[frame.flow]
         if isinstance(inbound, PressIn) and inbound.key == EDIT:
-            return self._prompt(state.with_frame(replace(frame, step=EDIT_MENU, backup=dict(frame.answers))), context)
+            frame = replace(frame, backup=dict(frame.answers))
+            steps = [s for s in flow.steps if s.applies(context(frame))]
+            if len(steps) == 1:  # one question only (a reason): no menu of one part and one answer
+                return self._begin_edit(state, frame, steps[0], context)
+            return self._prompt(state.with_frame(replace(frame, step=EDIT_MENU)), context)
         if isinstance(inbound, PressIn) and inbound.key == CANCEL:
-            return self._ask_abandon(state, context)
+            if flow.abandon_asks:
+                return self._ask_abandon(state, context)
+            t = context(frame).t
+            said = Text(t(flow.abandoned, **{k: v for k, v in frame.data.items() if isinstance(v, str | int)}))
+            turn = self.reprompt(replace(state.pop(), confirming=None), context)
+            return replace(turn, messages=(said, *turn.messages))
         t = context(frame).t
         turn = self._prompt(state, context)
         return replace(turn, messages=(Text(t("Please choose one of the options below.")), *turn.messages))
@@ -479,8 +528,8 @@ class Engine:
         if frame.step == SUMMARY:
             options: tuple[Option, ...] = (
                 Option(SEND, t(flow.submit_label)),
-                Option(EDIT, t("Change an answer")),
-                Option(CANCEL, t("Abandon")),
+                Option(EDIT, t(flow.edit_label)),
+                Option(CANCEL, t(flow.abandon_label)),
             )
             body = f"{t(flow.summary_intro or '')}\n\n{self.summary(flow, frame, ctx)}"
             return Turn(replace(state, offered=options), (Choice(body, options),))

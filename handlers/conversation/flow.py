@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from handlers.domain.model import Official
-from handlers.i18n import Translator
+from handlers.i18n import N_, Translator
 from handlers.messages import Inbound, InputHint, Option
 
 if TYPE_CHECKING:
@@ -111,6 +111,15 @@ class Flow:
     # A flow with a summary shows every answer and waits for "send"; sections can be changed one at a time.
     summary_intro: str | None = None
     submit_label: str = ""
+    # Whether the summary is a yes/no question ("Approve this audience?"): then a typed "ya" sends and "tidak"
+    # abandons, like the buttons. Not for a summary that asks the person to check many answers.
+    summary_asks: bool = True
+    edit_label: str = N_("Change an answer")  # message ids of the summary's other two buttons
+    abandon_label: str = N_("Abandon")
+    # Abandoning from the summary asks first ("the answers will be deleted"); a one-question flow whose
+    # abandon button means "never mind" (don't cancel the request after all) leaves at once, saying `abandoned`.
+    abandon_asks: bool = True
+    abandoned: str = N_("The form has been abandoned. Nothing was sent.")  # may use the flow's data ({reference})
     initial_answers: Callable[[Mapping[str, Any]], dict[str, Any]] = field(default=lambda _data: {})
 
     def step(self, key: str) -> Step:

@@ -337,6 +337,10 @@ CANCEL_REQUEST = Flow(
     title=N_("Cancellation"),
     summary_intro=N_("Cancel this audience request? Staff will be told, and its time becomes free for others."),
     submit_label=N_("Yes, cancel the request"),
+    edit_label=N_("Change the reason"),
+    abandon_label=N_("No, keep the request"),
+    abandon_asks=False,  # "no" means the request stays: nothing to lose but the reason just typed
+    abandoned=N_("Your request {reference} has not been cancelled; it stays as it was."),
     sections=(Section("reason", N_("Reason")),),
     steps=(
         Step("reason", "reason",

@@ -218,6 +218,7 @@ REQUEST_AUDIENCE = Flow(
     title=N_("Audience request"),
     summary_intro=N_("Please check your request. If everything is correct, choose “Send”."),
     submit_label=N_("Send"),
+    summary_asks=False,  # "check every answer", not a yes/no question
     initial_answers=preselected,
     sections=(
         Section("organization", N_("Organization")),

@@ -144,7 +144,10 @@ async def test_hadir_and_batalkan_on_a_reminder(h: Harness) -> None:
     request_id = await approved(h)
     assert "Kami menantikan kehadiran Bapak/Ibu" in await h.say(REP, PressIn(f"g:r:attend:{request_id}"))
     assert "Apakah Bapak/Ibu ingin membatalkan" in await h.say(REP, PressIn(f"g:r:cancel:{request_id}"))
-    assert "telah dibatalkan" in await h.say(REP, PressIn(f"g:r:cancelyes:{request_id}"))
+    assert "tetap sesuai jadwal" in await h.say(REP, "tidak")  # typed at the question: "No, keep it"
+    assert (await h.request("AUD-2026-000001")).status is RequestStatus.APPROVED
+    await h.say(REP, PressIn(f"g:r:cancel:{request_id}"))
+    assert "telah dibatalkan" in await h.say(REP, "Ya")
     assert (await h.request("AUD-2026-000001")).status is RequestStatus.CANCELLED
     assert {state for state, _ in (await scheduled(h, request_id)).values()} == {"cancelled"}
     staff_notes = [m.body for n in await h.notifications(PROTOKOL) for m in n.messages]

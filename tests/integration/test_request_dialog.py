@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import text
 
 from handlers.domain.model import Action, Address, AudienceRequest, RequestStatus
-from handlers.messages import PressIn
-from tests.harness import MAKASSAR, PROTOKOL, Harness, build_service
+from handlers.messages import PressIn, TextIn
+from tests.harness import MAKASSAR, PROTOKOL, Harness, build_service, reply_text
 
 REP = Address("console", "warga-1")
 
@@ -498,3 +498,33 @@ async def test_a_time_now_inside_the_minimum_notice_is_dropped_and_the_rest_is_s
     assert "kode permohonan" in await h.say(REP, "Kirim")
     [request] = await h.requests_of(REP)
     assert request.preferred_times == (datetime(2026, 12, 7, 10, 0, tzinfo=MAKASSAR),)
+
+
+async def test_the_abandon_question_takes_ya_and_tidak_typed_in_any_case(h: Harness) -> None:
+    await h.dialog(REP, until("Apa jabatan"))
+    for no in ("tidak", "Tdk", "bukan", "Tidak jadi"):
+        assert "Batalkan “Permohonan audiensi”?" in await h.say(REP, "/batal")
+        assert "Apa jabatan" in await h.say(REP, no), no
+    await h.say(REP, "/batal")
+    reply = await h.say(REP, "Ya")
+    assert "Pengisian formulir telah dibatalkan" in reply
+    await h.say(REP, "/ajukan")
+    await h.say(REP, "/batal")
+    assert "Pengisian formulir telah dibatalkan" in await h.say(REP, "iya.")
+
+
+async def test_the_hint_at_the_abandon_question_names_numbers_only_where_they_are_shown(h: Harness) -> None:
+    await h.dialog(REP, until("Apa jabatan"))
+    await h.say(REP, "/batal")
+    console = await h.say(REP, "mungkin")
+    assert "Mohon jawab “ya” (atau 1)" in console and "Batalkan “Permohonan audiensi”?" in console
+    telegram = Address("telegram", "555")  # buttons carry no numbers there
+
+    async def say(text: str) -> str:
+        return reply_text(await h.service.handle(telegram, TextIn(text), numbered_above=None))
+
+    await say("/ajukan")
+    await say("/batal")
+    hint = await say("mungkin")
+    assert "Mohon jawab “ya” untuk membatalkan" in hint and "atau 1" not in hint
+    assert "Apa nama organisasi" in await say("tidak")  # the form goes on
