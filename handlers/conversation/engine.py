@@ -22,6 +22,8 @@ from handlers.validators import Invalid
 GLOBAL = "g:"  # keys valid at any time (menu entries, buttons on notifications); checked by the service
 SKIP, DONE, SEND, EDIT, CANCEL, RESUME, YES, NO = "f:skip", "f:done", "f:send", "f:edit", "f:cancel", \
     "f:resume", "f:yes", "f:no"  # fmt: skip
+UNDO = "f:undo"  # at a question that collects several answers: remove the last one chosen
+MAX_LIST = 10  # options that still fit one list (WhatsApp's); an extra convenience button stays within it
 SKIP_WORDS = frozenset({"lewati", "skip", "-", "tidak ada", "tidak", "kosong"})
 # Typed at a question that must be answered, these are an attempt to skip, never the answer itself.
 REFUSED_SKIPS = frozenset({"lewati", "skip"})
@@ -304,11 +306,8 @@ class Engine:
             turn = self._prompt(state, context)
             return replace(turn, messages=(Text(t("This is the first step.")), *turn.messages))
         previous = frame.history[-1]
-        answers = dict(frame.answers)
-        flow = self.flows[frame.flow]
-        if previous != SUMMARY and flow.step(previous).collect > 1:
-            answers.pop(previous, None)  # a list is collected again from the start
-        moved = replace(frame, step=previous, history=frame.history[:-1], answers=answers, draft=None)
+        # Every answer stays: the question shows it (a list: what was chosen, with "Done" and "Remove the last one").
+        moved = replace(frame, step=previous, history=frame.history[:-1], draft=None)
         return self._prompt(state.with_frame(moved), context)
 
     # ---- answering a step --------------------------------------------------------------------------------
@@ -320,6 +319,14 @@ class Engine:
         t = ctx.t
         if step.collect > 1 and isinstance(inbound, PressIn) and inbound.key == DONE and frame.answers.get(step.key):
             return self._advance(state, flow, frame, context)
+        if step.collect > 1 and isinstance(inbound, PressIn) and inbound.key == UNDO and frame.answers.get(step.key):
+            collected = list(frame.answers[step.key])
+            removed = collected.pop()
+            answers = {**frame.answers, step.key: collected} if collected else \
+                {k: v for k, v in frame.answers.items() if k != step.key}  # fmt: skip
+            turn = self._prompt(state.with_frame(replace(frame, answers=answers, draft=None)), context)
+            note = Text(t("Removed: {answer}.", answer=step.show(removed, ctx)))
+            return replace(turn, messages=(note, *turn.messages))
         if step.skippable and self._is_skip(inbound):
             value: Any = None
         elif isinstance(inbound, TextIn) and inbound.text.strip().casefold() in REFUSED_SKIPS:
@@ -347,6 +354,10 @@ class Engine:
             if value in collected:
                 turn = self._prompt(state.with_frame(frame), context)
                 return replace(turn, messages=(Text(t("You already chose that one.")), *turn.messages))
+            if len(collected) >= step.collect:  # back at a full list: one must go before another comes
+                turn = self._prompt(state.with_frame(frame), context)
+                full = t("You have already chosen {n}. Choose “Remove the last one” first, or “Done”.", n=step.collect)
+                return replace(turn, messages=(Text(full), *turn.messages))
             collected.append(value)
             answers[step.key] = collected
             frame = replace(frame, answers=answers)
@@ -559,6 +570,9 @@ class Engine:
         choices = list(step.options(ctx))
         if step.collect > 1 and current:
             choices.append(Option(DONE, t("Done")))
+            # At the step's first question (not amid a date's times), while the buttons still fit one list.
+            if not frame.draft and len(choices) < MAX_LIST:
+                choices.append(Option(UNDO, t("Remove the last one")))
         if step.skippable:
             choices.append(Option(SKIP, t("Skip")))
         offered = tuple(choices)
@@ -596,6 +610,6 @@ def make_context_factory(t: Translator, now: Any, env: FlowEnv) -> ContextFactor
 
 
 __all__ = [
-    "CANCEL", "DONE", "EDIT", "GLOBAL", "NO", "RESUME", "SEND", "SKIP", "YES", "ContextFactory", "Effect",
+    "CANCEL", "DONE", "EDIT", "GLOBAL", "NO", "RESUME", "SEND", "SKIP", "UNDO", "YES", "ContextFactory", "Effect",
     "Engine", "FlowCompleted", "GlobalAction", "Persona", "Turn", "make_context_factory",
 ]  # fmt: skip

@@ -528,3 +528,43 @@ async def test_the_hint_at_the_abandon_question_names_numbers_only_where_they_ar
     hint = await say("mungkin")
     assert "Mohon jawab “ya” untuk membatalkan" in hint and "atau 1" not in hint
     assert "Apa nama organisasi" in await say("tidak")  # the form goes on
+
+
+async def test_going_back_to_the_times_keeps_them_and_the_last_one_can_be_removed(h: Harness) -> None:
+    await h.dialog(REP, until("nomor surat permohonan"))  # two times chosen, then "Selesai"
+    reply = await h.say(REP, "/kembali")
+    assert "paling banyak tiga waktu" in reply and "Sudah dipilih" in reply
+    assert "Rabu, 25 November 2026 pukul 09.00 WITA" in reply and "Senin, 7 Desember 2026 pukul 10.00 WITA" in reply
+    assert "Selesai" in reply and "Hapus yang terakhir" in reply
+    reply = await h.say(REP, "Hapus yang terakhir")
+    assert "Dihapus: Senin, 7 Desember 2026 pukul 10.00 WITA." in reply
+    assert "Rabu, 25 November 2026 pukul 09.00 WITA" in reply.split("Sudah dipilih")[1]
+    assert "nomor surat permohonan" in await h.say(REP, "Selesai")
+    await h.dialog(REP, HAPPY[-2:])
+    [request] = await h.requests_of(REP)
+    assert request.preferred_times == (datetime(2026, 11, 25, 9, 0, tzinfo=MAKASSAR),)
+
+
+async def test_going_back_never_loses_an_answer(h: Harness) -> None:
+    await h.dialog(REP, HAPPY[:-1])
+    assert "(Jawaban saat ini: 005/12/KT-MKS/XI/2026)" in await h.say(REP, "/kembali")  # the letter number
+    assert "Sudah dipilih" in await h.say(REP, "/kembali")  # the times
+    assert "(Jawaban saat ini: 5 orang)" in await h.say(REP, "/kembali")  # the attendees
+    reply = await h.say(REP, "5")
+    assert "Sudah dipilih" in reply and "Senin, 7 Desember 2026 pukul 10.00 WITA" in reply  # forward again: kept
+    assert "nomor surat permohonan" in await h.say(REP, "Selesai")
+    summary = await h.say(REP, "005/12/KT-MKS/XI/2026")
+    assert "Rabu, 25 November 2026 pukul 09.00 WITA; Senin, 7 Desember 2026 pukul 10.00 WITA" in summary
+
+
+async def test_back_at_a_full_list_asks_to_remove_one_before_adding(h: Harness) -> None:
+    await h.dialog(REP, until("Dicatat: Senin, 7 Desember"))
+    await h.say(REP, "08/12/2026 13:30")
+    assert "nomor surat permohonan" in await h.say(REP, "Ya")  # the third time: the list is full
+    await h.say(REP, "/kembali")
+    await h.say(REP, "09/12/2026 10:00")
+    reply = await h.say(REP, "Ya")
+    assert "sudah memilih 3" in reply and "Hapus yang terakhir" in reply
+    await h.say(REP, "Hapus yang terakhir")
+    await h.say(REP, "09/12/2026 10:00")
+    assert "nomor surat permohonan" in await h.say(REP, "Ya")
