@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from handlers.availability import SlotRefused
 from handlers.domain.model import (
@@ -11,6 +13,7 @@ from handlers.domain.model import (
     Actor,
     ActorKind,
     AudienceRequest,
+    AuditEvent,
     Official,
     Permission,
     RequestStatus,
@@ -103,13 +106,53 @@ def official_name(official: Official | None, key: str) -> str:
     return official.display if official else key
 
 
+@dataclass(frozen=True)
+class InfoExchange:
+    """A question staff asked the representative, and the answer when it came (from the audit trail)."""
+
+    asked_by: str
+    asked_at: datetime
+    question: str
+    answered_at: datetime | None = None
+    answer: str | None = None
+
+
+def info_exchanges(events: Sequence[AuditEvent]) -> list[InfoExchange]:
+    """Every question staff asked about a request (`request_info` events) with the answer that followed it
+    (`provide_info`), oldest first, so whoever decides later reads what was asked and said."""
+    found: list[InfoExchange] = []
+    for event in sorted(events, key=lambda e: e.at):
+        if event.action is Action.REQUEST_INFO and event.note:
+            found.append(InfoExchange(event.actor.name, event.at, event.note))
+        elif event.action is Action.PROVIDE_INFO and found and found[-1].answer is None:
+            found[-1] = replace(found[-1], answered_at=event.at, answer=event.note or "")
+    return found
+
+
+def exchange_lines(exchanges: Sequence[InfoExchange], t: Translator) -> list[str]:
+    if not exchanges:
+        return []
+    lines = [t("Questions to the representative:")]
+    for item in exchanges:
+        lines.append("   • " + t("{who}, {when}: “{question}”", who=item.asked_by, when=t.datetime(item.asked_at),
+                                  question=item.question))  # fmt: skip
+        if item.answer is not None and item.answered_at is not None:
+            lines.append("     " + t("Answer, {when}: “{answer}”", when=t.datetime(item.answered_at),
+                                     answer=item.answer))  # fmt: skip
+        else:
+            lines.append("     " + t("(not answered yet)"))
+    return lines
+
+
 def request_card(
     request: AudienceRequest,
     official: Official | None,
     t: Translator,
     officials: Mapping[str, Official] | None = None,
     reminders: Sequence[str] = (),
+    exchanges: Sequence[InfoExchange] | None = None,
 ) -> str:
+    """The staff card. `exchanges`: the questions asked and answered (None: only an open question is shown)."""
     org = request.organization
     registration = (
         t("registered, no. {number}", number=org.registration_number)
@@ -140,7 +183,8 @@ def request_card(
         )
     lines.append(t("Request letter: {letter}", letter=letter))
     lines.append(t("Submitted: {when}", when=t.datetime(request.created_at)))
-    lines.extend(outcome_lines(request, t, officials))
+    lines.extend(outcome_lines(request, t, officials, with_question=exchanges is None))
+    lines.extend(exchange_lines(exchanges or (), t))
     lines.extend(line_start(line) for line in reminders)
     return "\n".join(lines)
 
@@ -153,8 +197,9 @@ class _Ctx:
 
 
 def outcome_lines(
-    request: AudienceRequest, t: Translator, officials: Mapping[str, Official] | None = None
-) -> list[str]:
+    request: AudienceRequest, t: Translator, officials: Mapping[str, Official] | None = None, *,
+    with_question: bool = True,
+) -> list[str]:  # fmt: skip
     lines: list[str] = []
     status = request.status
     if request.handed_over_from:
@@ -162,7 +207,7 @@ def outcome_lines(
         lines.append(
             t("Disposisi: handed over from {official}", official=official_name(source, request.handed_over_from))
         )
-    if status is RequestStatus.INFO_REQUESTED and request.info_question:
+    if with_question and status is RequestStatus.INFO_REQUESTED and request.info_question:
         lines.append(t("Question to the representative: {question}", question=request.info_question))
     if request.scheduled_at and status in (RequestStatus.APPROVED, RequestStatus.RESCHEDULE_REQUESTED,
                                            RequestStatus.COMPLETED, RequestStatus.NO_SHOW):  # fmt: skip

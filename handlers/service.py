@@ -52,6 +52,7 @@ from handlers.ports import Clock, ConcurrencyConflict, Directory, SlotSuggester,
 from handlers.presenters import (
     card_actions,
     decider_name,
+    info_exchanges,
     letter_caption,
     representative_notice,
     request_card,
@@ -425,9 +426,9 @@ class ConversationService(LifecycleActions):
         unreachable = await uow.contacts.unreachable(request.contact)
         officials = {o.key: o for o in self._directory.officials()}
         scheduled = await uow.outbox.for_request(request.id) if request.id is not None else []
-        body = request_card(
-            request, self._directory.official(request.official_key), t, officials, reminders.status_lines(scheduled, t)
-        )
+        events = await uow.audit.for_request(request.id) if request.id is not None else []
+        body = request_card(request, self._directory.official(request.official_key), t, officials,
+                            reminders.status_lines(scheduled, t), info_exchanges(events))  # fmt: skip
         clashes = await self._clashes(uow, request, t, self._clock.now())
         if clashes:
             body += "\n" + "\n".join(clashes)

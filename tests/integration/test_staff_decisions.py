@@ -110,6 +110,26 @@ async def test_asking_for_information_goes_to_the_representative_and_back_to_the
     assert events[2].note == "SK nomor 12/KT/2026 sudah kami kirim lewat surel."
 
 
+async def test_the_card_keeps_each_question_and_its_answer_for_whoever_decides_later(h: Harness) -> None:
+    request_id = await submitted(h)
+    await h.say(PROTOKOL, PressIn(f"g:info:{request_id}"), staff=True)
+    await h.say(PROTOKOL, "Mohon lampirkan SK kepengurusan yang masih berlaku.", staff=True)
+    await h.say(PROTOKOL, "1", staff=True)
+    card = await h.say(KESBANGPOL, PressIn(f"g:open:{request_id}"), staff=True)
+    assert "Pertanyaan kepada perwakilan:" in card and "(belum dijawab)" in card
+    assert "Petugas Protokol, Senin, 23 November 2026 pukul 09.00 WITA: “Mohon lampirkan SK kepengurusan" in card
+    h.clock.advance(hours=2)
+    await h.say(REP, PressIn(f"g:answer:{request_id}"))
+    await h.say(REP, "SK nomor 12/KT/2026 sudah kami kirim lewat surel.")
+    h.clock.advance(days=1)
+    card = await h.say(KESBANGPOL, PressIn(f"g:open:{request_id}"), staff=True)  # a day later, someone else
+    assert "“Mohon lampirkan SK kepengurusan yang masih berlaku.”" in card
+    assert (
+        "Jawaban, Senin, 23 November 2026 pukul 11.00 WITA: “SK nomor 12/KT/2026 sudah kami kirim lewat surel.”" in card
+    )
+    assert "belum dijawab" not in card and card.count("Mohon lampirkan") == 1
+
+
 async def test_the_status_command_offers_to_answer_an_open_question(h: Harness) -> None:
     request_id = await submitted(h)
     await h.say(PROTOKOL, PressIn(f"g:info:{request_id}"), staff=True)
