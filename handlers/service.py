@@ -47,7 +47,7 @@ from handlers.flows.personas import representative_persona, staff_persona
 from handlers.flows.request_audience import REQUEST_AUDIENCE
 from handlers.i18n import Catalogs, Translator
 from handlers.lifecycle import REPRESENTATIVE_ACTIONS, STAFF_ACTIONS, LifecycleActions
-from handlers.messages import Choice, Document, Inbound, Notification, Option, Outbound, Refusal, Text
+from handlers.messages import Choice, Document, Inbound, Notification, Option, Outbound, Refusal, Text, TextIn
 from handlers.ports import Clock, ConcurrencyConflict, Directory, SlotSuggester, UnitOfWork, UnitOfWorkFactory
 from handlers.presenters import (
     card_actions,
@@ -158,29 +158,66 @@ class ConversationService(LifecycleActions):
         With `event_id` (a platform's update or message id) a redelivered event is recognised and changes
         nothing; it returns no messages.
         """
+        salt = f"{conversation.channel}:{conversation.external_id}"
+
+        def run(ex: _Exchange, state: ConversationState, _known: bool) -> Turn:
+            return ex.engine.handle(state, stamps.unstamp(state, inbound, salt), ex.context,
+                                    numbered_above=numbered_above)  # fmt: skip
+
+        messages, _known = await self._run(conversation, run, persona=persona, sender=sender,
+                                           supports_files=supports_files, event_id=event_id, language=language,
+                                           compact=compact)  # fmt: skip
+        return messages
+
+    async def reopen(self, conversation: Address, *, persona: str = REPRESENTATIVE) -> tuple[list[Outbound], bool]:
+        """A person opens the conversation again (the console started anew): the full welcome the first time,
+        then only "welcome back" and the question still open — a pending yes/no, a form's step — or the menu.
+
+        Returns the messages and whether a question of the person's own is open (then it must be shown last,
+        after any notices, so that a typed number answers it; otherwise notices may come last)."""
+
+        busy = False
+
+        def run(ex: _Exchange, state: ConversationState, known: bool) -> Turn:
+            nonlocal busy
+            turn = ex.engine.resume(state, ex.context) if known else ex.engine.handle(state, TextIn("/mulai"),
+                                                                                       ex.context)  # fmt: skip
+            busy = turn.state.frame is not None or turn.state.confirming is not None
+            return turn
+
+        messages, _known = await self._run(conversation, run, persona=persona)
+        return messages, busy
+
+    async def _run(
+        self, conversation: Address, run: Callable[[_Exchange, ConversationState, bool], Turn], *, persona: str,
+        sender: Address | None = None, supports_files: bool = False, event_id: str | None = None,
+        language: str | None = None, compact: bool = False,
+    ) -> tuple[list[Outbound], bool]:  # fmt: skip
+        """One turn in one unit of work, retried from scratch on a concurrent change; also says whether the
+        conversation was known before."""
         reminders.use(self.reminders)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 async with self._uow_factory() as uow:
                     if event_id is not None and not await uow.events.first_time(conversation.channel, event_id):
                         log.info("event %s:%s already handled", conversation.channel, event_id)
-                        return []
+                        return [], True
                     exchange = await self._exchange(uow, conversation, persona, sender, supports_files, language)
                     exchange.compact = compact
                     if persona == STAFF and exchange.staff is None:
                         return [Refusal(exchange.t("Only registered staff can use this. Please contact the "
-                                                   "administrator if you should have access."))]  # fmt: skip
-                    state = await uow.conversations.load(conversation) or ConversationState(language=language)
+                                                   "administrator if you should have access."))], False  # fmt: skip
+                    stored = await uow.conversations.load(conversation)
+                    state = stored or ConversationState(language=language)
                     if persona == REPRESENTATIVE:
                         await uow.contacts.mark_reachable(conversation)  # they wrote: the channel works again
                     salt = f"{conversation.channel}:{conversation.external_id}"
-                    turn = exchange.engine.handle(state, stamps.unstamp(state, inbound, salt), exchange.context,
-                                                  numbered_above=numbered_above)  # fmt: skip
+                    turn = run(exchange, state, stored is not None)
                     messages, after = await self._carry_out(exchange, turn)
                     messages, state = stamps.stamp_turn(state, after, messages, salt)
                     await uow.conversations.save(conversation, state)
                     await uow.commit()
-                    return messages
+                    return messages, stored is not None
             except ConcurrencyConflict:
                 log.info("concurrent change; retrying (attempt %s)", attempt)
         raise ConcurrencyConflict("gave up after repeated conflicts")

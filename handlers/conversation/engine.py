@@ -121,6 +121,28 @@ class Engine:
         state = replace(state.push(frame), confirming=None)
         return self._prompt(state, context)
 
+    def resume(self, state: ConversationState, context: ContextFactory) -> Turn:
+        """Coming back (the console opened again): a short greeting, then whatever question is open, last —
+        a pending yes/no first of all, so that a typed "1" answers exactly what is shown."""
+        frame = state.frame
+        t = context(frame).t
+        if frame is None:
+            turn = self._menu(replace(state, confirming=None), t)
+            return replace(turn, messages=(Text(t("Welcome back, Bapak/Ibu.")), *turn.messages))
+        flow = self.flows[frame.flow]
+        if frame.step == SUMMARY:
+            where = t("the summary")
+        elif frame.step in (EDIT_MENU, EDIT_SECTION):
+            where = t("changing an answer")
+        else:
+            where = t(flow.step(frame.step).label or flow.title)
+        reference = frame.data.get("reference")
+        title = t(flow.title) + (f" {reference}" if reference else "")
+        note = Text(t("Welcome back, Bapak/Ibu. Your form “{title}” is still in progress, at “{step}”; we continue "
+                      "below. Type /batal to abandon it.", title=title, step=where))  # fmt: skip
+        turn = self._ask_abandon(state, context) if state.confirming else self._prompt(state, context)
+        return replace(turn, messages=(note, *turn.messages))
+
     def reprompt(self, state: ConversationState, context: ContextFactory) -> Turn:
         if state.frame is None:
             return self._menu(state, context(None).t)

@@ -43,7 +43,8 @@ def test_a_request_survives_closing_the_program_and_staff_decide_it(tmp_path: Pa
                        "Kami ingin melaporkan susunan pengurus baru dan menjajaki kerja sama.", "5", "1", "1",
                        "Selesai",
                        "lewati", "Kirim"])  # fmt: skip
-    assert "masih memiliki formulir yang sedang diisi" in second
+    assert "Selamat datang kembali" in second and "Privasi" not in second  # the whole welcome only once
+    assert "“Permohonan audiensi” masih dalam pengisian, pada bagian “Jabatan”" in second
     assert "Andi Rahmat Hidayat" in second  # the summary still has the answer given before closing
     assert "kode permohonan AUD-" in second
 
