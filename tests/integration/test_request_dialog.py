@@ -88,7 +88,7 @@ UNREADABLE_DATE = "belum dapat memahami tanggal tersebut. Mohon tuliskan seperti
 # For every step: empty, 5,000 characters, emoji only, and wrong formats. Each refusal is polite, in Indonesian,
 # gives an example, and the same question is asked again.
 BAD_INPUTS = [
-    ("Apa nama organisasi", "", "tidak boleh kosong. Contoh: Karang Taruna Kelurahan Maccini"),
+    ("Apa nama organisasi", "", "tidak boleh kosong. Contoh: Karang Taruna Kelurahan Sukamaju"),
     ("Apa nama organisasi", LONG, "terlalu panjang (5000 karakter); maksimal 150 karakter. Contoh:"),
     ("Apa nama organisasi", EMOJI, "bukan hanya simbol atau emoji. Contoh:"),
     ("Apa nama organisasi", "ab", "terlalu singkat; mohon tulis paling sedikit 3 karakter. Contoh:"),
@@ -136,7 +136,7 @@ BAD_INPUTS = [
     ("Berapa orang", EMOJI, "Mohon tulis jumlah peserta dengan angka. Contoh: 5"),
     ("Berapa orang", "banyak", "Mohon tulis jumlah peserta dengan angka. Contoh: 5"),
     ("Berapa orang", "0", "Peserta paling sedikit satu orang. Contoh: 5"),
-    ("Berapa orang", "51", "paling banyak 50 orang. Pertemuan yang lebih besar (forum, sarasehan) diatur oleh petugas"),
+    ("Berapa orang", "51", "paling banyak 50 orang. Pertemuan yang lebih besar (forum, sarasehan) diatur tersendiri"),
     ("Berapa orang", "100", "paling banyak 50 orang"),
     ("paling banyak tiga waktu", "", UNREADABLE_DATE),
     ("paling banyak tiga waktu", LONG, UNREADABLE_DATE),
@@ -145,10 +145,10 @@ BAD_INPUTS = [
     ("paling banyak tiga waktu", "kapan saja", UNREADABLE_DATE),
     ("paling banyak tiga waktu", "Senin, 8 Desember 2026 jam 10", "Hari dan tanggal tidak cocok"),
     ("paling banyak tiga waktu", "jam 10", "Mohon tuliskan juga tanggalnya"),
-    ("nomor surat permohonan", "", "tidak boleh kosong. Contoh: 005/12/KT-MKS/VII/2026"),
+    ("nomor surat permohonan", "", "tidak boleh kosong. Contoh: 005/12/KT/VII/2026"),
     ("nomor surat permohonan", LONG, "terlalu panjang (5000 karakter); maksimal 64 karakter. Contoh:"),
-    ("nomor surat permohonan", EMOJI, "bukan hanya simbol atau emoji. Contoh: 005/12/KT-MKS/VII/2026"),
-    ("nomor surat permohonan", "tanpa nomor", "Contoh: 005/12/KT-MKS/VII/2026"),
+    ("nomor surat permohonan", EMOJI, "bukan hanya simbol atau emoji. Contoh: 005/12/KT/VII/2026"),
+    ("nomor surat permohonan", "tanpa nomor", "Contoh: 005/12/KT/VII/2026"),
 ]
 
 
@@ -568,3 +568,41 @@ async def test_back_at_a_full_list_asks_to_remove_one_before_adding(h: Harness) 
     await h.say(REP, "Hapus yang terakhir")
     await h.say(REP, "09/12/2026 10:00")
     assert "nomor surat permohonan" in await h.say(REP, "Ya")
+
+
+async def test_a_person_using_english_reads_english_examples_in_errors(h: Harness) -> None:
+    english = Address("telegram", "777")
+
+    async def say(text: str) -> str:
+        return reply_text(await h.service.handle(english, TextIn(text), language="en", numbered_above=None))
+
+    await say("/ajukan")
+    reply = await say(" ")
+    assert "This answer cannot be empty. Example: Karang Taruna of Sukamaju village" in reply
+    assert "Kelurahan" not in reply
+    await say("Karang Taruna Kelurahan Maccini")
+    await say("Karang Taruna")
+    await say("lewati")
+    await say("Andi Rahmat Hidayat")
+    reply = await say("K")
+    assert "Example: Chair" in reply and "Ketua" not in reply
+    reply = await say("Ketua")
+    await say("0812-3456-7890")
+    await say("Wakil Wali Kota Makassar")
+    reply = await say("Silaturahmi")
+    assert "Example: Courtesy visit and report on the installation of the 2026–2031 board" in reply
+    await say("Silaturahmi dan pelaporan pengurus baru")
+    reply = await say("Kami ingin")
+    assert "Example: We would like to report our new board" in reply
+    await say("We would like to report our new board and discuss youth programmes.")
+    reply = await say("500")
+    assert "please contact the office of the official you wish to meet" in reply and "Kesbangpol" not in reply
+
+
+async def test_a_staff_place_example_is_the_officials_room_not_another_citys(h: Harness) -> None:
+    await h.dialog(REP, HAPPY)
+    [request] = await h.requests_of(REP)
+    await h.say(PROTOKOL, PressIn(f"g:approve:{request.id}"), staff=True)
+    await h.say(PROTOKOL, "1", staff=True)
+    reply = await h.say(PROTOKOL, "R", staff=True)  # too short a place
+    assert "Contoh: Ruang Kerja Wakil Wali Kota, Lantai 2 Balai Kota" in reply and "Sipakatau" not in reply
