@@ -95,9 +95,13 @@ def word_count(text: str) -> int:
 _NAME_ALLOWED = re.compile(r"^[^\W\d_]+(?:[ .'\-,][^\W\d_]*)*\.?$", re.UNICODE)
 
 
+# Phones and word processors type a typographic apostrophe (Ma’ruf); names keep the plain one.
+_APOSTROPHES = str.maketrans(dict.fromkeys("’‘ʼʻ`´", "'"))
+
+
 def person_name(raw: str) -> str:
     example = Msg(N_("Andi Rahmat Hidayat, S.Sos."))
-    name = free_text(raw, min_length=3, max_length=100, example=example)
+    name = free_text(raw.translate(_APOSTROPHES), min_length=3, max_length=100, example=example)
     if not _NAME_ALLOWED.match(name.replace(", ", " ").replace(",", " ")):
         raise Invalid(
             N_("A name may contain only letters, spaces, dots, commas, apostrophes and hyphens. Example: {example}"),
