@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -104,6 +104,17 @@ def line_start(text: str) -> str:
 
 def official_name(official: Official | None, key: str) -> str:
     return official.display if official else key
+
+
+def place_with_address(place: str | None, officials: Iterable[Official | None]) -> str:
+    """Where the representative goes: an official's room is followed by that official's building and address
+    (the city's file: "Balai Kota Makassar, Jl. Ahmad Yani No. 2"); a place staff typed reads as typed."""
+    if not place:
+        return "—"
+    for official in officials:
+        if official is not None and official.room == place and official.office and official.office not in place:
+            return f"{place} ({official.office})"
+    return place
 
 
 @dataclass(frozen=True)
@@ -260,7 +271,8 @@ def status_line(request: AudienceRequest, official: Official | None, t: Translat
              subject=request.subject, official=official_name(official, request.official_key),
              status=request_status_label(request, t))  # fmt: skip
     if request.status in (RequestStatus.APPROVED, RequestStatus.RESCHEDULE_REQUESTED) and request.scheduled_at:
-        line += "\n   " + t("Scheduled: {when}, {place}", when=t.datetime(request.scheduled_at), place=request.place)
+        line += "\n   " + t("Scheduled: {when}, {place}", when=t.datetime(request.scheduled_at),
+                            place=place_with_address(request.place, (official,)))  # fmt: skip
     if request.status is RequestStatus.RESCHEDULE_REQUESTED:
         line += "\n   " + t("New time requested: {times}",
                             times="; ".join(t.datetime(m) for m in request.preferred_times))  # fmt: skip
@@ -330,13 +342,14 @@ def offer_choice(request: AudienceRequest, official: Official | None, t: Transla
 def approval_text(request: AudienceRequest, official: Official | None, t: Translator, *, moved: bool = False) -> str:
     name = official_name(official, request.official_key)
     when = t.datetime(request.scheduled_at) if request.scheduled_at else "—"
+    place = place_with_address(request.place, (official,))
     if moved:
         return t("Your audience {reference} with {official} has been moved to a new time.\nTime: {when}\n"
                  "Place: {place}\nPlease arrive 15 minutes early and bring this reference code.",
-                 reference=request.reference, official=name, when=when, place=request.place)  # fmt: skip
+                 reference=request.reference, official=name, when=when, place=place)  # fmt: skip
     return t("Good news, Bapak/Ibu. Your audience request {reference} with {official} has been approved.\n"
              "Time: {when}\nPlace: {place}\nPlease arrive 15 minutes early and bring this reference code.",
-             reference=request.reference, official=name, when=when, place=request.place)  # fmt: skip
+             reference=request.reference, official=name, when=when, place=place)  # fmt: skip
 
 
 def representative_notice(
@@ -350,7 +363,7 @@ def representative_notice(
         body = t("Your audience {reference} on {when} will be received by {official} instead of {previous} "
                  "(disposisi).\nPlace: {place}", reference=request.reference, when=t.datetime(request.scheduled_at),
                  official=name, previous=official_name(previous_official, request.handed_over_from or ""),
-                 place=request.place or "—")  # fmt: skip
+                 place=place_with_address(request.place, (official, previous_official)))  # fmt: skip
         if request.decision_note:
             body += "\n" + t("Message from staff: {message}", message=request.decision_note)
         return (Text(body),)

@@ -29,7 +29,7 @@ from handlers.domain.model import (
 from handlers.i18n import N_, Translator
 from handlers.messages import Choice, Notification, Option, Outbound, Text
 from handlers.ports import Directory, ScheduledMessage, UnitOfWork
-from handlers.presenters import card_actions
+from handlers.presenters import card_actions, place_with_address
 from handlers.recipients import staff_recipients
 from handlers.reminders import (
     AWAITING_STAFF,
@@ -204,8 +204,9 @@ class ReminderPlanner:
         self, kind: str, request: AudienceRequest, t: Translator, viewer: StaffMember | None = None
     ) -> tuple[Outbound, ...]:
         assert request.scheduled_at is not None and request.id is not None
+        place = place_with_address(request.place, self._directory.officials())
         params = {"reference": request.reference, "official": self._official(request),
-                  "when": t.datetime(request.scheduled_at), "place": request.place or "-"}  # fmt: skip
+                  "when": t.datetime(request.scheduled_at), "place": place}  # fmt: skip
         if kind in (REMINDER_DAY_BEFORE, REMINDER_2H):
             if kind == REMINDER_DAY_BEFORE:
                 body = t("Reminder, Bapak/Ibu: your audience {reference} with {official} is on {when}.\n"

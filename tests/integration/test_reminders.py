@@ -96,6 +96,7 @@ async def test_reminders_are_sent_at_their_time_with_quiet_hours_and_buttons(sql
     [day_before] = seen
     assert "Pengingat, Bapak/Ibu: audiensi AUD-2026-000001" in day_before
     assert "Senin, 7 Desember 2026 pukul 10.00 WITA" in day_before and "Ruang Kerja Wakil Wali Kota" in day_before
+    assert "Lantai 2 Balai Kota (Balai Kota Makassar, Jl. Ahmad Yani No. 2)" in day_before  # the building, too
     assert "1. Hadir" in day_before and "2. Batalkan" in day_before
     # The worker was down overnight: at 05.00 the 2-hour reminder (due 08.00) is not due; make it due in quiet hours.
     h.clock.set(datetime(2026, 12, 7, 5, 0, tzinfo=MAKASSAR))
@@ -113,7 +114,7 @@ async def test_reminders_are_sent_at_their_time_with_quiet_hours_and_buttons(sql
     assert seen == []  # quiet hours: it waits until 06.00
     h.clock.set(datetime(2026, 12, 7, 6, 0, tzinfo=MAKASSAR))
     await rep.deliver_notices()
-    assert len(seen) == 1 and "akan segera dimulai" in seen[0]
+    assert len(seen) == 1 and "akan segera dimulai" in seen[0] and "Jl. Ahmad Yani No. 2" in seen[0]
     # Feedback comes after the audience; staff are asked to mark the outcome.
     h.clock.set(datetime(2026, 12, 7, 12, 0, tzinfo=MAKASSAR))
     await rep.deliver_notices()

@@ -57,7 +57,9 @@ async def test_approval_with_a_preferred_time_and_the_room_tells_the_representat
     assert request.decided_by == "Petugas Protokol"
     told = await notices_text(h, REP)
     assert "telah disetujui" in told and "Senin, 7 Desember 2026 pukul 10.00 WITA" in told
-    assert "Ruang Kerja Wakil Wali Kota" in told
+    assert (
+        "Tempat: Ruang Kerja Wakil Wali Kota, Lantai 2 Balai Kota (Balai Kota Makassar, Jl. Ahmad Yani No. 2)" in told
+    )
     # Other staff see the outcome on their copy of the card.
     assert "Disetujui" in await notices_text(h, KESBANGPOL)
     assert "Disetujui" in await h.say(REP, "/status")
@@ -72,7 +74,9 @@ async def test_a_typed_time_and_place_can_replace_the_preferred_ones(h: Harness)
     await h.say(PROTOKOL, "Setujui", staff=True)
     request = await h.request("AUD-2026-000001")
     assert request.place == "Ruang Rapat Sipakatau, Lantai 1"
-    assert "Rabu, 9 Desember 2026 pukul 14.00 WITA" in await notices_text(h, REP)
+    told = await notices_text(h, REP)
+    assert "Rabu, 9 Desember 2026 pukul 14.00 WITA" in told
+    assert "Tempat: Ruang Rapat Sipakatau, Lantai 1\n" in told  # a place staff typed reads as typed
 
 
 async def test_rejection_needs_a_reason_and_the_representative_reads_it(h: Harness) -> None:
