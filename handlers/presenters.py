@@ -23,6 +23,7 @@ from handlers.flows.request_audience import ORGANIZATION_TYPE_LABELS, show_lette
 from handlers.i18n import N_, Translator
 from handlers.messages import Choice, Option, Outbound, Text
 from handlers.scheduling import OfficialCalendar, describe_times, refusal_text, times_overlap
+from handlers.validators import show_phone
 
 STATUS_LABELS: dict[RequestStatus, str] = {
     RequestStatus.SUBMITTED: N_("Awaiting decision"),
@@ -95,6 +96,16 @@ def actor_name(actor: Actor, t: Translator) -> str:
 
 def decider_name(decided_by: str, t: Translator) -> str:
     return t(SYSTEM_ACTOR_NAME) if decided_by == SYSTEM_ACTOR_NAME else decided_by
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters, cut between words and marked with "…" when cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut and not text[limit - 1].isspace():
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:.–—-") + "…"
 
 
 def line_start(text: str) -> str:
@@ -175,10 +186,10 @@ def request_card(
         t("Audience request {reference}", reference=request.reference),
         t("Status: {status}", status=request_status_label(request, t)),
         "",
-        t("Organization: {name} ({type}); {registration}", name=org.name,
+        t("Organization: {name} — {type}; {registration}", name=org.name,
           type=t(ORGANIZATION_TYPE_LABELS[org.type]), registration=registration),
         t("Representative: {name}, {position}; phone {phone}", name=request.representative.full_name,
-          position=request.position, phone=request.representative.phone),
+          position=request.position, phone=show_phone(request.representative.phone)),
         t("Official: {official}", official=official_name(official, request.official_key)),
         t("Subject: {subject}", subject=request.subject),
         t("Description: {description}", description=request.description),

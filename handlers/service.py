@@ -56,6 +56,7 @@ from handlers.presenters import (
     letter_caption,
     representative_notice,
     request_card,
+    shorten,
     staff_intro,
     status_label,
     status_line,
@@ -335,6 +336,7 @@ class ConversationService(LifecycleActions):
             "answer": self._start_answer,
             "queue": self._queue,
             "open": self._open,
+            "openref": self._open_reference,
             "letter": self._letter,
             "start": self._deep_link,
             "r": self._reminder_press,
@@ -344,7 +346,7 @@ class ConversationService(LifecycleActions):
         handler = handlers.get(name)
         allowed = (
             (REPRESENTATIVE, ("status", "answers", "answer", "start", "r", "letter", *REPRESENTATIVE_ACTIONS)),
-            (STAFF, ("queue", "open", "letter", *DECISION_FLOWS, *STAFF_ACTIONS)),
+            (STAFF, ("queue", "open", "openref", "letter", *DECISION_FLOWS, *STAFF_ACTIONS)),
         )
         permitted = dict(allowed).get(ex.persona, ())
         if handler is None or name not in permitted:
@@ -422,7 +424,7 @@ class ConversationService(LifecycleActions):
             turn = self._reprompt(ex, state)
             return [Text(ex.t("No requests are awaiting a decision.")), *turn.messages], turn.state
         options = tuple(
-            Option(f"g:open:{r.id}", f"{r.reference} — {r.organization.name}", r.subject[:72]) for r in pending
+            Option(f"g:open:{r.id}", f"{r.reference} — {r.organization.name}", shorten(r.subject, 72)) for r in pending
         )
         body = ex.t("Requests awaiting a decision, oldest first:")
         return [Choice(body, options)], replace(state, offered=options)
@@ -435,6 +437,17 @@ class ConversationService(LifecycleActions):
             raise NotAuthorized(request.reference)  # an ajudan sees only the officials they serve
         card = await self.card(ex.uow, request, ex.t, viewer=ex.staff)
         return [card], replace(state, offered=card_actions(request, ex.t, ex.staff))
+
+    async def _open_reference(
+        self, ex: _Exchange, state: ConversationState, reference: str
+    ) -> tuple[list[Outbound], ConversationState]:
+        """A reference typed at the menu (AUD-2026-000003) opens that request, for staff who may view it."""
+        request = await ex.uow.requests.get_by_reference(reference)
+        if request is None or request.id is None:
+            turn = self._reprompt(ex, state)
+            said = Refusal(ex.t("No request has the reference {reference}.", reference=reference))
+            return [said, *turn.messages], turn.state
+        return await self._open(ex, state, str(request.id))
 
     async def _letter(
         self, ex: _Exchange, state: ConversationState, argument: str

@@ -134,6 +134,18 @@ def phone_number(raw: str, region: str = "ID") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def show_phone(stored: str, region: str = "ID") -> str:
+    """A stored E.164 number as people in Indonesia write it (0812-3456-7890; (0411) 123456); as stored when it
+    cannot be read."""
+    try:
+        number = phonenumbers.parse(stored, region)
+    except phonenumbers.NumberParseException:
+        return stored
+    if number.country_code != 62:
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
 def registration_number(raw: str) -> str:
     example = "AHU-0012345.AH.01.07.2024"
     text = free_text(raw, min_length=3, max_length=64, example=example)

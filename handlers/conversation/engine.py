@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from handlers.conversation.flow import EDIT_MENU, EDIT_SECTION, SUMMARY, Flow, FlowEnv, Pending, Step, StepContext
@@ -34,6 +35,7 @@ YES_WORDS = frozenset({"ya", "iya", "iy", "y", "yes", "ok", "oke", "okay", "bena
 NO_WORDS = frozenset({"tidak", "tdk", "tak", "gak", "ga", "nggak", "ngga", "enggak", "engga", "no", "n", "bukan",
                       "jangan", "tidak jadi", "tdk jadi", "gak jadi", "nggak jadi", "ga jadi",
                       "enggak jadi"})  # fmt: skip
+REFERENCE = re.compile(r"AUD-\d{4}-\d{1,6}")
 # Yes / no options among the global keys (a reminder's "cancel the audience?"), by key prefix.
 GLOBAL_YES_NO = (("g:r:cancelyes:", "g:r:keep:"),)
 
@@ -70,6 +72,8 @@ class Persona:
     menu: Callable[[Translator], Sequence[Option]]
     # Command word -> what it does: "flow:<name>" starts a flow, anything else becomes a GlobalAction.
     commands: Mapping[str, str] = field(default_factory=dict)
+    # A request's reference typed at the menu (AUD-2026-000001) becomes this GlobalAction with it ("openref:…").
+    typed_reference: str | None = None
 
 
 ContextFactory = Callable[[Frame | None], StepContext]
@@ -102,6 +106,9 @@ class Engine:
         if isinstance(inbound, PressIn) and not any(o.key == inbound.key for o in state.offered):
             return self._stale(state, context, foreign=inbound.key == FOREIGN)
         if frame is None:
+            reference = REFERENCE.fullmatch(inbound.text.strip().upper()) if isinstance(inbound, TextIn) else None
+            if reference is not None and self.persona.typed_reference:
+                return Turn(state, effects=(GlobalAction(f"{self.persona.typed_reference}:{reference.group(0)}"),))
             return self._idle(state, t)
         if frame.step == SUMMARY:
             return self._summary_answer(state, frame, inbound, context)
@@ -609,6 +616,9 @@ class Engine:
             steps = [s for s in flow.section_steps(section.key) if s.applies(ctx)]
             if not steps:
                 continue
+            if len(steps) == 1:  # "Pejabat: …", not "Pejabat" and then "• Pejabat: …"
+                lines.append(f"{t(section.label)}: {self._shown(steps[0], frame.answers.get(steps[0].key), ctx)}")
+                continue
             lines.append(t(section.label))
             for step in steps:
                 lines.append(f"  • {t(step.label)}: {self._shown(step, frame.answers.get(step.key), ctx)}")
@@ -619,8 +629,16 @@ class Engine:
         if value is None or value == []:
             return ctx.t("—")
         if step.collect > 1:
-            return "; ".join(step.show(v, ctx) for v in value)
+            return "; ".join(step.show(v, ctx) for v in _in_order(value))
         return step.show(value, ctx)
+
+
+def _in_order(values: list[Any]) -> list[Any]:
+    """Times read in date order, however they were picked; other lists as given."""
+    try:
+        return sorted(values, key=lambda v: datetime.fromisoformat(str(v)))
+    except (TypeError, ValueError):
+        return list(values)
 
 
 def make_context_factory(t: Translator, now: Any, env: FlowEnv) -> ContextFactory:

@@ -109,8 +109,8 @@ APPROVE = Flow(
              typed_numbers=APPROVE_TIME.numbers_are_times,
              options=APPROVE_TIME.options, ask=APPROVE_TIME.ask, show=show_time),
         Step("place", "schedule",
-             N_("Where will the audience take place? Choose the official's room or type another place."),
-             parse_place, label=N_("Place"), options=place_options),
+             N_("Where will the audience {reference} take place? Choose the official's room or type another place."),
+             parse_place, label=N_("Place"), options=place_options, prompt_params=reference_param),
     ),
 )  # fmt: skip
 

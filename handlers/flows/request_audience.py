@@ -88,6 +88,10 @@ def parse_position(inbound: Inbound, _ctx: StepContext) -> str:
     return validators.free_text(_text(inbound), min_length=3, max_length=80, example=POSITION_EXAMPLE)
 
 
+def show_rep_phone(value: str, _ctx: StepContext) -> str:
+    return validators.show_phone(value)  # stored as E.164, read as people write it
+
+
 def parse_phone(inbound: Inbound, _ctx: StepContext) -> str:
     if isinstance(inbound, ContactIn):
         return validators.phone_number(inbound.phone)
@@ -251,7 +255,7 @@ REQUEST_AUDIENCE = Flow(
              parse_position, label=N_("Position")),
         Step("rep_phone", "representative",
              N_("What phone number can staff reach you on?\nExample: 0812-3456-7890"),
-             parse_phone, label=N_("Phone"), hint=InputHint.PHONE),
+             parse_phone, label=N_("Phone"), hint=InputHint.PHONE, show=show_rep_phone),
         Step("official", "official", N_("Which official would you like to meet?"), parse_official,
              label=N_("Official"), options=official_options, show=show_official,
              applies=official_not_preselected, invalidates=("preferred_times",)),

@@ -129,7 +129,7 @@ async def test_a_representative_requests_and_staff_get_a_card_with_buttons(world
         "Karang Taruna Kelurahan Maccini",
         "belum terdaftar",
         "Andi Rahmat Hidayat",
-        "+6281234567890",
+        "0812-3456-7890",
         "Wakil Wali Kota Makassar",
         "5 orang",
         "Rabu, 25 November 2026 pukul 09.00 WITA",

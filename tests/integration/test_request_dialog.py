@@ -65,7 +65,7 @@ async def test_the_whole_request_is_stored_and_staff_are_told(h: Harness) -> Non
     assert len(staff_notices) == 1
     card = "\n".join(m.body for m in staff_notices[0].messages)
     assert "Permohonan audiensi baru AUD-2026-000001" in card
-    assert "Karang Taruna Kelurahan Maccini" in card and "+6281234567890" in card
+    assert "Karang Taruna Kelurahan Maccini" in card and "telepon 0812-3456-7890" in card  # stored in E.164
     reply = await h.say(REP, "/status")
     assert "AUD-2026-000001" in reply and "Menunggu keputusan" in reply
 
@@ -73,7 +73,7 @@ async def test_the_whole_request_is_stored_and_staff_are_told(h: Harness) -> Non
 async def test_the_summary_shows_every_answer_before_sending(h: Harness) -> None:
     await h.dialog(REP, HAPPY[:-1])
     summary = await h.say(REP, "/bantuan")
-    for shown in ("Karang Taruna Kelurahan Maccini", "Andi Rahmat Hidayat", "Ketua", "+6281234567890",
+    for shown in ("Karang Taruna Kelurahan Maccini", "Andi Rahmat Hidayat", "Ketua", "0812-3456-7890",
                   "Wakil Wali Kota Makassar", "5 orang", "Senin, 7 Desember 2026 pukul 10.00 WITA",
                   "005/12/KT-MKS/XI/2026", "1. Kirim", "2. Ubah jawaban", "3. Batalkan"):  # fmt: skip
         assert shown in summary
@@ -210,7 +210,7 @@ async def test_common_phone_forms_are_stored_as_e164(h: Harness, typed: str) -> 
     await h.dialog(REP, [(typed if said == "0812-3456-7890" else said, e) for said, e in HAPPY])
     [request] = await h.requests_of(REP)
     assert request.representative.phone == "+6281234567890"
-    assert "+6281234567890" in await h.say(PROTOKOL, PressIn(f"g:open:{request.id}"), staff=True)
+    assert "0812-3456-7890" in await h.say(PROTOKOL, PressIn(f"g:open:{request.id}"), staff=True)
 
 
 async def test_back_goes_one_step_and_shows_the_current_answer(h: Harness) -> None:
@@ -247,7 +247,7 @@ async def test_one_answer_can_be_changed_from_the_summary(h: Harness) -> None:
     assert "Di nomor telepon berapa" in await h.say(REP, "Nomor telepon")
     summary = await h.say(REP, "+62 811 4455 6677")
     assert "Mohon periksa kembali" in summary  # only that answer was asked
-    assert "+6281144556677" in summary and "Andi Rahmat Hidayat" in summary and "Ketua" in summary
+    assert "0811-4455-6677" in summary and "Andi Rahmat Hidayat" in summary and "Ketua" in summary
     await h.say(REP, "Kirim")
     [request] = await h.requests_of(REP)
     assert request.representative.phone == "+6281144556677"
@@ -405,12 +405,12 @@ async def test_a_later_request_from_the_same_account_leaves_the_earlier_one_as_f
     await h.dialog(u2, [*later[:12], *only_typed_time, *later[17:], ("Kirim", "AUD-2026-000002")])
 
     first_card = await h.say(PROTOKOL, PressIn(f"g:open:{first.id}"), staff=True)
-    assert "Perwakilan: Andi Rahmat, Ketua; telepon +62812345678901" in first_card
-    assert "Budi Santoso" not in first_card and "+6281311112222" not in first_card
+    assert "Perwakilan: Andi Rahmat, Ketua; telepon 0812-3456-78901" in first_card
+    assert "Budi Santoso" not in first_card and "0813-1111-2222" not in first_card
     assert "belum terdaftar" in first_card
     second = await h.request("AUD-2026-000002")
     second_card = await h.say(PROTOKOL, PressIn(f"g:open:{second.id}"), staff=True)
-    assert "Perwakilan: Budi Santoso, Ketua; telepon +6281311112222" in second_card
+    assert "Perwakilan: Budi Santoso, Ketua; telepon 0813-1111-2222" in second_card
     assert "AHU-0012345.AH.01.07.2024" in second_card
     assert (first.representative.full_name, first.representative.phone) == ("Andi Rahmat", "+62812345678901")
     # Whoever cancels it now, the earlier request's history still names the person who filed it.
@@ -606,3 +606,29 @@ async def test_a_staff_place_example_is_the_officials_room_not_another_citys(h: 
     await h.say(PROTOKOL, "1", staff=True)
     reply = await h.say(PROTOKOL, "R", staff=True)  # too short a place
     assert "Contoh: Ruang Kerja Wakil Wali Kota, Lantai 2 Balai Kota" in reply and "Sipakatau" not in reply
+
+
+async def test_the_summary_names_single_answers_once_and_lists_times_by_date(h: Harness) -> None:
+    script = until("Dicatat: Senin, 7 Desember")
+    later_first = [*script[:12], ("07/12/2026 10:00", "— benar?"), ("Ya", "Dicatat"), ("1", "Waktu yang masih kosong"),
+                   ("2", "Dicatat: Rabu, 25 November 2026 pukul 09.00 WITA.")]  # fmt: skip
+    await h.dialog(REP, [*later_first, *HAPPY[16:-1]])
+    summary = await h.say(REP, "/bantuan")
+    assert "Pejabat: Wakil Wali Kota Makassar" in summary and "• Pejabat:" not in summary
+    assert "Waktu yang diusulkan: Rabu, 25 November 2026 pukul 09.00 WITA; Senin, 7 Desember 2026" in summary
+    assert "  • Nama: Karang Taruna Kelurahan Maccini" in summary  # a part with several answers lists them
+    assert "Nomor telepon: 0812-3456-7890" in summary
+
+
+async def test_the_card_names_the_organization_and_its_type_without_nested_brackets(h: Harness) -> None:
+    script = [(s.replace("Karang Taruna Kelurahan Maccini", "LSM Peduli Pesisir"), e) for s, e in HAPPY]
+    script[3] = ("2", script[3][1])  # LSM
+    await h.dialog(REP, script)
+    [request] = await h.requests_of(REP)
+    card = await h.say(PROTOKOL, PressIn(f"g:open:{request.id}"), staff=True)
+    assert "Organisasi: LSM Peduli Pesisir — LSM (lembaga swadaya masyarakat); belum terdaftar" in card
+
+
+async def test_the_help_does_not_speak_of_buttons_only(h: Harness) -> None:
+    reply = await h.say(REP, "/bantuan")
+    assert "memilih salah satu pilihan yang ditampilkan" in reply and "menekan tombol" not in reply

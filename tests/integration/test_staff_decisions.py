@@ -34,7 +34,7 @@ async def test_queue_lists_pending_requests_oldest_first_and_opens_a_card(h: Har
     assert queue.index("AUD-2026-000001") < queue.index("AUD-2026-000002")
     card = await h.say(PROTOKOL, "1", staff=True)
     for shown in ("Permohonan audiensi AUD-2026-000001", "Karang Taruna Kelurahan Maccini", "belum terdaftar",
-                  "Andi Rahmat Hidayat", "+6281234567890", "Wakil Wali Kota Makassar", "5 orang",
+                  "Andi Rahmat Hidayat", "0812-3456-7890", "Wakil Wali Kota Makassar", "5 orang",
                   "Rabu, 25 November 2026 pukul 09.00 WITA", "005/12/KT-MKS/XI/2026", "1. Setujui", "2. Tolak",
                   "3. Minta Info"):  # fmt: skip
         assert shown in card, shown
@@ -248,7 +248,7 @@ async def test_notices_about_a_request_go_only_to_staff_who_may_view_its_officia
         assert await h.notifications(limited) == [], limited
     kinds = [n.kind for n in await h.notifications(VIEWER)]
     assert kinds == ["new_request", "decided", "info_provided", "cancelled"]
-    assert "+62812" not in await notices_text(h, AJUDAN)
+    assert "0812-3456" not in await notices_text(h, AJUDAN)
 
 
 async def test_the_ajudan_gets_their_officials_requests_and_a_pemantau_no_decision_buttons(h: Harness) -> None:
@@ -263,3 +263,34 @@ async def test_the_ajudan_gets_their_officials_requests_and_a_pemantau_no_decisi
     assert "Setujui" not in await h.say(VIEWER, "/antrian", staff=True) + await h.say(VIEWER, "1", staff=True)
     await h.say(VIEWER, "1", staff=True)
     assert (await h.request("AUD-2026-000001")).status is RequestStatus.SUBMITTED
+
+
+async def test_staff_open_a_request_by_typing_its_reference_if_they_may_view_it(h: Harness) -> None:
+    await submitted(h)  # AUD-2026-000001, for the Wakil Wali Kota
+    card = await h.say(PROTOKOL, "aud-2026-000001", staff=True)
+    assert "Permohonan audiensi AUD-2026-000001" in card and "1. Setujui" in card
+    assert "Setujui AUD-2026-000001" in await h.say(PROTOKOL, "1", staff=True)  # its buttons work by number
+    assert "Tidak ada permohonan dengan kode AUD-2026-000009" in await h.say(VIEWER, "AUD-2026-000009", staff=True)
+    other = Address("console", "warga-4")
+    script = [("1" if e.startswith("Apa perihal") else s, e) for s, e in HAPPY]  # to the Wali Kota
+    await h.dialog(other, [*script[:-1], ("Kirim", "AUD-2026-000002")])
+    refused = await h.say(AJUDAN, "AUD-2026-000002", staff=True)
+    assert "tidak berwenang" in refused and "Andi Rahmat" not in refused
+
+
+async def test_the_queue_reads_antrean_and_cuts_long_subjects_between_words(h: Harness) -> None:
+    long_subject = ("Silaturahmi dan pelaporan pelantikan pengurus periode 2026–2031 serta penjajakan kerja sama "
+                    "program kepemudaan")  # fmt: skip
+    script = [(long_subject if e.startswith("jelaskan") else s, e) for s, e in HAPPY]
+    await h.dialog(REP, script)
+    assert "Antrean Permohonan" in await h.say(PROTOKOL, "/mulai", staff=True)
+    queue = await h.say(PROTOKOL, "/antrean", staff=True)  # /antrian stays as it was
+    assert "AUD-2026-000001" in queue and queue == await h.say(PROTOKOL, "/antrian", staff=True)
+    [listed] = [o.description for m in h.last if isinstance(m, Choice) for o in m.options]
+    assert listed == "Silaturahmi dan pelaporan pelantikan pengurus periode 2026–2031 serta…"  # ≤ 72, whole words
+
+
+async def test_the_place_question_names_the_request_it_is_about(h: Harness) -> None:
+    request_id = await submitted(h)
+    await h.say(PROTOKOL, PressIn(f"g:approve:{request_id}"), staff=True)
+    assert "Di mana audiensi AUD-2026-000001 akan dilaksanakan?" in await h.say(PROTOKOL, "1", staff=True)
