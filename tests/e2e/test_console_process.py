@@ -66,3 +66,24 @@ def test_a_broken_configuration_file_is_reported_without_a_traceback(tmp_path: P
     assert result.returncode == 2
     assert "city.timezone" in result.stderr and "officials" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_run_on_a_fresh_database_opens_the_console_without_log_lines(tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}", "AUDIENSI_LOG_LEVEL": "INFO"}
+    for name in ("AUDIENSI_TELEGRAM_TOKEN", "AUDIENSI_WHATSAPP_ACCESS_TOKEN"):
+        env.pop(name, None)
+    result = subprocess.run([sys.executable, "-m", "bot", "run"], input="/keluar\n", capture_output=True, text=True,
+                            env=env, cwd=PROJECT_ROOT, timeout=120, check=True)  # fmt: skip
+    assert result.stdout.splitlines()[0].startswith("Konsol Audiensi")
+    assert "Selamat datang di layanan audiensi" in result.stdout
+    assert "alembic" not in result.stderr and " INFO " not in result.stderr, result.stderr
+
+
+def test_an_unsupported_database_url_is_reported_in_one_line(tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": "mysql://root:geheim@localhost/kota"}
+    result = subprocess.run([sys.executable, "-m", "bot", "chat"], input="", capture_output=True, text=True, env=env,
+                            cwd=PROJECT_ROOT, timeout=60)  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "DATABASE_URL mysql://… is not supported: use sqlite:///file.db or postgresql://user:password@host:5432/name"
+    ]
