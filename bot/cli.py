@@ -19,7 +19,7 @@ from bot.channels.console import ConsoleChannel
 from bot.channels.letters import LetterFiles
 from bot.channels.telegram import TelegramChannel
 from bot.city_config import ConfigError, load_city_config
-from bot.settings import PROJECT_ROOT, Settings
+from bot.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 from handlers.domain.model import Address, Permission
 from handlers.service import REPRESENTATIVE, STAFF
 from storage import migrate
@@ -53,7 +53,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the bot token in the URL
     command = args.command or "run"
@@ -152,6 +156,8 @@ async def _run(settings: Settings) -> None:
         _require_webhook_secret(settings)
     with single_worker_on_sqlite(settings.database_url):
         if not settings.telegram_enabled and not settings.whatsapp_enabled:
+            # The console: migrations' and the worker's INFO lines would come before and between the conversation.
+            logging.getLogger().setLevel(logging.WARNING)
             async with application(settings) as app:
                 stop = asyncio.Event()
                 scheduler = asyncio.create_task(Worker(app, None).run(stop, settings.worker_interval_seconds))

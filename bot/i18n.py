@@ -5,9 +5,11 @@ from __future__ import annotations
 import gettext
 import io
 import re
+import string
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from babel.messages.catalog import Catalog, Message
@@ -99,6 +101,28 @@ def _message_id(message: Message) -> str:
     return str(message.id[0] if isinstance(message.id, tuple | list) else message.id)
 
 
+def _placeholders(text: str) -> set[str]:
+    """The {names} a message fills in (``{{`` is a literal brace, not one)."""
+    try:
+        return {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError:
+        return {"<unbalanced braces>"}
+
+
+def _placeholder_problems(message: Message, strings: Sequence[str | None]) -> list[str]:
+    """A translation must fill in the same {placeholders} as its message id: a missing one loses information
+    (the reference, the time), an unknown one makes the message fail when shown."""
+    ids = message.id if isinstance(message.id, tuple | list) else (message.id,)
+    expected = set().union(*(_placeholders(str(i)) for i in ids))
+    problems = []
+    for translated in strings:
+        found = _placeholders(str(translated))
+        if found != expected and not (len(ids) > 1 and found <= expected and expected - found <= {"n"}):
+            problems.append(f"id catalog: {_message_id(message)!r} is translated with placeholders "
+                            f"{sorted(found)}, its message id has {sorted(expected)}")  # fmt: skip
+    return problems
+
+
 def check(root: Path) -> list[str]:
     """Problems that would make people read English or stale text: empty, fuzzy, missing or obsolete entries.
 
@@ -130,6 +154,8 @@ def check(root: Path) -> list[str]:
             problems.append(f"id catalog: fuzzy translation for {_message_id(message)!r}")
         elif not all(strings):
             problems.append(f"id catalog: untranslated {_message_id(message)!r}")
+        else:
+            problems.extend(_placeholder_problems(message, strings))
     ids = {_message_id(m) for m in catalog if m.id}
     for missing in sorted(current - ids):
         problems.append(f"id catalog: missing {missing!r}")

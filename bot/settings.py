@@ -6,12 +6,15 @@ from datetime import time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from handlers.reminders import ReminderPolicy
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The databases Audiensi runs on (storage/database.py picks the async driver for each).
+DATABASE_SCHEMES = ("sqlite", "sqlite+aiosqlite", "sqlite+pysqlite", "postgres", "postgresql", "postgresql+asyncpg",
+                    "postgresql+psycopg", "postgresql+psycopg2")  # fmt: skip
 
 
 class Settings(BaseSettings):
@@ -54,6 +57,16 @@ class Settings(BaseSettings):
     # Where letters people send are kept (WhatsApp: <files_dir>/whatsapp/<media id>.<pdf|jpg|png>).
     files_dir: Path = PROJECT_ROOT / "data" / "files"
 
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, url: str) -> str:
+        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+        if scheme not in DATABASE_SCHEMES:  # said without the rest of the URL: it may hold a password
+            shown = f"{scheme}://…" if scheme else "a value without a scheme"
+            raise ValueError(f"DATABASE_URL {shown} is not supported: use sqlite:///file.db or "
+                             "postgresql://user:password@host:5432/name")  # fmt: skip
+        return url
+
     @property
     def whatsapp_enabled(self) -> bool:
         return all(
@@ -94,3 +107,20 @@ class Settings(BaseSettings):
     @property
     def telegram_enabled(self) -> bool:
         return self.telegram_token is not None and bool(self.telegram_token.get_secret_value())
+
+
+def load_settings() -> Settings:
+    """The settings, or ConfigError with one line per problem (no traceback, no secret echoed)."""
+    try:
+        return Settings()
+    except ValidationError as invalid:
+        lines = []
+        for error in invalid.errors():
+            where = ".".join(str(part) for part in error["loc"]) or "settings"
+            message = str(error["msg"]).removeprefix("Value error, ")
+            lines.append(message if message.startswith("DATABASE_URL") else f"{where}: {message}")
+        raise SettingsError("\n".join(lines)) from None
+
+
+class SettingsError(Exception):
+    """The environment holds a setting Audiensi cannot run with."""

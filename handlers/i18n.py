@@ -30,6 +30,12 @@ def N_(message: str) -> str:  # gettext convention: mark now, translate when sho
     return message
 
 
+class Msg(str):
+    """A message id passed as a parameter of another message (an example in an error): translated with it."""
+
+    __slots__ = ()
+
+
 DATE_AT_TIME = N_("{date} at {time} {zone}")
 
 
@@ -50,10 +56,13 @@ class Translator:
 
     def __call__(self, message: str, /, **params: object) -> str:
         text = self._translations.gettext(message)
-        return text.format(**params) if params else text
+        return text.format(**self._params(params)) if params else text
 
     def plural(self, singular: str, plural: str, n: int, /, **params: object) -> str:
-        return self._translations.ngettext(singular, plural, n).format(n=n, **params)
+        return self._translations.ngettext(singular, plural, n).format(n=n, **self._params(params))
+
+    def _params(self, params: Mapping[str, object]) -> dict[str, object]:
+        return {key: self(value) if isinstance(value, Msg) else value for key, value in params.items()}
 
     def day_month(self, day: date) -> str:
         """E.g. "17 Agustus 2026" (without the weekday)."""

@@ -69,7 +69,9 @@ class LifecycleActions:
     def _reprompt(self, ex: _Exchange, state: ConversationState) -> Turn:
         raise NotImplementedError
 
-    async def card(self, uow: UnitOfWork, request: AudienceRequest, t: Translator) -> Outbound:
+    async def card(
+        self, uow: UnitOfWork, request: AudienceRequest, t: Translator, viewer: StaffMember | None = None
+    ) -> Outbound:
         raise NotImplementedError
 
     async def _notify_staff(
@@ -215,7 +217,7 @@ class LifecycleActions:
         turn = self._reprompt(ex, replace(state, offered=()))
         if ex.compact:  # a staff group: the channel edits the card in place
             return [saved, *turn.messages], turn.state
-        return [saved, await self.card(ex.uow, request, ex.t), *turn.messages], turn.state
+        return [saved, await self.card(ex.uow, request, ex.t, viewer=ex.staff), *turn.messages], turn.state
 
     def _may_block(self, staff: StaffMember, official_key: str | None) -> bool:
         if official_key is None:

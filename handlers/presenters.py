@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from handlers.availability import SlotRefused
-from handlers.domain.model import SYSTEM_ACTOR_NAME, Action, Actor, ActorKind, AudienceRequest, Official, RequestStatus
+from handlers.domain.model import (
+    SYSTEM_ACTOR_NAME,
+    Action,
+    Actor,
+    ActorKind,
+    AudienceRequest,
+    AuditEvent,
+    Official,
+    Permission,
+    RequestStatus,
+    StaffMember,
+)
 from handlers.flows.request_audience import ORGANIZATION_TYPE_LABELS, show_letter_file
 from handlers.i18n import N_, Translator
 from handlers.messages import Choice, Option, Outbound, Text
@@ -17,6 +30,7 @@ from handlers.scheduling import (
     time_token,
     times_overlap,
 )
+from handlers.validators import show_phone
 
 STATUS_LABELS: dict[RequestStatus, str] = {
     RequestStatus.SUBMITTED: N_("Awaiting decision"),
@@ -92,6 +106,16 @@ def decider_name(decided_by: str, t: Translator) -> str:
     return t(SYSTEM_ACTOR_NAME) if decided_by == SYSTEM_ACTOR_NAME else decided_by
 
 
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters, cut between words and marked with "…" when cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    if " " in cut and not text[limit - 1].isspace():
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:.–—-") + "…"
+
+
 def line_start(text: str) -> str:
     """A line of the card begins with a capital, whatever the phrase it starts with ("pengingat …")."""
     return text[:1].upper() + text[1:]
@@ -101,13 +125,64 @@ def official_name(official: Official | None, key: str) -> str:
     return official.display if official else key
 
 
+def place_with_address(place: str | None, officials: Iterable[Official | None]) -> str:
+    """Where the representative goes: an official's room is followed by that official's building and address
+    (the city's file: "Balai Kota Makassar, Jl. Ahmad Yani No. 2"); a place staff typed reads as typed."""
+    if not place:
+        return "—"
+    for official in officials:
+        if official is not None and official.room == place and official.office and official.office not in place:
+            return f"{place} ({official.office})"
+    return place
+
+
+@dataclass(frozen=True)
+class InfoExchange:
+    """A question staff asked the representative, and the answer when it came (from the audit trail)."""
+
+    asked_by: str
+    asked_at: datetime
+    question: str
+    answered_at: datetime | None = None
+    answer: str | None = None
+
+
+def info_exchanges(events: Sequence[AuditEvent]) -> list[InfoExchange]:
+    """Every question staff asked about a request (`request_info` events) with the answer that followed it
+    (`provide_info`), oldest first, so whoever decides later reads what was asked and said."""
+    found: list[InfoExchange] = []
+    for event in sorted(events, key=lambda e: e.at):
+        if event.action is Action.REQUEST_INFO and event.note:
+            found.append(InfoExchange(event.actor.name, event.at, event.note))
+        elif event.action is Action.PROVIDE_INFO and found and found[-1].answer is None:
+            found[-1] = replace(found[-1], answered_at=event.at, answer=event.note or "")
+    return found
+
+
+def exchange_lines(exchanges: Sequence[InfoExchange], t: Translator) -> list[str]:
+    if not exchanges:
+        return []
+    lines = [t("Questions to the representative:")]
+    for item in exchanges:
+        lines.append("   • " + t("{who}, {when}: “{question}”", who=item.asked_by, when=t.datetime(item.asked_at),
+                                  question=item.question))  # fmt: skip
+        if item.answer is not None and item.answered_at is not None:
+            lines.append("     " + t("Answer, {when}: “{answer}”", when=t.datetime(item.answered_at),
+                                     answer=item.answer))  # fmt: skip
+        else:
+            lines.append("     " + t("(not answered yet)"))
+    return lines
+
+
 def request_card(
     request: AudienceRequest,
     official: Official | None,
     t: Translator,
     officials: Mapping[str, Official] | None = None,
     reminders: Sequence[str] = (),
+    exchanges: Sequence[InfoExchange] | None = None,
 ) -> str:
+    """The staff card. `exchanges`: the questions asked and answered (None: only an open question is shown)."""
     org = request.organization
     registration = (
         t("registered, no. {number}", number=org.registration_number)
@@ -119,10 +194,10 @@ def request_card(
         t("Audience request {reference}", reference=request.reference),
         t("Status: {status}", status=request_status_label(request, t)),
         "",
-        t("Organization: {name} ({type}); {registration}", name=org.name,
+        t("Organization: {name} — {type}; {registration}", name=org.name,
           type=t(ORGANIZATION_TYPE_LABELS[org.type]), registration=registration),
         t("Representative: {name}, {position}; phone {phone}", name=request.representative.full_name,
-          position=request.position, phone=request.representative.phone),
+          position=request.position, phone=show_phone(request.representative.phone)),
         t("Official: {official}", official=official_name(official, request.official_key)),
         t("Subject: {subject}", subject=request.subject),
         t("Description: {description}", description=request.description),
@@ -138,7 +213,8 @@ def request_card(
         )
     lines.append(t("Request letter: {letter}", letter=letter))
     lines.append(t("Submitted: {when}", when=t.datetime(request.created_at)))
-    lines.extend(outcome_lines(request, t, officials))
+    lines.extend(outcome_lines(request, t, officials, with_question=exchanges is None))
+    lines.extend(exchange_lines(exchanges or (), t))
     lines.extend(line_start(line) for line in reminders)
     return "\n".join(lines)
 
@@ -151,8 +227,9 @@ class _Ctx:
 
 
 def outcome_lines(
-    request: AudienceRequest, t: Translator, officials: Mapping[str, Official] | None = None
-) -> list[str]:
+    request: AudienceRequest, t: Translator, officials: Mapping[str, Official] | None = None, *,
+    with_question: bool = True,
+) -> list[str]:  # fmt: skip
     lines: list[str] = []
     status = request.status
     if request.handed_over_from:
@@ -160,7 +237,7 @@ def outcome_lines(
         lines.append(
             t("Disposisi: handed over from {official}", official=official_name(source, request.handed_over_from))
         )
-    if status is RequestStatus.INFO_REQUESTED and request.info_question:
+    if with_question and status is RequestStatus.INFO_REQUESTED and request.info_question:
         lines.append(t("Question to the representative: {question}", question=request.info_question))
     if request.scheduled_at and status in (RequestStatus.APPROVED, RequestStatus.RESCHEDULE_REQUESTED,
                                            RequestStatus.COMPLETED, RequestStatus.NO_SHOW):  # fmt: skip
@@ -182,16 +259,20 @@ def outcome_lines(
     return lines
 
 
-def card_actions(request: AudienceRequest, t: Translator) -> tuple[Option, ...]:
+def card_actions(request: AudienceRequest, t: Translator, viewer: StaffMember | None = None) -> tuple[Option, ...]:
     """Buttons on a staff card; keys are compact (g:<word>:<id>) and checked again on the server when pressed.
 
-    A request with a letter keeps "View letter" whatever its status: opening it decides nothing.
+    A request with a letter keeps "View letter" whatever its status: opening it decides nothing. With a
+    `viewer` (one staff member's own chat) only the buttons they may use are shown: a pemantau, who only views,
+    gets none of the decisions; without one (the shared staff group) every button is there.
     """
     if request.id is None:
         return ()
+    may_decide = viewer is None or viewer.may(Permission.DECIDE, request.official_key)
     actions = tuple(
         Option(f"g:{ACTION_KEYS[action]}:{request.id}", t(ACTION_LABELS[action]))
         for action in CARD_ACTIONS.get(request.status, ())
+        if may_decide
     )
     if request.letter_file is not None:
         actions += (Option(f"g:letter:{request.id}", t("View letter")),)
@@ -209,7 +290,8 @@ def status_line(request: AudienceRequest, official: Official | None, t: Translat
              subject=request.subject, official=official_name(official, request.official_key),
              status=request_status_label(request, t))  # fmt: skip
     if request.status in (RequestStatus.APPROVED, RequestStatus.RESCHEDULE_REQUESTED) and request.scheduled_at:
-        line += "\n   " + t("Scheduled: {when}, {place}", when=t.datetime(request.scheduled_at), place=request.place)
+        line += "\n   " + t("Scheduled: {when}, {place}", when=t.datetime(request.scheduled_at),
+                            place=place_with_address(request.place, (official,)))  # fmt: skip
     if request.status is RequestStatus.RESCHEDULE_REQUESTED:
         line += "\n   " + t("New time requested: {times}",
                             times="; ".join(t.datetime(m) for m in request.preferred_times))  # fmt: skip
@@ -282,13 +364,14 @@ def offer_choice(request: AudienceRequest, official: Official | None, t: Transla
 def approval_text(request: AudienceRequest, official: Official | None, t: Translator, *, moved: bool = False) -> str:
     name = official_name(official, request.official_key)
     when = t.datetime(request.scheduled_at) if request.scheduled_at else "—"
+    place = place_with_address(request.place, (official,))
     if moved:
         return t("Your audience {reference} with {official} has been moved to a new time.\nTime: {when}\n"
                  "Place: {place}\nPlease arrive 15 minutes early and bring this reference code.",
-                 reference=request.reference, official=name, when=when, place=request.place)  # fmt: skip
+                 reference=request.reference, official=name, when=when, place=place)  # fmt: skip
     return t("Good news, Bapak/Ibu. Your audience request {reference} with {official} has been approved.\n"
              "Time: {when}\nPlace: {place}\nPlease arrive 15 minutes early and bring this reference code.",
-             reference=request.reference, official=name, when=when, place=request.place)  # fmt: skip
+             reference=request.reference, official=name, when=when, place=place)  # fmt: skip
 
 
 def representative_notice(
@@ -302,7 +385,7 @@ def representative_notice(
         body = t("Your audience {reference} on {when} will be received by {official} instead of {previous} "
                  "(disposisi).\nPlace: {place}", reference=request.reference, when=t.datetime(request.scheduled_at),
                  official=name, previous=official_name(previous_official, request.handed_over_from or ""),
-                 place=request.place or "—")  # fmt: skip
+                 place=place_with_address(request.place, (official, previous_official)))  # fmt: skip
         if request.decision_note:
             body += "\n" + t("Message from staff: {message}", message=request.decision_note)
         return (Text(body),)

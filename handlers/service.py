@@ -47,18 +47,21 @@ from handlers.flows.personas import representative_persona, staff_persona
 from handlers.flows.request_audience import REQUEST_AUDIENCE
 from handlers.i18n import Catalogs, Translator
 from handlers.lifecycle import REPRESENTATIVE_ACTIONS, STAFF_ACTIONS, LifecycleActions
-from handlers.messages import Choice, Document, Inbound, Notification, Option, Outbound, Refusal, Text
+from handlers.messages import Choice, Document, Inbound, Notification, Option, Outbound, Refusal, Text, TextIn
 from handlers.ports import Clock, ConcurrencyConflict, Directory, SlotSuggester, UnitOfWork, UnitOfWorkFactory
 from handlers.presenters import (
     card_actions,
     decider_name,
+    info_exchanges,
     letter_caption,
     representative_notice,
     request_card,
+    shorten,
     staff_intro,
     status_label,
     status_line,
 )
+from handlers.recipients import staff_recipients
 from handlers.reminders import ReminderPolicy
 from handlers.scheduling import OfficialCalendar
 from handlers.suggestions import AvailabilitySuggester
@@ -156,29 +159,66 @@ class ConversationService(LifecycleActions):
         With `event_id` (a platform's update or message id) a redelivered event is recognised and changes
         nothing; it returns no messages.
         """
+        salt = f"{conversation.channel}:{conversation.external_id}"
+
+        def run(ex: _Exchange, state: ConversationState, _known: bool) -> Turn:
+            return ex.engine.handle(state, stamps.unstamp(state, inbound, salt), ex.context,
+                                    numbered_above=numbered_above)  # fmt: skip
+
+        messages, _known = await self._run(conversation, run, persona=persona, sender=sender,
+                                           supports_files=supports_files, event_id=event_id, language=language,
+                                           compact=compact)  # fmt: skip
+        return messages
+
+    async def reopen(self, conversation: Address, *, persona: str = REPRESENTATIVE) -> tuple[list[Outbound], bool]:
+        """A person opens the conversation again (the console started anew): the full welcome the first time,
+        then only "welcome back" and the question still open — a pending yes/no, a form's step — or the menu.
+
+        Returns the messages and whether a question of the person's own is open (then it must be shown last,
+        after any notices, so that a typed number answers it; otherwise notices may come last)."""
+
+        busy = False
+
+        def run(ex: _Exchange, state: ConversationState, known: bool) -> Turn:
+            nonlocal busy
+            turn = ex.engine.resume(state, ex.context) if known else ex.engine.handle(state, TextIn("/mulai"),
+                                                                                       ex.context)  # fmt: skip
+            busy = turn.state.frame is not None or turn.state.confirming is not None
+            return turn
+
+        messages, _known = await self._run(conversation, run, persona=persona)
+        return messages, busy
+
+    async def _run(
+        self, conversation: Address, run: Callable[[_Exchange, ConversationState, bool], Turn], *, persona: str,
+        sender: Address | None = None, supports_files: bool = False, event_id: str | None = None,
+        language: str | None = None, compact: bool = False,
+    ) -> tuple[list[Outbound], bool]:  # fmt: skip
+        """One turn in one unit of work, retried from scratch on a concurrent change; also says whether the
+        conversation was known before."""
         reminders.use(self.reminders)
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 async with self._uow_factory() as uow:
                     if event_id is not None and not await uow.events.first_time(conversation.channel, event_id):
                         log.info("event %s:%s already handled", conversation.channel, event_id)
-                        return []
+                        return [], True
                     exchange = await self._exchange(uow, conversation, persona, sender, supports_files, language)
                     exchange.compact = compact
                     if persona == STAFF and exchange.staff is None:
                         return [Refusal(exchange.t("Only registered staff can use this. Please contact the "
-                                                   "administrator if you should have access."))]  # fmt: skip
-                    state = await uow.conversations.load(conversation) or ConversationState(language=language)
+                                                   "administrator if you should have access."))], False  # fmt: skip
+                    stored = await uow.conversations.load(conversation)
+                    state = stored or ConversationState(language=language)
                     if persona == REPRESENTATIVE:
                         await uow.contacts.mark_reachable(conversation)  # they wrote: the channel works again
                     salt = f"{conversation.channel}:{conversation.external_id}"
-                    turn = exchange.engine.handle(state, stamps.unstamp(state, inbound, salt), exchange.context,
-                                                  numbered_above=numbered_above)  # fmt: skip
+                    turn = run(exchange, state, stored is not None)
                     messages, after = await self._carry_out(exchange, turn)
                     messages, state = stamps.stamp_turn(state, after, messages, salt)
                     await uow.conversations.save(conversation, state)
                     await uow.commit()
-                    return messages
+                    return messages, stored is not None
             except ConcurrencyConflict:
                 log.info("concurrent change; retrying (attempt %s)", attempt)
         raise ConcurrencyConflict("gave up after repeated conflicts")
@@ -204,10 +244,10 @@ class ConversationService(LifecycleActions):
             await uow.contacts.mark_unreachable(address, reason, now)
             request = await uow.requests.get(request_id) if request_id is not None else None
             if request is not None:
-                for staff in self._directory.staff_addresses():
+                for staff, member in staff_recipients(self._directory, request.official_key):
                     stored = await uow.conversations.load(staff)
                     t = self.translator(stored.language if stored else None)
-                    card = await self.card(uow, request, t)
+                    card = await self.card(uow, request, t, viewer=member)
                     await uow.outbox.enqueue(
                         Notification(staff.channel, staff.external_id, "unreachable", (card,), request.id), now
                     )
@@ -332,6 +372,7 @@ class ConversationService(LifecycleActions):
             "answer": self._start_answer,
             "queue": self._queue,
             "open": self._open,
+            "openref": self._open_reference,
             "letter": self._letter,
             "start": self._deep_link,
             "r": self._reminder_press,
@@ -341,7 +382,7 @@ class ConversationService(LifecycleActions):
         handler = handlers.get(name)
         allowed = (
             (REPRESENTATIVE, ("status", "answers", "answer", "start", "r", "letter", *REPRESENTATIVE_ACTIONS)),
-            (STAFF, ("queue", "open", "letter", *DECISION_FLOWS, *STAFF_ACTIONS)),
+            (STAFF, ("queue", "open", "openref", "letter", *DECISION_FLOWS, *STAFF_ACTIONS)),
         )
         permitted = dict(allowed).get(ex.persona, ())
         if handler is None or name not in permitted:
@@ -393,6 +434,8 @@ class ConversationService(LifecycleActions):
             data = {"request_id": request.id, "reference": request.reference}
             turn = ex.engine.start_flow(state, FEEDBACK_COMMENT.name, ex.context, data)
             return [*messages, *turn.messages], turn.state
+        if messages and isinstance(messages[-1], Choice):  # "cancel the audience?": that is the question now
+            return messages, replace(state, offered=messages[-1].options)
         turn = self._reprompt(ex, state)
         return [*messages, *turn.messages], turn.state
 
@@ -417,7 +460,7 @@ class ConversationService(LifecycleActions):
             turn = self._reprompt(ex, state)
             return [Text(ex.t("No requests are awaiting a decision.")), *turn.messages], turn.state
         options = tuple(
-            Option(f"g:open:{r.id}", f"{r.reference} — {r.organization.name}", r.subject[:72]) for r in pending
+            Option(f"g:open:{r.id}", f"{r.reference} — {r.organization.name}", shorten(r.subject, 72)) for r in pending
         )
         body = ex.t("Requests awaiting a decision, oldest first:")
         return [Choice(body, options)], replace(state, offered=options)
@@ -428,7 +471,19 @@ class ConversationService(LifecycleActions):
         request = await usecases.load(ex.uow, _request_id(argument))
         if ex.staff is None or not ex.staff.may(Permission.VIEW, request.official_key):
             raise NotAuthorized(request.reference)  # an ajudan sees only the officials they serve
-        return [await self.card(ex.uow, request, ex.t)], replace(state, offered=card_actions(request, ex.t))
+        card = await self.card(ex.uow, request, ex.t, viewer=ex.staff)
+        return [card], replace(state, offered=card_actions(request, ex.t, ex.staff))
+
+    async def _open_reference(
+        self, ex: _Exchange, state: ConversationState, reference: str
+    ) -> tuple[list[Outbound], ConversationState]:
+        """A reference typed at the menu (AUD-2026-000003) opens that request, for staff who may view it."""
+        request = await ex.uow.requests.get_by_reference(reference)
+        if request is None or request.id is None:
+            turn = self._reprompt(ex, state)
+            said = Refusal(ex.t("No request has the reference {reference}.", reference=reference))
+            return [said, *turn.messages], turn.state
+        return await self._open(ex, state, str(request.id))
 
     async def _letter(
         self, ex: _Exchange, state: ConversationState, argument: str
@@ -446,14 +501,20 @@ class ConversationService(LifecycleActions):
         turn = self._reprompt(ex, state)
         return [Document(request.letter_file, letter_caption(request, ex.t)), *turn.messages], turn.state
 
-    async def card(self, uow: UnitOfWork, request: AudienceRequest, t: Translator) -> Outbound:
-        """The staff card; it says so when the representative can no longer be reached."""
+    async def card(
+        self, uow: UnitOfWork, request: AudienceRequest, t: Translator, viewer: StaffMember | None = None
+    ) -> Outbound:
+        """The staff card; it says so when the representative can no longer be reached.
+
+        `viewer`: the one staff member who reads it (their own chat), so only the buttons they may use are shown;
+        None for the shared staff group, which gets every button.
+        """
         unreachable = await uow.contacts.unreachable(request.contact)
         officials = {o.key: o for o in self._directory.officials()}
         scheduled = await uow.outbox.for_request(request.id) if request.id is not None else []
-        body = request_card(
-            request, self._directory.official(request.official_key), t, officials, reminders.status_lines(scheduled, t)
-        )
+        events = await uow.audit.for_request(request.id) if request.id is not None else []
+        body = request_card(request, self._directory.official(request.official_key), t, officials,
+                            reminders.status_lines(scheduled, t), info_exchanges(events))  # fmt: skip
         clashes = await self._clashes(uow, request, t, self._clock.now())
         if clashes:
             body += "\n" + "\n".join(clashes)
@@ -464,7 +525,7 @@ class ConversationService(LifecycleActions):
             body += "\n" + t("Warning: the representative cannot be reached on {channel} since {when} ({reason}).",
                               channel=reminders.channel_name(request.contact.channel), when=t.datetime(unreachable[0]),
                               reason=t(unreachable[1]))  # fmt: skip
-        actions = card_actions(request, t)
+        actions = card_actions(request, t, viewer)
         return Choice(body, actions) if actions else Text(body)
 
     async def _start_decision(
@@ -542,7 +603,7 @@ class ConversationService(LifecycleActions):
         turn = self._reprompt(ex, state)
         if ex.compact:
             return [saved, *turn.messages], turn.state
-        return [saved, await self.card(ex.uow, request, ex.t), *turn.messages], turn.state
+        return [saved, await self.card(ex.uow, request, ex.t, viewer=ex.staff), *turn.messages], turn.state
 
     # ---- notifications -------------------------------------------------------------------------------------
 
@@ -574,11 +635,12 @@ class ConversationService(LifecycleActions):
         answer: str | None = None,
         exclude: Address | None = None,
     ) -> None:
-        for address in self._directory.staff_addresses():
+        # Each staff member hears only of the officials whose requests they may view (an ajudan: their own).
+        for address, member in staff_recipients(self._directory, request.official_key):
             if address == exclude:
                 continue
             t = await self._language_of(ex, address)
-            card = await self.card(ex.uow, request, t)
+            card = await self.card(ex.uow, request, t, viewer=member)
             line = staff_intro(kind, request, t, answer)
             intro: list[Outbound] = [Text(line)] if line else []
             await ex.uow.outbox.enqueue(

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 
-from handlers.i18n import N_
+from handlers.i18n import N_, Msg
 
 
 @dataclass
@@ -57,6 +57,9 @@ def free_text(
     multiline: bool = False,
     min_words: int = 1,
 ) -> str:
+    """`example`: a message id (marked with N_), shown translated in the person's language; text that is not
+    one (a room's name from the city's file) reads as it is."""
+    example = Msg(example)
     text = clean_text(raw, multiline=multiline)
     if not text:
         raise Invalid(N_("This answer cannot be empty. Example: {example}"), {"example": example})
@@ -92,9 +95,13 @@ def word_count(text: str) -> int:
 _NAME_ALLOWED = re.compile(r"^[^\W\d_]+(?:[ .'\-,][^\W\d_]*)*\.?$", re.UNICODE)
 
 
+# Phones and word processors type a typographic apostrophe (Ma’ruf); names keep the plain one.
+_APOSTROPHES = str.maketrans(dict.fromkeys("’‘ʼʻ`´", "'"))
+
+
 def person_name(raw: str) -> str:
-    example = "Andi Rahmat Hidayat, S.Sos."
-    name = free_text(raw, min_length=3, max_length=100, example=example)
+    example = Msg(N_("Andi Rahmat Hidayat, S.Sos."))
+    name = free_text(raw.translate(_APOSTROPHES), min_length=3, max_length=100, example=example)
     if not _NAME_ALLOWED.match(name.replace(", ", " ").replace(",", " ")):
         raise Invalid(
             N_("A name may contain only letters, spaces, dots, commas, apostrophes and hyphens. Example: {example}"),
@@ -105,7 +112,7 @@ def person_name(raw: str) -> str:
 
 def phone_number(raw: str, region: str = "ID") -> str:
     """An Indonesian phone number in any common form, returned as E.164 (+628…)."""
-    example = "0812-3456-7890"
+    example = Msg(N_("0812-3456-7890"))
     text = clean_text(raw)
     if not text:
         raise Invalid(N_("Please send a phone number. Example: {example}"), {"example": example})
@@ -127,6 +134,18 @@ def phone_number(raw: str, region: str = "ID") -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def show_phone(stored: str, region: str = "ID") -> str:
+    """A stored E.164 number as people in Indonesia write it (0812-3456-7890; (0411) 123456); as stored when it
+    cannot be read."""
+    try:
+        number = phonenumbers.parse(stored, region)
+    except phonenumbers.NumberParseException:
+        return stored
+    if number.country_code != 62:
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
 def registration_number(raw: str) -> str:
     example = "AHU-0012345.AH.01.07.2024"
     text = free_text(raw, min_length=3, max_length=64, example=example)
@@ -139,7 +158,7 @@ def registration_number(raw: str) -> str:
 
 
 def letter_number(raw: str) -> str:
-    example = "005/12/KT-MKS/VII/2026"
+    example = Msg(N_("005/12/KT/VII/2026"))
     text = free_text(raw, min_length=3, max_length=64, example=example)
     if not any(ch.isdigit() for ch in text):
         raise Invalid(N_("A letter number contains digits. Example: {example}"), {"example": example})
@@ -168,7 +187,7 @@ def attendee_count(raw: str, maximum: int) -> int:
         raise Invalid(
             N_(
                 "An audience is for at most {max} people. Larger gatherings (forums, sarasehan) are arranged "
-                "by staff; please contact the Kesbangpol office. Example: {example}"
+                "by staff separately; please contact the office of the official you wish to meet. Example: {example}"
             ),
             {"max": maximum, "example": example},
         )

@@ -133,11 +133,26 @@ class ConsoleChannel:
             await asyncio.sleep(self._poll_seconds)
             await self.deliver_notices()
 
+    async def open(self) -> None:
+        """Opening: the welcome (in full only the first time) and the notices that came while it was closed.
+
+        Whatever is shown last is what a typed number chooses from: a question the person left open (a form's
+        step, "abandon this form?") comes after the notices; with none open, the notices come last, so their
+        options can be answered by number.
+        """
+        messages, busy = await self._service.reopen(self._address, persona=self._persona)
+        t = self._service.translator()
+        if busy:
+            await self.deliver_notices()
+        self._remember_options(messages)
+        self._write(render(messages, t, self._files))
+        if not busy:
+            await self.deliver_notices()
+
     async def run(self) -> None:
         t = self._service.translator()
         self._write(t("Audiensi console. Type /keluar to leave; closing and opening again continues where you were."))
-        await self.deliver_notices()
-        self._write(await self.send("/mulai"))
+        await self.open()
         poller = asyncio.create_task(self._poll())
         try:
             while True:

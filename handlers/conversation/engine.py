@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from handlers.conversation.flow import EDIT_MENU, EDIT_SECTION, SUMMARY, Flow, FlowEnv, Pending, Step, StepContext
@@ -22,9 +23,21 @@ from handlers.validators import Invalid
 GLOBAL = "g:"  # keys valid at any time (menu entries, buttons on notifications); checked by the service
 SKIP, DONE, SEND, EDIT, CANCEL, RESUME, YES, NO = "f:skip", "f:done", "f:send", "f:edit", "f:cancel", \
     "f:resume", "f:yes", "f:no"  # fmt: skip
+UNDO = "f:undo"  # at a question that collects several answers: remove the last one chosen
+MAX_LIST = 10  # options that still fit one list (WhatsApp's); an extra convenience button stays within it
 SKIP_WORDS = frozenset({"lewati", "skip", "-", "tidak ada", "tidak", "kosong"})
 # Typed at a question that must be answered, these are an attempt to skip, never the answer itself.
 REFUSED_SKIPS = frozenset({"lewati", "skip"})
+# Typed at a yes/no question (abandon this form? cancel the audience? approve this?), these mean its buttons.
+# Not "batal": most of these questions ask whether to cancel something, so it could mean either.
+YES_WORDS = frozenset({"ya", "iya", "iy", "y", "yes", "ok", "oke", "okay", "benar", "betul", "baik", "boleh",
+                       "setuju", "ya benar", "iya benar"})  # fmt: skip
+NO_WORDS = frozenset({"tidak", "tdk", "tak", "gak", "ga", "nggak", "ngga", "enggak", "engga", "no", "n", "bukan",
+                      "jangan", "tidak jadi", "tdk jadi", "gak jadi", "nggak jadi", "ga jadi",
+                      "enggak jadi"})  # fmt: skip
+REFERENCE = re.compile(r"AUD-\d{4}-\d{1,6}")
+# Yes / no options among the global keys (a reminder's "cancel the audience?"), by key prefix.
+GLOBAL_YES_NO = (("g:r:cancelyes:", "g:r:keep:"),)
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,8 @@ class Persona:
     menu: Callable[[Translator], Sequence[Option]]
     # Command word -> what it does: "flow:<name>" starts a flow, anything else becomes a GlobalAction.
     commands: Mapping[str, str] = field(default_factory=dict)
+    # A request's reference typed at the menu (AUD-2026-000001) becomes this GlobalAction with it ("openref:…").
+    typed_reference: str | None = None
 
 
 ContextFactory = Callable[[Frame | None], StepContext]
@@ -78,18 +93,22 @@ class Engine:
         (console: 0, always; WhatsApp: beyond a list's 10 rows; Telegram: None, never). Only then is a typed
         number taken as an option: elsewhere "9" at a time question means nine o'clock."""
         numbers_shown = numbered_above is not None and len(state.offered) > numbered_above
-        inbound = self._recognise_choice(state, inbound, numbers_shown or not self._takes_numbers(state, context))
+        inbound = self._recognise_choice(state, inbound, numbers_shown or not self._takes_numbers(state, context),
+                                         self._yes_no(state))  # fmt: skip
         t = context(state.frame).t
         if isinstance(inbound, TextIn) and inbound.text.strip().startswith("/"):
             return self._command(state, inbound.text.strip(), context)
         if isinstance(inbound, PressIn) and inbound.key.startswith(GLOBAL):
             return self._global(state, inbound.key[len(GLOBAL) :], context)
         if state.confirming:
-            return self._confirm_abandon(state, inbound, context)
+            return self._confirm_abandon(state, inbound, context, numbers_shown=numbers_shown)
         frame = state.frame
         if isinstance(inbound, PressIn) and not any(o.key == inbound.key for o in state.offered):
             return self._stale(state, context, foreign=inbound.key == FOREIGN)
         if frame is None:
+            reference = REFERENCE.fullmatch(inbound.text.strip().upper()) if isinstance(inbound, TextIn) else None
+            if reference is not None and self.persona.typed_reference:
+                return Turn(state, effects=(GlobalAction(f"{self.persona.typed_reference}:{reference.group(0)}"),))
             return self._idle(state, t)
         if frame.step == SUMMARY:
             return self._summary_answer(state, frame, inbound, context)
@@ -109,6 +128,28 @@ class Engine:
         state = replace(state.push(frame), confirming=None)
         return self._prompt(state, context)
 
+    def resume(self, state: ConversationState, context: ContextFactory) -> Turn:
+        """Coming back (the console opened again): a short greeting, then whatever question is open, last —
+        a pending yes/no first of all, so that a typed "1" answers exactly what is shown."""
+        frame = state.frame
+        t = context(frame).t
+        if frame is None:
+            turn = self._menu(replace(state, confirming=None), t)
+            return replace(turn, messages=(Text(t("Welcome back, Bapak/Ibu.")), *turn.messages))
+        flow = self.flows[frame.flow]
+        if frame.step == SUMMARY:
+            where = t("the summary")
+        elif frame.step in (EDIT_MENU, EDIT_SECTION):
+            where = t("changing an answer")
+        else:
+            where = t(flow.step(frame.step).label or flow.title)
+        reference = frame.data.get("reference")
+        title = t(flow.title) + (f" {reference}" if reference else "")
+        note = Text(t("Welcome back, Bapak/Ibu. Your form “{title}” is still in progress, at “{step}”; we continue "
+                      "below. Type /batal to abandon it.", title=title, step=where))  # fmt: skip
+        turn = self._ask_abandon(state, context) if state.confirming else self._prompt(state, context)
+        return replace(turn, messages=(note, *turn.messages))
+
     def reprompt(self, state: ConversationState, context: ContextFactory) -> Turn:
         if state.frame is None:
             return self._menu(state, context(None).t)
@@ -123,9 +164,27 @@ class Engine:
             return False
         return self.flows[frame.flow].step(frame.step).typed_numbers(context(frame))
 
+    def _yes_no(self, state: ConversationState) -> tuple[str, str] | None:
+        """The keys a typed "ya" / "tidak" stand for, when the question asked is a yes/no one."""
+        offered = {o.key for o in state.offered}
+        if state.confirming:
+            return YES, NO
+        frame = state.frame
+        if frame is not None and frame.step == SUMMARY and self.flows[frame.flow].summary_asks:
+            return SEND, CANCEL
+        for yes_prefix, no_prefix in GLOBAL_YES_NO:
+            yes = [k for k in offered if k.startswith(yes_prefix)]
+            no = [k for k in offered if k.startswith(no_prefix)]
+            if len(yes) == 1 and len(no) == 1:
+                return yes[0], no[0]
+        return None
+
     @staticmethod
-    def _recognise_choice(state: ConversationState, inbound: Inbound, numbers_choose: bool) -> Inbound:
-        """A typed option number or option label counts as pressing that option (numbered-text fallback)."""
+    def _recognise_choice(
+        state: ConversationState, inbound: Inbound, numbers_choose: bool, yes_no: tuple[str, str] | None = None
+    ) -> Inbound:
+        """A typed option number or option label counts as pressing that option (numbered-text fallback);
+        at a yes/no question, "ya", "iya", "y", "tidak", "tdk", "bukan"… count as its yes and no."""
         if not isinstance(inbound, TextIn) or not state.offered:
             return inbound
         typed = inbound.text.strip()
@@ -138,6 +197,12 @@ class Engine:
         for option in state.offered:
             if option.label.casefold() == folded:
                 return PressIn(option.key)
+        if yes_no is not None:
+            word = " ".join(re.sub(r"[.!,?]+", " ", folded).split())
+            if word in YES_WORDS:
+                return PressIn(yes_no[0])
+            if word in NO_WORDS:
+                return PressIn(yes_no[1])
         # "Kirim" for "Kirim pertanyaan": the first word(s) of exactly one option's label.
         starting = [o for o in state.offered if len(folded) >= 3 and o.label.casefold().startswith(folded + " ")]
         if len(starting) == 1:
@@ -236,7 +301,9 @@ class Engine:
         question = t("Abandon “{title}”? The answers you gave in it will be deleted.", title=t(flow.title))
         return Turn(replace(state, confirming="abandon", offered=options), (Choice(question, options),))
 
-    def _confirm_abandon(self, state: ConversationState, inbound: Inbound, context: ContextFactory) -> Turn:
+    def _confirm_abandon(
+        self, state: ConversationState, inbound: Inbound, context: ContextFactory, *, numbers_shown: bool = True
+    ) -> Turn:
         t = context(state.frame).t
         if isinstance(inbound, PressIn) and inbound.key == YES and state.frame is not None:
             resumed = replace(state.pop(), confirming=None)
@@ -246,7 +313,10 @@ class Engine:
         if isinstance(inbound, PressIn) and inbound.key == NO:
             return self._prompt(replace(state, confirming=None), context)
         turn = self._ask_abandon(state, context)
-        hint = Text(t("Please answer with one of the options: 1 to abandon, 2 to continue."))
+        if numbers_shown:  # the options are numbered where the person reads them (the console, long lists)
+            hint = Text(t("Please answer “ya” (or 1) to abandon the form, or “tidak” (or 2) to continue it."))
+        else:
+            hint = Text(t("Please answer “ya” to abandon the form, or “tidak” to continue it, or press a button."))
         return replace(turn, messages=(hint, *turn.messages))
 
     def _back(self, state: ConversationState, context: ContextFactory) -> Turn:
@@ -265,11 +335,8 @@ class Engine:
             turn = self._prompt(state, context)
             return replace(turn, messages=(Text(t("This is the first step.")), *turn.messages))
         previous = frame.history[-1]
-        answers = dict(frame.answers)
-        flow = self.flows[frame.flow]
-        if previous != SUMMARY and flow.step(previous).collect > 1:
-            answers.pop(previous, None)  # a list is collected again from the start
-        moved = replace(frame, step=previous, history=frame.history[:-1], answers=answers, draft=None)
+        # Every answer stays: the question shows it (a list: what was chosen, with "Done" and "Remove the last one").
+        moved = replace(frame, step=previous, history=frame.history[:-1], draft=None)
         return self._prompt(state.with_frame(moved), context)
 
     # ---- answering a step --------------------------------------------------------------------------------
@@ -281,6 +348,14 @@ class Engine:
         t = ctx.t
         if step.collect > 1 and isinstance(inbound, PressIn) and inbound.key == DONE and frame.answers.get(step.key):
             return self._advance(state, flow, frame, context)
+        if step.collect > 1 and isinstance(inbound, PressIn) and inbound.key == UNDO and frame.answers.get(step.key):
+            collected = list(frame.answers[step.key])
+            removed = collected.pop()
+            answers = {**frame.answers, step.key: collected} if collected else \
+                {k: v for k, v in frame.answers.items() if k != step.key}  # fmt: skip
+            turn = self._prompt(state.with_frame(replace(frame, answers=answers, draft=None)), context)
+            note = Text(t("Removed: {answer}.", answer=step.show(removed, ctx)))
+            return replace(turn, messages=(note, *turn.messages))
         if step.skippable and self._is_skip(inbound):
             value: Any = None
         elif isinstance(inbound, TextIn) and inbound.text.strip().casefold() in REFUSED_SKIPS:
@@ -308,6 +383,10 @@ class Engine:
             if value in collected:
                 turn = self._prompt(state.with_frame(frame), context)
                 return replace(turn, messages=(Text(t("You already chose that one.")), *turn.messages))
+            if len(collected) >= step.collect:  # back at a full list: one must go before another comes
+                turn = self._prompt(state.with_frame(frame), context)
+                full = t("You have already chosen {n}. Choose “Remove the last one” first, or “Done”.", n=step.collect)
+                return replace(turn, messages=(Text(full), *turn.messages))
             collected.append(value)
             answers[step.key] = collected
             frame = replace(frame, answers=answers)
@@ -389,14 +468,70 @@ class Engine:
                 turn = self._prompt(state.with_frame(moved), context)
                 note = Text(context(frame).t("One question still needs an answer before sending."))
                 return replace(turn, messages=(note, *turn.messages))
+            stale = self._recheck(state, frame, context)
+            if stale is not None:
+                return stale
             return self._finish(state, frame, context)
+        flow = self.flows[frame.flow]
         if isinstance(inbound, PressIn) and inbound.key == EDIT:
-            return self._prompt(state.with_frame(replace(frame, step=EDIT_MENU, backup=dict(frame.answers))), context)
+            frame = replace(frame, backup=dict(frame.answers))
+            steps = [s for s in flow.steps if s.applies(context(frame))]
+            if len(steps) == 1:  # one question only (a reason): no menu of one part and one answer
+                return self._begin_edit(state, frame, steps[0], context)
+            return self._prompt(state.with_frame(replace(frame, step=EDIT_MENU)), context)
         if isinstance(inbound, PressIn) and inbound.key == CANCEL:
-            return self._ask_abandon(state, context)
+            if flow.abandon_asks:
+                return self._ask_abandon(state, context)
+            t = context(frame).t
+            said = Text(t(flow.abandoned, **{k: v for k, v in frame.data.items() if isinstance(v, str | int)}))
+            turn = self.reprompt(replace(state.pop(), confirming=None), context)
+            return replace(turn, messages=(said, *turn.messages))
         t = context(frame).t
         turn = self._prompt(state, context)
         return replace(turn, messages=(Text(t("Please choose one of the options below.")), *turn.messages))
+
+    def _recheck(self, state: ConversationState, frame: Frame, context: ContextFactory) -> Turn | None:
+        """At "Send": answers that no longer hold (a preferred time now past or too soon, the form having waited)
+        are dropped with the reason; a question left with no answer is asked again, the rest is kept. None when
+        everything still holds."""
+        flow = self.flows[frame.flow]
+        ctx = context(frame)
+        answers = dict(frame.answers)
+        notes: list[str] = []
+        for step in flow.steps:
+            value = answers.get(step.key)
+            if step.recheck is None or value is None or not step.applies(ctx):
+                continue
+            values = list(value) if step.collect > 1 else [value]
+            kept = []
+            for item in values:
+                why = step.recheck(item, ctx)
+                if why is None:
+                    kept.append(item)
+                else:
+                    notes.append(why)
+            if len(kept) == len(values):
+                continue
+            if kept and step.collect > 1:
+                answers[step.key] = kept
+            else:
+                answers.pop(step.key)
+        if not notes:
+            return None
+        t = ctx.t
+        listed = "\n".join(f"• {note}" for note in notes)
+        frame = replace(frame, answers=answers)
+        missing = self._first_unanswered(flow, frame, context)
+        if missing is None:
+            said = t("Before sending we checked your answers again. These no longer hold and have been removed:\n"
+                     "{removed}\nPlease check your request once more.", removed=listed)  # fmt: skip
+            turn = self._prompt(state.with_frame(frame), context)
+        else:
+            said = t("Before sending we checked your answers again. These no longer hold and have been removed:\n"
+                     "{removed}\nPlease choose again; your other answers are kept.", removed=listed)  # fmt: skip
+            moved = replace(frame, step=missing.key, editing=missing.key, backup=dict(answers), draft=None)
+            turn = self._prompt(state.with_frame(moved), context)
+        return replace(turn, messages=(Text(said), *turn.messages))
 
     def _edit_answer(self, state: ConversationState, frame: Frame, inbound: Inbound, context: ContextFactory) -> Turn:
         flow = self.flows[frame.flow]
@@ -433,8 +568,8 @@ class Engine:
         if frame.step == SUMMARY:
             options: tuple[Option, ...] = (
                 Option(SEND, t(flow.submit_label)),
-                Option(EDIT, t("Change an answer")),
-                Option(CANCEL, t("Abandon")),
+                Option(EDIT, t(flow.edit_label)),
+                Option(CANCEL, t(flow.abandon_label)),
             )
             body = f"{t(flow.summary_intro or '')}\n\n{self.summary(flow, frame, ctx)}"
             return Turn(replace(state, offered=options), (Choice(body, options),))
@@ -464,6 +599,9 @@ class Engine:
         choices = list(step.options(ctx))
         if step.collect > 1 and current:
             choices.append(Option(DONE, t("Done")))
+            # At the step's first question (not amid a date's times), while the buttons still fit one list.
+            if not frame.draft and len(choices) < MAX_LIST:
+                choices.append(Option(UNDO, t("Remove the last one")))
         if step.skippable:
             choices.append(Option(SKIP, t("Skip")))
         offered = tuple(choices)
@@ -478,6 +616,9 @@ class Engine:
             steps = [s for s in flow.section_steps(section.key) if s.applies(ctx)]
             if not steps:
                 continue
+            if len(steps) == 1:  # "Pejabat: …", not "Pejabat" and then "• Pejabat: …"
+                lines.append(f"{t(section.label)}: {self._shown(steps[0], frame.answers.get(steps[0].key), ctx)}")
+                continue
             lines.append(t(section.label))
             for step in steps:
                 lines.append(f"  • {t(step.label)}: {self._shown(step, frame.answers.get(step.key), ctx)}")
@@ -488,8 +629,16 @@ class Engine:
         if value is None or value == []:
             return ctx.t("—")
         if step.collect > 1:
-            return "; ".join(step.show(v, ctx) for v in value)
+            return "; ".join(step.show(v, ctx) for v in _in_order(value))
         return step.show(value, ctx)
+
+
+def _in_order(values: list[Any]) -> list[Any]:
+    """Times read in date order, however they were picked; other lists as given."""
+    try:
+        return sorted(values, key=lambda v: datetime.fromisoformat(str(v)))
+    except (TypeError, ValueError):
+        return list(values)
 
 
 def make_context_factory(t: Translator, now: Any, env: FlowEnv) -> ContextFactory:
@@ -501,6 +650,6 @@ def make_context_factory(t: Translator, now: Any, env: FlowEnv) -> ContextFactor
 
 
 __all__ = [
-    "CANCEL", "DONE", "EDIT", "GLOBAL", "NO", "RESUME", "SEND", "SKIP", "YES", "ContextFactory", "Effect",
+    "CANCEL", "DONE", "EDIT", "GLOBAL", "NO", "RESUME", "SEND", "SKIP", "UNDO", "YES", "ContextFactory", "Effect",
     "Engine", "FlowCompleted", "GlobalAction", "Persona", "Turn", "make_context_factory",
 ]  # fmt: skip

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from handlers.domain.model import Official
-from handlers.i18n import Translator
+from handlers.i18n import N_, Translator
 from handlers.messages import Inbound, InputHint, Option
 
 if TYPE_CHECKING:
@@ -91,6 +91,9 @@ class Step:
     # Whether a typed number is the answer ("9" at a time question is 09.00) rather than the number of an
     # option; where the channel shows numbers beside the options, they choose anyway.
     typed_numbers: Callable[[StepContext], bool] = _never
+    # Checked again at "Send" for each value given (a form may be sent days after it was filled in): None when
+    # the value still holds, else why not (already translated); such values are dropped before sending.
+    recheck: Callable[[Any, StepContext], str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,15 @@ class Flow:
     # A flow with a summary shows every answer and waits for "send"; sections can be changed one at a time.
     summary_intro: str | None = None
     submit_label: str = ""
+    # Whether the summary is a yes/no question ("Approve this audience?"): then a typed "ya" sends and "tidak"
+    # abandons, like the buttons. Not for a summary that asks the person to check many answers.
+    summary_asks: bool = True
+    edit_label: str = N_("Change an answer")  # message ids of the summary's other two buttons
+    abandon_label: str = N_("Abandon")
+    # Abandoning from the summary asks first ("the answers will be deleted"); a one-question flow whose
+    # abandon button means "never mind" (don't cancel the request after all) leaves at once, saying `abandoned`.
+    abandon_asks: bool = True
+    abandoned: str = N_("The form has been abandoned. Nothing was sent.")  # may use the flow's data ({reference})
     initial_answers: Callable[[Mapping[str, Any]], dict[str, Any]] = field(default=lambda _data: {})
 
     def step(self, key: str) -> Step:

@@ -12,11 +12,12 @@ decisions.mmd.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from handlers import validators
 from handlers.conversation.flow import Flow, Section, Step, StepContext
 from handlers.datetext import Ambiguous, Understood, parse_when
+from handlers.flows.request_audience import still_bookable
 from handlers.flows.time_picker import TimePicker
 from handlers.i18n import N_
 from handlers.messages import Inbound, Option, PressIn, TextIn
@@ -66,29 +67,34 @@ def place_options(ctx: StepContext) -> list[Option]:
     return [Option(ROOM, str(ctx.data.get("room", "")))]
 
 
+# A place typed by staff: the official's own room (from the city's file) is the example, else a generic one.
+PLACE_EXAMPLE = N_("Meeting room, 1st floor")
+
+
 def parse_place(inbound: Inbound, ctx: StepContext) -> str:
     if isinstance(inbound, PressIn) and inbound.key == ROOM:
         return str(ctx.data.get("room", ""))
-    return validators.free_text(_text(inbound), min_length=3, max_length=150, example="Ruang Rapat Sipakatau")
+    example = str(ctx.data.get("room") or PLACE_EXAMPLE)
+    return validators.free_text(_text(inbound), min_length=3, max_length=150, example=example)
 
 
 def parse_reason(inbound: Inbound, _ctx: StepContext) -> str:
-    example = "Jadwal Wali Kota penuh hingga akhir bulan; silakan bertemu Kepala Kesbangpol."
+    example = N_("The Mayor's schedule is full until the end of the month; please meet the Head of Kesbangpol.")
     return validators.free_text(_text(inbound), min_length=10, max_length=500, min_words=3, example=example)
 
 
 def parse_question(inbound: Inbound, _ctx: StepContext) -> str:
-    example = "Mohon lampirkan SK kepengurusan yang masih berlaku."
+    example = N_("Please attach the board's current decree (SK kepengurusan).")
     return validators.free_text(_text(inbound), min_length=10, max_length=500, min_words=3, example=example)
 
 
 def parse_info_answer(inbound: Inbound, _ctx: StepContext) -> str:
-    example = "SK kepengurusan nomor 12/KT/2026 sudah kami kirim lewat surel."
+    example = N_("We have sent board decree no. 12/KT/2026 by e-mail.")
     return validators.free_text(_text(inbound), min_length=3, max_length=1500, multiline=True, example=example)
 
 
 def parse_note(inbound: Inbound, _ctx: StepContext) -> str:
-    example = "Kami berhalangan pada waktu tersebut karena ada kegiatan organisasi."
+    example = N_("We cannot attend at that time because of an event of our organization.")
     return validators.free_text(_text(inbound), min_length=3, max_length=500, multiline=True, example=example)
 
 
@@ -103,8 +109,8 @@ APPROVE = Flow(
              typed_numbers=APPROVE_TIME.numbers_are_times,
              options=APPROVE_TIME.options, ask=APPROVE_TIME.ask, show=show_time),
         Step("place", "schedule",
-             N_("Where will the audience take place? Choose the official's room or type another place."),
-             parse_place, label=N_("Place"), options=place_options),
+             N_("Where will the audience {reference} take place? Choose the official's room or type another place."),
+             parse_place, label=N_("Place"), options=place_options, prompt_params=reference_param),
     ),
 )  # fmt: skip
 
@@ -198,7 +204,7 @@ PROPOSE = Flow(
         *_proposal_steps(PROPOSE_TIMES),
         Step("message", "message",
              N_("A message for the representative with the proposal (optional), or choose Skip.\n"
-                "Example: Pada waktu yang diminta Wali Kota ada agenda lain."),
+                "Example: The Mayor has another engagement at the time asked for."),
              parse_note, label=N_("Message"), skippable=True),
     ),
 )  # fmt: skip
@@ -279,7 +285,9 @@ def parse_handover_place(inbound: Inbound, ctx: StepContext) -> str:
         chosen = next((o for o in handover_place_options(ctx) if o.key == inbound.key), None)
         if chosen is not None:
             return chosen.label
-    return validators.free_text(_text(inbound), min_length=3, max_length=150, example="Ruang Rapat Sipakatau")
+    receiving = next((o for o in ctx.env.officials if o.key == ctx.answers.get("official")), None)
+    example = receiving.room if receiving and receiving.room else PLACE_EXAMPLE
+    return validators.free_text(_text(inbound), min_length=3, max_length=150, example=example)
 
 
 def handover_place_params(ctx: StepContext) -> dict[str, object]:
@@ -305,7 +313,7 @@ HAND_OVER = Flow(
              applies=already_scheduled, prompt_params=handover_place_params),
         Step("message", "message",
              N_("A message for the representative (optional), or choose Skip.\n"
-                "Example: Kepala Kesbangpol yang membidangi organisasi kemasyarakatan."),
+                "Example: The Head of Kesbangpol is in charge of community organizations."),
              parse_note, label=N_("Message"), skippable=True),
     ),
 )  # fmt: skip
@@ -326,8 +334,11 @@ DECLINE_PROPOSAL = Flow(
 )  # fmt: skip
 
 
+CANCEL_EXAMPLE = N_("The chair of our organization is away on duty out of town.")
+
+
 def parse_cancel_reason(inbound: Inbound, _ctx: StepContext) -> str:
-    example = "Ketua organisasi berhalangan karena tugas ke luar kota."
+    example = CANCEL_EXAMPLE
     return validators.free_text(_text(inbound), min_length=5, max_length=500, min_words=2, example=example)
 
 
@@ -336,11 +347,15 @@ CANCEL_REQUEST = Flow(
     title=N_("Cancellation"),
     summary_intro=N_("Cancel this audience request? Staff will be told, and its time becomes free for others."),
     submit_label=N_("Yes, cancel the request"),
+    edit_label=N_("Change the reason"),
+    abandon_label=N_("No, keep the request"),
+    abandon_asks=False,  # "no" means the request stays: nothing to lose but the reason just typed
+    abandoned=N_("Your request {reference} has not been cancelled; it stays as it was."),
     sections=(Section("reason", N_("Reason")),),
     steps=(
         Step("reason", "reason",
              N_("Cancel {reference}: please write the reason briefly.\n"
-                "Example: Ketua organisasi berhalangan karena tugas ke luar kota."),
+                "Example: The chair of our organization is away on duty out of town."),
              parse_cancel_reason, label=N_("Reason"), prompt_params=reference_param),
     ),
 )  # fmt: skip
@@ -361,10 +376,11 @@ RESCHEDULE = Flow(
     steps=(
         Step("times", "times", RESCHEDULE_TIMES.intro, RESCHEDULE_TIMES.parse, label=N_("Preferred times"),
              typed_numbers=RESCHEDULE_TIMES.numbers_are_times, options=RESCHEDULE_TIMES.options,
-             ask=RESCHEDULE_TIMES.ask, collect=3, show=show_time, acknowledge=TimePicker.acknowledge),
+             ask=RESCHEDULE_TIMES.ask, collect=3, show=show_time, acknowledge=TimePicker.acknowledge,
+             recheck=still_bookable(RESCHEDULE_TIMES)),
         Step("message", "message",
              N_("Why do you need another time? (optional; choose Skip to leave it out)\n"
-                "Example: Ketua organisasi bertugas ke luar kota pada tanggal tersebut."),
+                "Example: The chair of our organization is out of town on duty on that date."),
              parse_note, label=N_("Message"), skippable=True),
     ),
 )  # fmt: skip
@@ -389,8 +405,13 @@ def show_day_off_official(value: str, ctx: StepContext) -> str:
     return ctx.t("All officials") if value == ALL_OFFICIALS else show_official(value, ctx)
 
 
+def day_example(ctx: StepContext) -> str:
+    """A date a week from today, as the person writes dates in their language."""
+    return ctx.t.date(ctx.now.astimezone(ctx.t.tz).date() + timedelta(days=7))
+
+
 def parse_day(inbound: Inbound, ctx: StepContext) -> str:
-    example = "Jumat, 11 Desember 2026"
+    example = day_example(ctx)
     text = validators.clean_text(_text(inbound))
     result = parse_when(text, ctx.now, ctx.t.tz)
     if isinstance(result, Ambiguous) and result.readings:
@@ -411,24 +432,24 @@ def acknowledge_day(value: str, ctx: StepContext) -> str:
 
 
 def parse_day_off_reason(inbound: Inbound, ctx: StepContext) -> str:
-    example = "SKB 3 Menteri tentang cuti bersama" if ctx.data.get("opens") else "Hari jadi Kota Makassar"
+    example = N_("Joint ministerial decree (SKB 3 Menteri) on cuti bersama") if ctx.data.get("opens") \
+        else N_("Anniversary of the city")  # fmt: skip
     return validators.free_text(_text(inbound), min_length=3, max_length=200, example=example)
 
 
 # Started with data {"opens": True} the same flow opens a national holiday or cuti bersama as a working day
 # (a changed decree, an estimated date that proved wrong): only the questions differ.
 def _day_off_prompt(blocking: str, opening: str) -> Callable[[StepContext], str]:
-    return lambda ctx: ctx.t(opening if ctx.data.get("opens") else blocking)
+    return lambda ctx: ctx.t(opening if ctx.data.get("opens") else blocking, example=day_example(ctx))
 
 
 ASK_OFFICIAL = N_("For which official is the day blocked?")
 ASK_OPENED_OFFICIAL = N_("For which official is the holiday a working day after all?")
-ASK_DAY = N_("Which date? Example: Jumat, 11 Desember 2026 (you may also write “besok” or “Senin depan”).")
-ASK_OPENED_DAY = N_("Which national holiday or cuti bersama is a working day after all? Example: Kamis, 24 "
-                    "Desember 2026")  # fmt: skip
-ASK_REASON = N_("Why? The reason is shown to representatives.\nExample: Hari jadi Kota Makassar")
-ASK_OPENED_REASON = N_("Why is it a working day? Staff see the reason.\nExample: SKB 3 Menteri tentang cuti "
-                       "bersama 2026 (perubahan)")  # fmt: skip
+ASK_DAY = N_("Which date? Example: {example} (you may also write “besok” or “Senin depan”).")
+ASK_OPENED_DAY = N_("Which national holiday or cuti bersama is a working day after all? Example: {example}")
+ASK_REASON = N_("Why? The reason is shown to representatives.\nExample: Anniversary of the city")
+ASK_OPENED_REASON = N_("Why is it a working day? Staff see the reason.\nExample: Amended joint ministerial decree "
+                       "(SKB 3 Menteri) on cuti bersama 2026")  # fmt: skip
 
 
 DAY_OFF = Flow(

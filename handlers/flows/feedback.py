@@ -12,7 +12,7 @@ from handlers.validators import Invalid
 def parse_comment(inbound: Inbound, _ctx: StepContext) -> str:
     if not isinstance(inbound, TextIn):
         raise Invalid(N_("Please type your answer as text."))
-    example = "Terima kasih, pertemuan berjalan baik dan tindak lanjutnya jelas."
+    example = N_("Thank you; the meeting went well and the follow-up is clear.")
     return validators.free_text(inbound.text, min_length=3, max_length=1000, multiline=True, example=example)
 
 

@@ -27,7 +27,7 @@ def representative_persona(city: str) -> Persona:
             "/kembali — go back one step while filling in a form\n"
             "/batal — abandon the form in progress\n"
             "/bantuan — this help\n\n"
-            "You can answer a question by pressing a button or by typing the option's number."
+            "You can answer a question by choosing one of the options shown, or by typing your answer."
         )
 
     def menu(t: Translator) -> list[Option]:
@@ -58,7 +58,8 @@ def staff_persona(city: str) -> Persona:
     def help_text(t: Translator) -> str:
         return t(
             "What you can do:\n"
-            "/antrian — requests awaiting a decision, oldest first\n"
+            "/antrean — requests awaiting a decision, oldest first (/antrian works too); typing a reference "
+            "such as AUD-2026-000001 opens that request\n"
             "Open a request to approve it, reject it with a reason, ask the representative for information, "
             "propose other times or hand it over to another official (disposisi); an approved audience can be "
             "marked held, not attended or postponed.\n"
@@ -79,5 +80,6 @@ def staff_persona(city: str) -> Persona:
         welcome=welcome,
         help=help_text,
         menu=menu,
-        commands={"antrian": "queue", "queue": "queue", "libur": "daysoff"},
+        commands={"antrean": "queue", "antrian": "queue", "queue": "queue", "libur": "daysoff"},
+        typed_reference="openref",
     )

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from handlers import validators
+from handlers.availability import RefusalReason, SlotRefused
 from handlers.conversation.flow import Flow, Section, Step, StepContext
 from handlers.domain.model import FileRef, OrganizationType
 from handlers.flows.time_picker import TimePicker
 from handlers.i18n import N_
 from handlers.messages import ContactIn, FileIn, Inbound, InputHint, Option, PressIn, TextIn
+from handlers.scheduling import refusal_text
 from handlers.validators import Invalid
 
 ORGANIZATION_TYPE_LABELS: dict[OrganizationType, str] = {
@@ -47,8 +50,15 @@ def _choice(inbound: Inbound, ctx: StepContext, options: Sequence[Option]) -> st
 # ---- organization --------------------------------------------------------------------------------------
 
 
+# Examples in error messages are message ids: each person reads them in their language.
+ORG_NAME_EXAMPLE = N_("Karang Taruna of Sukamaju village")
+POSITION_EXAMPLE = N_("Chair")
+SUBJECT_EXAMPLE = N_("Courtesy visit and report on the installation of the 2026–2031 board")
+DESCRIPTION_EXAMPLE = N_("We would like to report our new board and explore cooperation on youth programmes.")
+
+
 def parse_org_name(inbound: Inbound, _ctx: StepContext) -> str:
-    return validators.free_text(_text(inbound), min_length=3, max_length=150, example="Karang Taruna Kelurahan Maccini")
+    return validators.free_text(_text(inbound), min_length=3, max_length=150, example=ORG_NAME_EXAMPLE)
 
 
 def org_type_options(ctx: StepContext) -> list[Option]:
@@ -75,7 +85,11 @@ def parse_rep_name(inbound: Inbound, _ctx: StepContext) -> str:
 
 
 def parse_position(inbound: Inbound, _ctx: StepContext) -> str:
-    return validators.free_text(_text(inbound), min_length=3, max_length=80, example="Ketua")
+    return validators.free_text(_text(inbound), min_length=3, max_length=80, example=POSITION_EXAMPLE)
+
+
+def show_rep_phone(value: str, _ctx: StepContext) -> str:
+    return validators.show_phone(value)  # stored as E.164, read as people write it
 
 
 def parse_phone(inbound: Inbound, _ctx: StepContext) -> str:
@@ -115,17 +129,15 @@ DESCRIPTION_MIN_WORDS = 4
 
 
 def parse_subject(inbound: Inbound, _ctx: StepContext) -> str:
-    example = "Silaturahmi dan pelaporan pelantikan pengurus periode 2026–2031"
     return validators.free_text(
-        _text(inbound), min_length=10, max_length=200, min_words=SUBJECT_MIN_WORDS, example=example
+        _text(inbound), min_length=10, max_length=200, min_words=SUBJECT_MIN_WORDS, example=SUBJECT_EXAMPLE
     )
 
 
 def parse_description(inbound: Inbound, _ctx: StepContext) -> str:
-    example = "Kami ingin melaporkan susunan pengurus baru dan menjajaki kerja sama program kepemudaan."
     return validators.free_text(
         _text(inbound), min_length=20, max_length=1500, min_words=DESCRIPTION_MIN_WORDS, multiline=True,
-        example=example,
+        example=DESCRIPTION_EXAMPLE,
     )  # fmt: skip
 
 
@@ -150,6 +162,23 @@ PREFERRED_TIMES = TimePicker(
              "date, then a time. You can also type a date and time, e.g. “Senin depan jam 10” or “7 Desember "
              "pukul 14.00”."),
 )  # fmt: skip
+
+
+def still_bookable(picker: TimePicker) -> Callable[[Any, StepContext], str | None]:
+    """At "Send": a chosen time that has since passed, or come inside the minimum notice (the form waited), is
+    no longer asked for; says why (None: it still holds). Other refusals (taken meanwhile) are for staff."""
+
+    def recheck(value: Any, ctx: StepContext) -> str | None:
+        at = datetime.fromisoformat(str(value))
+        calendar = picker.calendar(ctx)
+        if calendar is None:
+            return None if at > ctx.now else ctx.t("{when} has already passed.", when=ctx.t.datetime(at))
+        result = calendar.check(at)
+        if isinstance(result, SlotRefused) and result.reason in (RefusalReason.PAST, RefusalReason.TOO_SOON):
+            return refusal_text(result, at, calendar, ctx.t)
+        return None
+
+    return recheck
 
 
 def show_time(value: str, ctx: StepContext) -> str:
@@ -198,6 +227,7 @@ REQUEST_AUDIENCE = Flow(
     title=N_("Audience request"),
     summary_intro=N_("Please check your request. If everything is correct, choose “Send”."),
     submit_label=N_("Send"),
+    summary_asks=False,  # "check every answer", not a yes/no question
     initial_answers=preselected,
     sections=(
         Section("organization", N_("Organization")),
@@ -210,32 +240,32 @@ REQUEST_AUDIENCE = Flow(
     ),
     steps=(
         Step("org_name", "organization",
-             N_("What is the name of your organization?\nExample: Karang Taruna Kelurahan Maccini"),
+             N_("What is the name of your organization?\nExample: Karang Taruna of Sukamaju village"),
              parse_org_name, label=N_("Name")),
         Step("org_type", "organization", N_("What type of organization is it?"), parse_org_type,
              label=N_("Type"), options=org_type_options, show=show_org_type),
         Step("org_registration", "organization",
-             N_("What is the organization's registration number with Kesbangpol or AHU (Kemenkumham)?\n"
+             N_("What is the organization's registration number with Kesbangpol or AHU (Kementerian Hukum)?\n"
                 "Example: AHU-0012345.AH.01.07.2024. Type “lewati” if it has none."),
              parse_registration, label=N_("Registration number"), skippable=True),
         Step("rep_name", "representative", N_("What is your full name, Bapak/Ibu?\nExample: Andi Rahmat Hidayat"),
              parse_rep_name, label=N_("Full name")),
         Step("rep_position", "representative",
-             N_("What is your position in the organization?\nExample: Ketua, Sekretaris, Bendahara"),
+             N_("What is your position in the organization?\nExample: Chair, Secretary, Treasurer"),
              parse_position, label=N_("Position")),
         Step("rep_phone", "representative",
              N_("What phone number can staff reach you on?\nExample: 0812-3456-7890"),
-             parse_phone, label=N_("Phone"), hint=InputHint.PHONE),
+             parse_phone, label=N_("Phone"), hint=InputHint.PHONE, show=show_rep_phone),
         Step("official", "official", N_("Which official would you like to meet?"), parse_official,
              label=N_("Official"), options=official_options, show=show_official,
              applies=official_not_preselected, invalidates=("preferred_times",)),
         Step("subject", "subject",
              N_("What is the subject (perihal) of the audience? Please write at least one sentence of three words "
-                "or more.\nExample: Silaturahmi dan pelaporan pelantikan pengurus periode 2026–2031"),
+                "or more.\nExample: Courtesy visit and report on the installation of the 2026–2031 board"),
              parse_subject, label=N_("Subject")),
         Step("description", "subject",
              N_("Please describe briefly, in at least four words, what your organization would like to discuss.\n"
-                "Example: Kami ingin melaporkan susunan pengurus baru dan menjajaki kerja sama program kepemudaan."),
+                "Example: We would like to report our new board and explore cooperation on youth programmes."),
              parse_description, label=N_("Description")),
         Step("attendees", "attendees",
              N_("How many people will attend, including you? (1 to {max})"), parse_attendees,
@@ -243,10 +273,10 @@ REQUEST_AUDIENCE = Flow(
         Step("preferred_times", "times", PREFERRED_TIMES.intro, PREFERRED_TIMES.parse,
              typed_numbers=PREFERRED_TIMES.numbers_are_times,
              label=N_("Preferred times"), options=PREFERRED_TIMES.options, ask=PREFERRED_TIMES.ask, collect=3,
-             show=show_time, acknowledge=acknowledge_time),
+             show=show_time, acknowledge=acknowledge_time, recheck=still_bookable(PREFERRED_TIMES)),
         Step("letter_number", "letter",
              N_("What is the number of your request letter (surat permohonan)?\n"
-                "Example: 005/12/KT-MKS/VII/2026. Type “lewati” if there is none."),
+                "Example: 005/12/KT/VII/2026. Type “lewati” if there is none."),
              parse_letter_number, label=N_("Letter number"), skippable=True),
         Step("letter_file", "letter",
              N_("Please send the request letter as a PDF or a photo (at most 10 MB), or choose Skip."),

@@ -39,7 +39,7 @@ from zoneinfo import ZoneInfo
 from handlers.availability import SlotFree
 from handlers.conversation.flow import Pending, StepContext
 from handlers.datetext import WEEKDAY_NUMBER, Ambiguous, DayPeriod, NotUnderstood, TimeOnly, Understood, parse_when
-from handlers.i18n import N_, Translator, zone_abbreviation
+from handlers.i18n import N_, Msg, Translator, zone_abbreviation
 from handlers.messages import Inbound, Option, PressIn, TextIn
 from handlers.scheduling import OfficialCalendar, refusal_text
 from handlers.validators import Invalid, clean_text
@@ -379,9 +379,9 @@ def _not_understood(reason: str, time_asked: bool = False) -> Invalid:
         return Invalid(N_("The day and the date do not match. Please check them, e.g. “Senin, 7 Desember 2026 "
                           "jam 10”."))  # fmt: skip
     if reason == "invalid_date":
-        return Invalid(N_("That date does not exist. Example: {example}"), {"example": "7 Desember 2026 jam 10"})
+        return Invalid(N_("That date does not exist. Example: {example}"), {"example": Msg(N_("7/12/2026 10.00"))})
     if reason == "invalid_time":
-        return Invalid(N_("That time is not valid. Example: {example}"), {"example": "jam 10 atau pukul 14.00"})
+        return Invalid(N_("That time is not valid. Example: {example}"), {"example": Msg(N_("10.00 or 14.00"))})
     if time_asked:  # the free times of a date are shown: a time was asked for, not a date
         return Invalid(
             N_("Sorry, we could not read that time. Please write it like “{example}”, “jam 2 siang” or "

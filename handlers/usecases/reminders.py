@@ -22,12 +22,15 @@ from handlers.domain.model import (
     AuditEvent,
     DomainError,
     NotAuthorized,
+    Permission,
     RequestStatus,
+    StaffMember,
 )
 from handlers.i18n import N_, Translator
 from handlers.messages import Choice, Notification, Option, Outbound, Text
 from handlers.ports import Directory, ScheduledMessage, UnitOfWork
-from handlers.presenters import card_actions
+from handlers.presenters import card_actions, place_with_address
+from handlers.recipients import staff_recipients
 from handlers.reminders import (
     AWAITING_STAFF,
     BOOKED,
@@ -68,7 +71,8 @@ STATE_LABELS = {
 }
 MANY = 10_000
 
-CardMaker = Callable[[UnitOfWork, AudienceRequest, Translator], Awaitable[Outbound]]
+# The staff card for one reader (None: the shared staff group, every button).
+CardMaker = Callable[[UnitOfWork, AudienceRequest, Translator, StaffMember | None], Awaitable[Outbound]]
 TranslatorFor = Callable[[str | None], Translator]
 
 
@@ -161,10 +165,10 @@ class ReminderPlanner:
             log.info("%s: %s scheduled message(s) cancelled, %s planned", request.reference, cancelled, len(planned))
         audience_at = request.scheduled_at.isoformat() if request.scheduled_at else None
         for item in planned:
-            recipients = self._staff_for(request) if item.to_staff else [request.contact]
-            for address in recipients:
+            recipients = self._staff_for(request) if item.to_staff else [(request.contact, None)]
+            for address, viewer in recipients:
                 t = await self._t(uow, address)
-                messages = self._render(item.kind, request, t)
+                messages = self._render(item.kind, request, t, viewer)
                 notification = Notification(address.channel, address.external_id, item.kind, messages, request.id,
                                             {"audience_at": audience_at})  # fmt: skip
                 await uow.outbox.enqueue(notification, item.due_at)
@@ -197,18 +201,17 @@ class ReminderPlanner:
             log.info("%s day-before reminder(s) moved after a change of days off", moved)
         return moved
 
-    def _staff_for(self, request: AudienceRequest) -> list[Address]:
-        found = []
-        for address in self._directory.staff_addresses():
-            member = self._directory.staff_for(address)
-            if member is None or not member.officials or request.official_key in member.officials:
-                found.append(address)
-        return found
+    def _staff_for(self, request: AudienceRequest) -> list[tuple[Address, StaffMember | None]]:
+        """Staff addresses that may view the request's official (the shared group always), each with its member."""
+        return staff_recipients(self._directory, request.official_key)
 
-    def _render(self, kind: str, request: AudienceRequest, t: Translator) -> tuple[Outbound, ...]:
+    def _render(
+        self, kind: str, request: AudienceRequest, t: Translator, viewer: StaffMember | None = None
+    ) -> tuple[Outbound, ...]:
         assert request.scheduled_at is not None and request.id is not None
+        place = place_with_address(request.place, self._directory.officials())
         params = {"reference": request.reference, "official": self._official(request),
-                  "when": t.datetime(request.scheduled_at), "place": request.place or "-"}  # fmt: skip
+                  "when": t.datetime(request.scheduled_at), "place": place}  # fmt: skip
         if kind in (REMINDER_DAY_BEFORE, REMINDER_2H):
             if kind == REMINDER_DAY_BEFORE:
                 body = t("Reminder, Bapak/Ibu: your audience {reference} with {official} is on {when}.\n"
@@ -228,7 +231,7 @@ class ReminderPlanner:
             body = t("The audience {reference} ({organization}) with {official} was scheduled for {when}. "
                      "Please record whether it was held or not attended.",
                      organization=request.organization.name, **params)  # fmt: skip
-            outcomes = tuple(o for o in card_actions(request, t) if o.key.startswith(("g:held:", "g:noshow:")))
+            outcomes = tuple(o for o in card_actions(request, t, viewer) if o.key.startswith(("g:held:", "g:noshow:")))
             return (Choice(body, outcomes),) if outcomes else (Text(body),)
         raise ValueError(kind)
 
@@ -246,7 +249,7 @@ class ReminderPlanner:
                 if booked is None:
                     booked = await uow.requests.list_by_status(list(BOOKED), limit=MANY)
                 member = self._directory.staff_for(address)
-                day = audiences_on(booked, slot.day, self.policy, member.officials if member else ())
+                day = [r for r in audiences_on(booked, slot.day, self.policy) if _sees(member, r)]
                 t = await self._t(uow, address)
                 messages = (Text(self._digest_text(slot.kind, slot.day, day, t)),) if day else ()
                 notification = Notification(address.channel, address.external_id, slot.kind, messages)
@@ -307,7 +310,7 @@ class ReminderPlanner:
             if waiting is None:
                 waiting = overdue_undecided(pending, now, policy)
             member = self._directory.staff_for(address)
-            mine = [r for r in waiting if member is None or not member.officials or r.official_key in member.officials]
+            mine = [r for r in waiting if _sees(member, r)]
             t = await self._t(uow, address)
             lines = [t.plural("{n} request has waited for a decision for {days} working days or more, oldest first:",
                               "{n} requests have waited for a decision for {days} working days or more, oldest first:",
@@ -421,13 +424,18 @@ class ReminderPlanner:
         self, uow: UnitOfWork, request: AudienceRequest, now: datetime, kind: str, note: str,
         card: CardMaker | None, **params: object,
     ) -> None:  # fmt: skip
-        for address in self._staff_for(request):
+        for address, member in self._staff_for(request):
             t = await self._t(uow, address)
             messages: tuple[Outbound, ...] = (Text(t(note, reference=request.reference, **params)),)
             if card is not None:
-                messages = (*messages, await card(uow, request, t))
+                messages = (*messages, await card(uow, request, t, member))
             notification = Notification(address.channel, address.external_id, kind, messages, request.id)
             await uow.outbox.enqueue(notification, now)
+
+
+def _sees(member: StaffMember | None, request: AudienceRequest) -> bool:
+    """Whether a staff address hears of this request: the shared group always, a person if they may view it."""
+    return member is None or member.may(Permission.VIEW, request.official_key)
 
 
 def status_lines(messages: Sequence[ScheduledMessage], t: Translator) -> list[str]:

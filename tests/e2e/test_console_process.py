@@ -43,7 +43,8 @@ def test_a_request_survives_closing_the_program_and_staff_decide_it(tmp_path: Pa
                        "Kami ingin melaporkan susunan pengurus baru dan menjajaki kerja sama.", "5", "1", "1",
                        "Selesai",
                        "lewati", "Kirim"])  # fmt: skip
-    assert "masih memiliki formulir yang sedang diisi" in second
+    assert "Selamat datang kembali" in second and "Privasi" not in second  # the whole welcome only once
+    assert "“Permohonan audiensi” masih dalam pengisian, pada bagian “Jabatan”" in second
     assert "Andi Rahmat Hidayat" in second  # the summary still has the answer given before closing
     assert "kode permohonan AUD-" in second
 
@@ -65,3 +66,24 @@ def test_a_broken_configuration_file_is_reported_without_a_traceback(tmp_path: P
     assert result.returncode == 2
     assert "city.timezone" in result.stderr and "officials" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_run_on_a_fresh_database_opens_the_console_without_log_lines(tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}", "AUDIENSI_LOG_LEVEL": "INFO"}
+    for name in ("AUDIENSI_TELEGRAM_TOKEN", "AUDIENSI_WHATSAPP_ACCESS_TOKEN"):
+        env.pop(name, None)
+    result = subprocess.run([sys.executable, "-m", "bot", "run"], input="/keluar\n", capture_output=True, text=True,
+                            env=env, cwd=PROJECT_ROOT, timeout=120, check=True)  # fmt: skip
+    assert result.stdout.splitlines()[0].startswith("Konsol Audiensi")
+    assert "Selamat datang di layanan audiensi" in result.stdout
+    assert "alembic" not in result.stderr and " INFO " not in result.stderr, result.stderr
+
+
+def test_an_unsupported_database_url_is_reported_in_one_line(tmp_path: Path) -> None:
+    env = {**os.environ, "DATABASE_URL": "mysql://root:geheim@localhost/kota"}
+    result = subprocess.run([sys.executable, "-m", "bot", "chat"], input="", capture_output=True, text=True, env=env,
+                            cwd=PROJECT_ROOT, timeout=60)  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "DATABASE_URL mysql://… is not supported: use sqlite:///file.db or postgresql://user:password@host:5432/name"
+    ]

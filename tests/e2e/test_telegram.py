@@ -129,7 +129,7 @@ async def test_a_representative_requests_and_staff_get_a_card_with_buttons(world
         "Karang Taruna Kelurahan Maccini",
         "belum terdaftar",
         "Andi Rahmat Hidayat",
-        "+6281234567890",
+        "0812-3456-7890",
         "Wakil Wali Kota Makassar",
         "5 orang",
         "Rabu, 25 November 2026 pukul 09.00 WITA",
@@ -248,8 +248,8 @@ async def test_staff_ask_for_information_and_the_answer_comes_back_to_the_card(w
     await api.wait_for_message(REP, "Mohon kirim SK kepengurusan")
     await world.step(REP, lambda: api.user_press_button(REP, "Jawab"), "Mohon ketik jawaban")
     await world.step(REP, lambda: api.user_text(REP, "SK nomor 12/KT/2026 kami kirim lewat surel."), "diteruskan")
-    note = await api.wait_for_message(STAFF_GROUP, "SK nomor 12/KT/2026")
-    assert note.message_id != card.message_id
+    note = await api.wait_for_message(STAFF_GROUP, "Perwakilan telah menjawab untuk")
+    assert note.message_id != card.message_id and "SK nomor 12/KT/2026" in note.text
     refreshed = await api.wait_for(
         lambda: next(
             (
@@ -261,6 +261,8 @@ async def test_staff_ask_for_information_and_the_answer_comes_back_to_the_card(w
         )
     )
     assert labels(refreshed) == ["Setujui", "Tolak", "Minta Info", "Usulkan Waktu Lain", "Disposisi", "Lihat Surat"]
+    assert "Mohon kirim SK kepengurusan yang berlaku." in refreshed.text  # the question and its answer stay
+    assert "“SK nomor 12/KT/2026 kami kirim lewat surel.”" in refreshed.text
 
 
 async def test_a_non_staff_press_gets_an_alert_and_changes_nothing(world: World) -> None:

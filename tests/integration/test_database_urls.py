@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
+from bot.settings import SettingsError, load_settings
 from storage.database import async_url, create_engine
 from tests.harness import postgres_url
 
@@ -31,3 +32,21 @@ async def test_a_libpq_url_with_sslmode_connects() -> None:
             assert (await connection.execute(text("select 1"))).scalar() == 1
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize("given", ["mysql://root:geheim@localhost/kota", "mongodb://db/kota", "audiensi.db"])
+def test_an_unsupported_database_url_is_one_clear_line_without_its_password(
+    given: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", given)
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    said = str(refused.value)
+    assert said.startswith("DATABASE_URL ") and "is not supported: use sqlite:///file.db or postgresql://" in said
+    assert "\n" not in said and "geheim" not in said
+
+
+def test_supported_database_urls_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    for given in ("sqlite:///audiensi.db", "postgres://u:p@db/kota", "postgresql+asyncpg://u@db/kota"):
+        monkeypatch.setenv("DATABASE_URL", given)
+        assert load_settings().database_url == given

@@ -236,6 +236,29 @@ async def test_a_pending_request_can_be_cancelled_and_leaves_the_queue(h: Harnes
     assert "Tidak ada permohonan yang menunggu keputusan" in await h.say(PROTOKOL, "/antrian", staff=True)
 
 
+async def test_the_cancel_question_reads_plainly_and_no_keeps_the_request(h: Harness) -> None:
+    await submitted(h)
+    await h.say(REP, "/status")
+    await h.say(REP, "Batalkan AUD-2026-000001")
+    summary = await h.say(REP, "Kami sudah bertemu pejabat pada acara lain.")
+    assert "1. Ya, batalkan permohonan\n2. Ubah alasan\n3. Tidak jadi membatalkan" in summary
+    assert "mohon tuliskan alasannya" in await h.say(REP, "2")  # straight to the one question
+    summary = await h.say(REP, "Ketua kami sudah bertemu pejabat pada acara lain.")
+    assert "Ketua kami sudah bertemu" in summary
+    kept = await h.say(REP, "3")  # "no": nothing to confirm, the request stays
+    assert "tidak jadi dibatalkan dan tetap berlaku" in kept and "Ajukan Audiensi" in kept
+    assert (await h.request("AUD-2026-000001")).status is RequestStatus.SUBMITTED
+    await h.say(REP, "/status")
+    await h.say(REP, "Batalkan AUD-2026-000001")
+    await h.say(REP, "Kami sudah bertemu pejabat pada acara lain.")
+    assert "tidak jadi dibatalkan" in await h.say(REP, "tidak")  # typed, too
+    await h.say(REP, "/status")
+    await h.say(REP, "Batalkan AUD-2026-000001")
+    await h.say(REP, "Kami sudah bertemu pejabat pada acara lain.")
+    assert "telah dibatalkan" in await h.say(REP, "ya")
+    assert (await h.request("AUD-2026-000001")).status is RequestStatus.CANCELLED
+
+
 async def test_nobody_else_can_cancel_a_request(h: Harness) -> None:
     request_id = await submitted(h)
     assert "tidak berwenang" in await h.say(Address("console", "warga-9"), PressIn(f"g:cancel:{request_id}"))

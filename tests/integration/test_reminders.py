@@ -96,6 +96,7 @@ async def test_reminders_are_sent_at_their_time_with_quiet_hours_and_buttons(sql
     [day_before] = seen
     assert "Pengingat, Bapak/Ibu: audiensi AUD-2026-000001" in day_before
     assert "Senin, 7 Desember 2026 pukul 10.00 WITA" in day_before and "Ruang Kerja Wakil Wali Kota" in day_before
+    assert "Lantai 2 Balai Kota (Balai Kota Makassar, Jl. Ahmad Yani No. 2)" in day_before  # the building, too
     assert "1. Hadir" in day_before and "2. Batalkan" in day_before
     # The worker was down overnight: at 05.00 the 2-hour reminder (due 08.00) is not due; make it due in quiet hours.
     h.clock.set(datetime(2026, 12, 7, 5, 0, tzinfo=MAKASSAR))
@@ -113,7 +114,7 @@ async def test_reminders_are_sent_at_their_time_with_quiet_hours_and_buttons(sql
     assert seen == []  # quiet hours: it waits until 06.00
     h.clock.set(datetime(2026, 12, 7, 6, 0, tzinfo=MAKASSAR))
     await rep.deliver_notices()
-    assert len(seen) == 1 and "akan segera dimulai" in seen[0]
+    assert len(seen) == 1 and "akan segera dimulai" in seen[0] and "Jl. Ahmad Yani No. 2" in seen[0]
     # Feedback comes after the audience; staff are asked to mark the outcome.
     h.clock.set(datetime(2026, 12, 7, 12, 0, tzinfo=MAKASSAR))
     await rep.deliver_notices()
@@ -144,7 +145,10 @@ async def test_hadir_and_batalkan_on_a_reminder(h: Harness) -> None:
     request_id = await approved(h)
     assert "Kami menantikan kehadiran Bapak/Ibu" in await h.say(REP, PressIn(f"g:r:attend:{request_id}"))
     assert "Apakah Bapak/Ibu ingin membatalkan" in await h.say(REP, PressIn(f"g:r:cancel:{request_id}"))
-    assert "telah dibatalkan" in await h.say(REP, PressIn(f"g:r:cancelyes:{request_id}"))
+    assert "tetap sesuai jadwal" in await h.say(REP, "tidak")  # typed at the question: "No, keep it"
+    assert (await h.request("AUD-2026-000001")).status is RequestStatus.APPROVED
+    await h.say(REP, PressIn(f"g:r:cancel:{request_id}"))
+    assert "telah dibatalkan" in await h.say(REP, "Ya")
     assert (await h.request("AUD-2026-000001")).status is RequestStatus.CANCELLED
     assert {state for state, _ in (await scheduled(h, request_id)).values()} == {"cancelled"}
     staff_notes = [m.body for n in await h.notifications(PROTOKOL) for m in n.messages]

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import text
 
 from handlers.domain.model import Action, Address, AudienceRequest, RequestStatus
-from handlers.messages import PressIn
-from tests.harness import MAKASSAR, PROTOKOL, Harness, build_service
+from handlers.messages import PressIn, TextIn
+from tests.harness import MAKASSAR, PROTOKOL, Harness, build_service, reply_text
 
 REP = Address("console", "warga-1")
 
@@ -65,7 +65,7 @@ async def test_the_whole_request_is_stored_and_staff_are_told(h: Harness) -> Non
     assert len(staff_notices) == 1
     card = "\n".join(m.body for m in staff_notices[0].messages)
     assert "Permohonan audiensi baru AUD-2026-000001" in card
-    assert "Karang Taruna Kelurahan Maccini" in card and "+6281234567890" in card
+    assert "Karang Taruna Kelurahan Maccini" in card and "telepon 0812-3456-7890" in card  # stored in E.164
     reply = await h.say(REP, "/status")
     assert "AUD-2026-000001" in reply and "Menunggu keputusan" in reply
 
@@ -73,7 +73,7 @@ async def test_the_whole_request_is_stored_and_staff_are_told(h: Harness) -> Non
 async def test_the_summary_shows_every_answer_before_sending(h: Harness) -> None:
     await h.dialog(REP, HAPPY[:-1])
     summary = await h.say(REP, "/bantuan")
-    for shown in ("Karang Taruna Kelurahan Maccini", "Andi Rahmat Hidayat", "Ketua", "+6281234567890",
+    for shown in ("Karang Taruna Kelurahan Maccini", "Andi Rahmat Hidayat", "Ketua", "0812-3456-7890",
                   "Wakil Wali Kota Makassar", "5 orang", "Senin, 7 Desember 2026 pukul 10.00 WITA",
                   "005/12/KT-MKS/XI/2026", "1. Kirim", "2. Ubah jawaban", "3. Batalkan"):  # fmt: skip
         assert shown in summary
@@ -88,7 +88,7 @@ UNREADABLE_DATE = "belum dapat memahami tanggal tersebut. Mohon tuliskan seperti
 # For every step: empty, 5,000 characters, emoji only, and wrong formats. Each refusal is polite, in Indonesian,
 # gives an example, and the same question is asked again.
 BAD_INPUTS = [
-    ("Apa nama organisasi", "", "tidak boleh kosong. Contoh: Karang Taruna Kelurahan Maccini"),
+    ("Apa nama organisasi", "", "tidak boleh kosong. Contoh: Karang Taruna Kelurahan Sukamaju"),
     ("Apa nama organisasi", LONG, "terlalu panjang (5000 karakter); maksimal 150 karakter. Contoh:"),
     ("Apa nama organisasi", EMOJI, "bukan hanya simbol atau emoji. Contoh:"),
     ("Apa nama organisasi", "ab", "terlalu singkat; mohon tulis paling sedikit 3 karakter. Contoh:"),
@@ -136,7 +136,7 @@ BAD_INPUTS = [
     ("Berapa orang", EMOJI, "Mohon tulis jumlah peserta dengan angka. Contoh: 5"),
     ("Berapa orang", "banyak", "Mohon tulis jumlah peserta dengan angka. Contoh: 5"),
     ("Berapa orang", "0", "Peserta paling sedikit satu orang. Contoh: 5"),
-    ("Berapa orang", "51", "paling banyak 50 orang. Pertemuan yang lebih besar (forum, sarasehan) diatur oleh petugas"),
+    ("Berapa orang", "51", "paling banyak 50 orang. Pertemuan yang lebih besar (forum, sarasehan) diatur tersendiri"),
     ("Berapa orang", "100", "paling banyak 50 orang"),
     ("paling banyak tiga waktu", "", UNREADABLE_DATE),
     ("paling banyak tiga waktu", LONG, UNREADABLE_DATE),
@@ -145,10 +145,10 @@ BAD_INPUTS = [
     ("paling banyak tiga waktu", "kapan saja", UNREADABLE_DATE),
     ("paling banyak tiga waktu", "Senin, 8 Desember 2026 jam 10", "Hari dan tanggal tidak cocok"),
     ("paling banyak tiga waktu", "jam 10", "Mohon tuliskan juga tanggalnya"),
-    ("nomor surat permohonan", "", "tidak boleh kosong. Contoh: 005/12/KT-MKS/VII/2026"),
+    ("nomor surat permohonan", "", "tidak boleh kosong. Contoh: 005/12/KT/VII/2026"),
     ("nomor surat permohonan", LONG, "terlalu panjang (5000 karakter); maksimal 64 karakter. Contoh:"),
-    ("nomor surat permohonan", EMOJI, "bukan hanya simbol atau emoji. Contoh: 005/12/KT-MKS/VII/2026"),
-    ("nomor surat permohonan", "tanpa nomor", "Contoh: 005/12/KT-MKS/VII/2026"),
+    ("nomor surat permohonan", EMOJI, "bukan hanya simbol atau emoji. Contoh: 005/12/KT/VII/2026"),
+    ("nomor surat permohonan", "tanpa nomor", "Contoh: 005/12/KT/VII/2026"),
 ]
 
 
@@ -210,7 +210,7 @@ async def test_common_phone_forms_are_stored_as_e164(h: Harness, typed: str) -> 
     await h.dialog(REP, [(typed if said == "0812-3456-7890" else said, e) for said, e in HAPPY])
     [request] = await h.requests_of(REP)
     assert request.representative.phone == "+6281234567890"
-    assert "+6281234567890" in await h.say(PROTOKOL, PressIn(f"g:open:{request.id}"), staff=True)
+    assert "0812-3456-7890" in await h.say(PROTOKOL, PressIn(f"g:open:{request.id}"), staff=True)
 
 
 async def test_back_goes_one_step_and_shows_the_current_answer(h: Harness) -> None:
@@ -247,7 +247,7 @@ async def test_one_answer_can_be_changed_from_the_summary(h: Harness) -> None:
     assert "Di nomor telepon berapa" in await h.say(REP, "Nomor telepon")
     summary = await h.say(REP, "+62 811 4455 6677")
     assert "Mohon periksa kembali" in summary  # only that answer was asked
-    assert "+6281144556677" in summary and "Andi Rahmat Hidayat" in summary and "Ketua" in summary
+    assert "0811-4455-6677" in summary and "Andi Rahmat Hidayat" in summary and "Ketua" in summary
     await h.say(REP, "Kirim")
     [request] = await h.requests_of(REP)
     assert request.representative.phone == "+6281144556677"
@@ -405,12 +405,12 @@ async def test_a_later_request_from_the_same_account_leaves_the_earlier_one_as_f
     await h.dialog(u2, [*later[:12], *only_typed_time, *later[17:], ("Kirim", "AUD-2026-000002")])
 
     first_card = await h.say(PROTOKOL, PressIn(f"g:open:{first.id}"), staff=True)
-    assert "Perwakilan: Andi Rahmat, Ketua; telepon +62812345678901" in first_card
-    assert "Budi Santoso" not in first_card and "+6281311112222" not in first_card
+    assert "Perwakilan: Andi Rahmat, Ketua; telepon 0812-3456-78901" in first_card
+    assert "Budi Santoso" not in first_card and "0813-1111-2222" not in first_card
     assert "belum terdaftar" in first_card
     second = await h.request("AUD-2026-000002")
     second_card = await h.say(PROTOKOL, PressIn(f"g:open:{second.id}"), staff=True)
-    assert "Perwakilan: Budi Santoso, Ketua; telepon +6281311112222" in second_card
+    assert "Perwakilan: Budi Santoso, Ketua; telepon 0813-1111-2222" in second_card
     assert "AHU-0012345.AH.01.07.2024" in second_card
     assert (first.representative.full_name, first.representative.phone) == ("Andi Rahmat", "+62812345678901")
     # Whoever cancels it now, the earlier request's history still names the person who filed it.
@@ -469,3 +469,166 @@ async def _delete_request(h: Harness, request_id: int) -> None:
         for table in ("outbox", "audit_event", "channel_message", "booking"):
             await connection.execute(text(f"DELETE FROM {table} WHERE request_id = :id"), {"id": request_id})
         await connection.execute(text("DELETE FROM audience_request WHERE id = :id"), {"id": request_id})
+
+
+async def test_a_form_sent_a_month_later_drops_its_past_times_and_asks_for_new_ones(h: Harness) -> None:
+    await h.dialog(REP, HAPPY[:-1])
+    h.clock.advance(days=30)  # the summary waited; both preferred times have passed (23 December now)
+    reply = await h.say(REP, "Kirim")
+    assert "Rabu, 25 November 2026 pukul 09.00 WITA sudah lewat" in reply
+    assert "Senin, 7 Desember 2026 pukul 10.00 WITA sudah lewat" in reply
+    assert "paling banyak tiga waktu" in reply and "Sudah dipilih" not in reply  # the time step again
+    assert await h.requests_of(REP) == []  # nothing sent with past times
+    assert "— benar?" in await h.say(REP, "11/01/2027 10:00")
+    await h.say(REP, "Ya")
+    summary = await h.say(REP, "Selesai")
+    assert "Mohon periksa kembali" in summary and "Karang Taruna Kelurahan Maccini" in summary  # answers kept
+    assert "kode permohonan" in await h.say(REP, "Kirim")
+    [request] = await h.requests_of(REP)
+    assert request.preferred_times == (datetime(2027, 1, 11, 10, 0, tzinfo=MAKASSAR),)
+
+
+async def test_a_time_now_inside_the_minimum_notice_is_dropped_and_the_rest_is_shown_again(h: Harness) -> None:
+    await h.dialog(REP, HAPPY[:-1])
+    h.clock.advance(days=1)  # Tuesday: Wednesday 25 November is now too soon (two working days' notice)
+    reply = await h.say(REP, "Kirim")
+    assert "Rabu, 25 November 2026 pukul 09.00 WITA terlalu dekat" in reply and "telah dihapus" in reply
+    assert "Mohon periksa kembali" in reply and "Senin, 7 Desember 2026 pukul 10.00 WITA" in reply
+    assert await h.requests_of(REP) == []  # the person sees what is sent before it is
+    assert "kode permohonan" in await h.say(REP, "Kirim")
+    [request] = await h.requests_of(REP)
+    assert request.preferred_times == (datetime(2026, 12, 7, 10, 0, tzinfo=MAKASSAR),)
+
+
+async def test_the_abandon_question_takes_ya_and_tidak_typed_in_any_case(h: Harness) -> None:
+    await h.dialog(REP, until("Apa jabatan"))
+    for no in ("tidak", "Tdk", "bukan", "Tidak jadi"):
+        assert "Batalkan “Permohonan audiensi”?" in await h.say(REP, "/batal")
+        assert "Apa jabatan" in await h.say(REP, no), no
+    await h.say(REP, "/batal")
+    reply = await h.say(REP, "Ya")
+    assert "Pengisian formulir telah dibatalkan" in reply
+    await h.say(REP, "/ajukan")
+    await h.say(REP, "/batal")
+    assert "Pengisian formulir telah dibatalkan" in await h.say(REP, "iya.")
+
+
+async def test_the_hint_at_the_abandon_question_names_numbers_only_where_they_are_shown(h: Harness) -> None:
+    await h.dialog(REP, until("Apa jabatan"))
+    await h.say(REP, "/batal")
+    console = await h.say(REP, "mungkin")
+    assert "Mohon jawab “ya” (atau 1)" in console and "Batalkan “Permohonan audiensi”?" in console
+    telegram = Address("telegram", "555")  # buttons carry no numbers there
+
+    async def say(text: str) -> str:
+        return reply_text(await h.service.handle(telegram, TextIn(text), numbered_above=None))
+
+    await say("/ajukan")
+    await say("/batal")
+    hint = await say("mungkin")
+    assert "Mohon jawab “ya” untuk membatalkan" in hint and "atau 1" not in hint
+    assert "Apa nama organisasi" in await say("tidak")  # the form goes on
+
+
+async def test_going_back_to_the_times_keeps_them_and_the_last_one_can_be_removed(h: Harness) -> None:
+    await h.dialog(REP, until("nomor surat permohonan"))  # two times chosen, then "Selesai"
+    reply = await h.say(REP, "/kembali")
+    assert "paling banyak tiga waktu" in reply and "Sudah dipilih" in reply
+    assert "Rabu, 25 November 2026 pukul 09.00 WITA" in reply and "Senin, 7 Desember 2026 pukul 10.00 WITA" in reply
+    assert "Selesai" in reply and "Hapus yang terakhir" in reply
+    reply = await h.say(REP, "Hapus yang terakhir")
+    assert "Dihapus: Senin, 7 Desember 2026 pukul 10.00 WITA." in reply
+    assert "Rabu, 25 November 2026 pukul 09.00 WITA" in reply.split("Sudah dipilih")[1]
+    assert "nomor surat permohonan" in await h.say(REP, "Selesai")
+    await h.dialog(REP, HAPPY[-2:])
+    [request] = await h.requests_of(REP)
+    assert request.preferred_times == (datetime(2026, 11, 25, 9, 0, tzinfo=MAKASSAR),)
+
+
+async def test_going_back_never_loses_an_answer(h: Harness) -> None:
+    await h.dialog(REP, HAPPY[:-1])
+    assert "(Jawaban saat ini: 005/12/KT-MKS/XI/2026)" in await h.say(REP, "/kembali")  # the letter number
+    assert "Sudah dipilih" in await h.say(REP, "/kembali")  # the times
+    assert "(Jawaban saat ini: 5 orang)" in await h.say(REP, "/kembali")  # the attendees
+    reply = await h.say(REP, "5")
+    assert "Sudah dipilih" in reply and "Senin, 7 Desember 2026 pukul 10.00 WITA" in reply  # forward again: kept
+    assert "nomor surat permohonan" in await h.say(REP, "Selesai")
+    summary = await h.say(REP, "005/12/KT-MKS/XI/2026")
+    assert "Rabu, 25 November 2026 pukul 09.00 WITA; Senin, 7 Desember 2026 pukul 10.00 WITA" in summary
+
+
+async def test_back_at_a_full_list_asks_to_remove_one_before_adding(h: Harness) -> None:
+    await h.dialog(REP, until("Dicatat: Senin, 7 Desember"))
+    await h.say(REP, "08/12/2026 13:30")
+    assert "nomor surat permohonan" in await h.say(REP, "Ya")  # the third time: the list is full
+    await h.say(REP, "/kembali")
+    await h.say(REP, "09/12/2026 10:00")
+    reply = await h.say(REP, "Ya")
+    assert "sudah memilih 3" in reply and "Hapus yang terakhir" in reply
+    await h.say(REP, "Hapus yang terakhir")
+    await h.say(REP, "09/12/2026 10:00")
+    assert "nomor surat permohonan" in await h.say(REP, "Ya")
+
+
+async def test_a_person_using_english_reads_english_examples_in_errors(h: Harness) -> None:
+    english = Address("telegram", "777")
+
+    async def say(text: str) -> str:
+        return reply_text(await h.service.handle(english, TextIn(text), language="en", numbered_above=None))
+
+    await say("/ajukan")
+    reply = await say(" ")
+    assert "This answer cannot be empty. Example: Karang Taruna of Sukamaju village" in reply
+    assert "Kelurahan" not in reply
+    await say("Karang Taruna Kelurahan Maccini")
+    await say("Karang Taruna")
+    await say("lewati")
+    await say("Andi Rahmat Hidayat")
+    reply = await say("K")
+    assert "Example: Chair" in reply and "Ketua" not in reply
+    reply = await say("Ketua")
+    await say("0812-3456-7890")
+    await say("Wakil Wali Kota Makassar")
+    reply = await say("Silaturahmi")
+    assert "Example: Courtesy visit and report on the installation of the 2026–2031 board" in reply
+    await say("Silaturahmi dan pelaporan pengurus baru")
+    reply = await say("Kami ingin")
+    assert "Example: We would like to report our new board" in reply
+    await say("We would like to report our new board and discuss youth programmes.")
+    reply = await say("500")
+    assert "please contact the office of the official you wish to meet" in reply and "Kesbangpol" not in reply
+
+
+async def test_a_staff_place_example_is_the_officials_room_not_another_citys(h: Harness) -> None:
+    await h.dialog(REP, HAPPY)
+    [request] = await h.requests_of(REP)
+    await h.say(PROTOKOL, PressIn(f"g:approve:{request.id}"), staff=True)
+    await h.say(PROTOKOL, "1", staff=True)
+    reply = await h.say(PROTOKOL, "R", staff=True)  # too short a place
+    assert "Contoh: Ruang Kerja Wakil Wali Kota, Lantai 2 Balai Kota" in reply and "Sipakatau" not in reply
+
+
+async def test_the_summary_names_single_answers_once_and_lists_times_by_date(h: Harness) -> None:
+    script = until("Dicatat: Senin, 7 Desember")
+    later_first = [*script[:12], ("07/12/2026 10:00", "— benar?"), ("Ya", "Dicatat"), ("1", "Waktu yang masih kosong"),
+                   ("2", "Dicatat: Rabu, 25 November 2026 pukul 09.00 WITA.")]  # fmt: skip
+    await h.dialog(REP, [*later_first, *HAPPY[16:-1]])
+    summary = await h.say(REP, "/bantuan")
+    assert "Pejabat: Wakil Wali Kota Makassar" in summary and "• Pejabat:" not in summary
+    assert "Waktu yang diusulkan: Rabu, 25 November 2026 pukul 09.00 WITA; Senin, 7 Desember 2026" in summary
+    assert "  • Nama: Karang Taruna Kelurahan Maccini" in summary  # a part with several answers lists them
+    assert "Nomor telepon: 0812-3456-7890" in summary
+
+
+async def test_the_card_names_the_organization_and_its_type_without_nested_brackets(h: Harness) -> None:
+    script = [(s.replace("Karang Taruna Kelurahan Maccini", "LSM Peduli Pesisir"), e) for s, e in HAPPY]
+    script[3] = ("2", script[3][1])  # LSM
+    await h.dialog(REP, script)
+    [request] = await h.requests_of(REP)
+    card = await h.say(PROTOKOL, PressIn(f"g:open:{request.id}"), staff=True)
+    assert "Organisasi: LSM Peduli Pesisir — LSM (lembaga swadaya masyarakat); belum terdaftar" in card
+
+
+async def test_the_help_does_not_speak_of_buttons_only(h: Harness) -> None:
+    reply = await h.say(REP, "/bantuan")
+    assert "memilih salah satu pilihan yang ditampilkan" in reply and "menekan tombol" not in reply

@@ -83,3 +83,19 @@ def test_check_reports_obsolete_and_stale_entries(tmp_path: Path) -> None:
     assert "id catalog: obsolete entry (#~) 'Old greeting': run `audiensi i18n update`" in problems
     assert "id catalog: 'Goodbye' is no longer used by the code: run `audiensi i18n update`" in problems
     assert len(problems) == 2, problems
+
+
+def test_check_reports_a_translation_whose_placeholders_differ(tmp_path: Path) -> None:
+    root = _project(tmp_path, "")
+    (root / "handlers" / "hello.py").write_text(
+        'from handlers.i18n import N_\n\nHELLO = N_("Hello")\nSEEN = N_("{reference} was seen on {when}")\n'
+        'TIDY = N_("{when}: {{braces}} stay")\n'
+    )
+    i18n.extract(root)
+    po = root / "locales" / "id" / "LC_MESSAGES" / "audiensi.po"
+    po.write_text(po.read_text(encoding="utf-8") + 'msgid "{reference} was seen on {when}"\n'
+                  'msgstr "{referensi} dilihat pada {when}"\n\n'
+                  'msgid "{when}: {{braces}} stay"\nmsgstr "{when}: {{kurung}} tetap"\n', encoding="utf-8")  # fmt: skip
+    problems = i18n.check(root)
+    assert problems == ["id catalog: '{reference} was seen on {when}' is translated with placeholders "
+                        "['referensi', 'when'], its message id has ['reference', 'when']"]  # fmt: skip

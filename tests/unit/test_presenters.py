@@ -50,3 +50,10 @@ def test_the_system_is_named_in_the_readers_language() -> None:
     decided = replace(REQUEST, status=RequestStatus.REJECTED, decided_by=system.name, decided_at=FILED)
     assert "Keputusan terakhir oleh Sistem" in presenters.request_card(decided, None, CATALOGS.translator("id", WITA))
     assert "Last decision by System" in presenters.request_card(decided, None, CATALOGS.translator("en", WITA))
+
+
+def test_shorten_cuts_between_words_and_marks_the_cut() -> None:
+    assert presenters.shorten("Rapat kerja", 72) == "Rapat kerja"
+    assert presenters.shorten("Silaturahmi dan pelaporan pengurus", 20) == "Silaturahmi dan…"
+    assert presenters.shorten("Silaturahmi, pelaporan", 16) == "Silaturahmi…"
+    assert len(presenters.shorten("x" * 100, 72)) == 72

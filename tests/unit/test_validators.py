@@ -124,6 +124,16 @@ def test_typed_datetime_in_office_zone_and_future_only() -> None:
         assert fragment in refused.value.msgid
 
 
+@given(st.sampled_from("'’‘ʼʻ`´"), st.text(alphabet="abcdefghijklmnopqrstuvwxyzéü", min_size=1, max_size=12))
+def test_names_with_any_kind_of_apostrophe_are_kept_with_the_plain_one(apostrophe: str, rest: str) -> None:
+    assert validators.person_name(f"Ma{apostrophe}{rest} Amin") == f"Ma'{rest} Amin"
+
+
+def test_a_typographic_apostrophe_in_a_name_is_accepted() -> None:
+    assert validators.person_name("Ma’ruf Amin") == "Ma'ruf Amin"
+    assert validators.person_name("Nur‘aini ʼAisyah") == "Nur'aini 'Aisyah"
+
+
 def test_names_allow_titles_and_refuse_digits() -> None:
     assert validators.person_name("Andi Rahmat Hidayat, S.Sos.") == "Andi Rahmat Hidayat, S.Sos."
     assert validators.person_name("Siti Nur'aini") == "Siti Nur'aini"
