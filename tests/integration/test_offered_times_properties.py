@@ -91,7 +91,9 @@ class World:
         async with self.h.uow() as uow:
             return await uow.bookings.for_official(OFFICIAL, START - timedelta(days=1), START + timedelta(days=90))
 
-    async def check_offer(self, moment: datetime, *, staff: bool, ignore: int | None = None) -> None:
+    async def check_offer(
+        self, moment: datetime, *, staff: bool, ignore: int | None = None, against_bookings: bool = True
+    ) -> None:
         """One offered or accepted time against the calendar as it is now."""
         local = moment.astimezone(MAKASSAR)
         day = local.date()
@@ -102,12 +104,19 @@ class World:
         assert day <= TODAY + timedelta(days=HORIZON), f"{local} is beyond the horizon"
         if not staff:
             assert day >= notice_day(), f"{local} is inside the minimum notice"
+        if against_bookings:
+            problem = await self.clash(local, ignore)
+            assert problem is None, problem
+        self.checked += 1
+
+    async def clash(self, local: datetime, ignore: int | None) -> str | None:
+        """Why `local` cannot be booked now because of other audiences, or None."""
         others = [b for b in await self.bookings() if b.request_id != ignore]
         for booked in others:
-            assert clear(local, booked.starts_at), f"{local} clashes with the audience at {booked.starts_at}"
-        same_day = [b for b in others if b.starts_at.astimezone(MAKASSAR).date() == day]
-        assert len(same_day) < PER_DAY, f"{day} is already full"
-        self.checked += 1
+            if not clear(local, booked.starts_at):
+                return f"{local} clashes with the audience at {booked.starts_at}"
+        same_day = [b for b in others if b.starts_at.astimezone(MAKASSAR).date() == local.date()]
+        return f"{local.date()} is already full" if len(same_day) >= PER_DAY else None
 
     async def check_options(self, *, staff: bool, ignore: int | None = None) -> None:
         for message in self.h.last:
@@ -200,6 +209,8 @@ async def scenario(blocks: list[tuple[int, str | None]], preferred: list[int], s
 async def check_bookings(world: World) -> None:
     """Approved audiences never overlap, never exceed the daily limit, and match their requests."""
     booked = await world.bookings()
+    for b in booked:  # an accepted time (pressed or typed by staff) keeps the calendar like an offered one
+        await world.check_offer(b.starts_at, staff=True, ignore=b.request_id)
     for a, b in itertools.combinations(booked, 2):
         assert clear(a.starts_at, b.starts_at), (a, b)
     per_day = Counter(b.starts_at.astimezone(MAKASSAR).date() for b in booked)
@@ -236,10 +247,19 @@ async def offered_to_representative(world: World, request_id: int, contact: Addr
     assert request is not None
     if request.status not in (RequestStatus.COUNTER_OFFERED, RequestStatus.POSTPONED) or not request.proposed_times:
         return
+    # Proposals hold no time: another request may have been approved since at a time that clashes with one.
     for moment in request.proposed_times:
-        await world.check_offer(moment, staff=True, ignore=request_id)
+        await world.check_offer(moment, staff=True, ignore=request_id, against_bookings=False)
     if tap < len(request.proposed_times):
-        await world.h.say(contact, PressIn(f"g:accept:{request_id}:{time_token(request.proposed_times[tap])}"))
+        chosen = request.proposed_times[tap]
+        taken = await world.clash(chosen.astimezone(MAKASSAR), request_id)
+        await world.h.say(contact, PressIn(f"g:accept:{request_id}:{time_token(chosen)}"))
+        async with world.h.uow() as uow:
+            after = await uow.requests.get(request_id)
+        assert after is not None
+        # Taken meanwhile: refused, the offer stands; still free: approved at that time.
+        assert (after.status, after.scheduled_at) == ((request.status, request.scheduled_at) if taken else
+                                                      (RequestStatus.APPROVED, chosen)), taken  # fmt: skip
 
 
 async def counter_offer_and_postpone(blocks: list[tuple[int, str | None]], first_hours: int,
