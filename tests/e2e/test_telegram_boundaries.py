@@ -1,0 +1,165 @@
+"""Telegram: where the bot answers and what it can read — only the staff group's work in groups, commands meant
+for another bot, someone else's contact, and messages that are not text (stickers, voice notes, locations…)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.web import create_web_app
+from handlers.domain.model import RequestStatus
+from tests.conftest import START
+from tests.e2e.telegram_world import (
+    FORM_TO_ATTENDEES,
+    PROTOKOL_ID,
+    STAFF_GROUP,
+    WEBHOOK_SECRET,
+    World,
+    running_bot,
+    serving,
+)
+from tests.e2e.test_telegram import REP, card_of, labels, request_audience
+from tests.fakes.memory import FakeClock
+from tests.fakes.telegram_api import FakeTelegramAPI, SentMessage
+
+NEIGHBOURS = -1005550001111  # "Grup Warga RT 05": a group the bot (and protokol) happen to be in
+NOT_HERE = "hanya melayani grup staf"
+UNREADABLE = "jenis pesan ini belum dapat kami proses"
+
+
+@pytest.fixture
+async def world(telegram_api: FakeTelegramAPI, tmp_path: Path) -> AsyncIterator[World]:
+    async with running_bot(telegram_api, tmp_path, FakeClock(START)) as running:
+        yield running
+
+
+def bot_texts(api: FakeTelegramAPI, chat_id: int) -> list[str]:
+    return [m.text for m in api.messages_to(chat_id) if m.from_bot]
+
+
+async def test_staff_in_another_group_are_told_once_and_see_no_request(world: World) -> None:
+    api = world.api
+    reference = await request_audience(world)
+    await card_of(world, reference)
+    api.user_text(PROTOKOL_ID, "/antrian", NEIGHBOURS, chat_title="Grup Warga RT 05")
+    told = await api.wait_for_message(NEIGHBOURS, NOT_HERE)
+    assert "secara pribadi" in told.text and not labels(told)
+    # Everything else there is ignored, the note is not repeated: a command, a reply to the bot, buttons.
+    api.user_text(PROTOKOL_ID, "/antrian", NEIGHBOURS)
+    api.user_reply(PROTOKOL_ID, NEIGHBOURS, told.message_id, "1")
+    for data in ("g:open:1", "g:approve:1", "g:letter:1", "g:reject:1"):
+        api.user_press(PROTOKOL_ID, told.message_id, data, NEIGHBOURS, check_button=False)
+    await api.wait_for(lambda: len([a for a in api.callback_answers() if NOT_HERE in (a.get("text") or "")]) == 4)
+    assert all(a.get("show_alert") for a in api.callback_answers() if NOT_HERE in (a.get("text") or ""))
+    # The same staff member's /antrian in the staff group, after all of that, is answered there.
+    await world.step(STAFF_GROUP, lambda: api.user_text(PROTOKOL_ID, "/antrian", STAFF_GROUP), "menunggu keputusan")
+    sent_there = bot_texts(api, NEIGHBOURS)
+    assert len(sent_there) == 1
+    assert not any(reference in text or "Andi Rahmat" in text or "Setujui" in text for text in sent_there)
+    assert not [c for c in api.calls("sendDocument") + api.calls("sendPhoto") if c["chat_id"] == NEIGHBOURS]
+    async with world.app.new_uow() as uow:
+        request = await uow.requests.get_by_reference(reference)
+    assert request is not None and request.status is RequestStatus.SUBMITTED
+
+
+async def test_the_supergroup_the_staff_group_became_is_served(world: World) -> None:
+    api = world.api
+    supergroup = -1009876543210
+    api.migrate_group(STAFF_GROUP, supergroup)
+    api.user_migrates_group(PROTOKOL_ID, STAFF_GROUP, supergroup)  # Telegram's service message there
+    await world.step(supergroup, lambda: api.user_text(PROTOKOL_ID, "/antrian", supergroup), "Tidak ada permohonan")
+
+
+async def test_another_process_knows_the_supergroup_by_the_cards_posted_there(world: World) -> None:
+    api = world.api
+    supergroup = -1009876543210
+    api.migrate_group(STAFF_GROUP, supergroup)
+    reference = await request_audience(world)
+    card = await api.wait_for_message(supergroup, f"Permohonan audiensi {reference}")
+    # A web process that never sent to the old group: it learns the supergroup from the card posted there.
+    other = world.app.telegram()
+    async with (
+        other.bot,
+        serving(create_web_app(world.app, other, deliver=False)) as base_url,
+        httpx.AsyncClient() as client,
+    ):
+        press = api.make_press_update(PROTOKOL_ID, card.message_id, card.button_data("Setujui"), supergroup)
+        headers = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
+        answered = await client.post(f"{base_url}/telegram/webhook", json=press, headers=headers)
+        assert answered.status_code == 200
+    await api.wait_for_message(supergroup, "pilih salah satu waktu")
+
+
+async def test_commands_for_another_bot_are_left_to_it(world: World) -> None:
+    api = world.api
+    api.user_text(PROTOKOL_ID, "/antrian@SomeOtherBot", STAFF_GROUP)
+    api.user_text(PROTOKOL_ID, "/start@SomeOtherBot", NEIGHBOURS)  # not even "only the staff group" there
+    api.user_text(REP, "/start@SomeOtherBot")
+    # Each lane handles its updates in order: once the next one is answered, the one before was seen.
+    await world.step(
+        STAFF_GROUP, lambda: api.user_text(PROTOKOL_ID, "/antrian@audiensi_test_bot", STAFF_GROUP), "Tidak ada"
+    )
+    await world.step(REP, lambda: api.user_text(REP, "/start@Audiensi_Test_Bot"), "Selamat datang")
+    assert len(bot_texts(api, STAFF_GROUP)) == 1
+    assert len([t for t in bot_texts(api, REP) if "Selamat datang" in t]) == 1
+    assert bot_texts(api, NEIGHBOURS) == []
+
+
+async def at_the_phone_question(w: World) -> SentMessage:
+    api = w.api
+    await w.step(REP, lambda: api.user_text(REP, "/ajukan"), "Apa nama organisasi")
+    asked = None
+    for said, expected in FORM_TO_ATTENDEES[:5]:
+        asked = await w.step(REP, lambda said=said: api.user_text(REP, said), expected)
+    assert asked is not None
+    return asked
+
+
+async def test_someone_elses_contact_is_not_taken_as_the_phone_number(world: World) -> None:
+    api = world.api
+    await at_the_phone_question(world)
+    refused = await world.step(
+        REP, lambda: api.user_contact(REP, "6285299998888", own_contact=False), "bukan nomor Bapak/Ibu sendiri"
+    )
+    assert "Bagikan nomor telepon saya" in refused.text and "0812-3456-7890" in refused.text
+    asked_again = await api.wait_for(
+        lambda: next((m for m in api.messages_to(REP) if m.message_id > refused.message_id), None)
+    )
+    assert "nomor telepon" in asked_again.text and asked_again.reply_markup is not None
+    assert asked_again.reply_markup["keyboard"][0][0]["request_contact"] is True
+    await world.step(REP, lambda: api.user_contact(REP, "6281234567890"), "Pejabat mana")
+
+
+async def test_stickers_voice_notes_and_locations_get_a_polite_answer_and_the_question_stays(world: World) -> None:
+    api = world.api
+    await world.step(REP, lambda: api.user_text(REP, "/ajukan"), "Apa nama organisasi")
+    for kind in ("sticker", "voice", "location", "video_note", "animation", "audio"):
+        await world.step(REP, lambda kind=kind: api.user_media(REP, kind), UNREADABLE)
+    # A video with a caption is not taken as the organization's name either.
+    await world.step(REP, lambda: api.user_media(REP, "video", caption="Karang Taruna Maccini"), UNREADABLE)
+    assert not [t for t in bot_texts(api, REP) if "tidak boleh kosong" in t]
+    await world.step(REP, lambda: api.user_text(REP, "Karang Taruna Maccini"), "Apa jenis organisasi")
+
+
+async def test_a_sticker_in_reply_to_a_staff_question_gets_the_same_answer(world: World) -> None:
+    api = world.api
+    reference = await request_audience(world)
+    card = await card_of(world, reference)
+    question = await world.step(
+        STAFF_GROUP, lambda: api.user_press(PROTOKOL_ID, card.message_id, "g:reject:1", STAFF_GROUP), "alasannya"
+    )
+    api.user_media(PROTOKOL_ID, "sticker", chat_id=STAFF_GROUP)  # group chatter: not answered
+    await world.step(
+        STAFF_GROUP,
+        lambda: api.user_media(PROTOKOL_ID, "voice", chat_id=STAFF_GROUP, reply_to_message_id=question.message_id),
+        UNREADABLE,
+    )
+    assert len([t for t in bot_texts(api, STAFF_GROUP) if UNREADABLE in t]) == 1
+    await world.step(
+        STAFF_GROUP,
+        lambda: api.user_reply(PROTOKOL_ID, STAFF_GROUP, question.message_id, "Mohon bertemu Kepala Kesbangpol."),
+        "Tolak permohonan",
+    )
