@@ -175,7 +175,8 @@ async def _run(settings: Settings) -> None:
             jobs.append(Worker(app, telegram).run(stop, settings.worker_interval_seconds))
             if serve:
                 host, port = os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "8000"))
-                jobs.append(_serve(app, telegram, stop, host, port))
+                # Polling: the web app is for WhatsApp; its Telegram webhook route stays closed (404).
+                jobs.append(_serve(app, telegram, stop, host, port, telegram_webhook=not polling))
             running = ", ".join(name for name, on in (("Telegram polling", polling), ("web", serve)) if on)
             logging.getLogger(__name__).info("Audiensi running: %s, worker", running)
             try:
@@ -225,16 +226,18 @@ async def _messages(settings: Settings, reference: str) -> int:
         return 0
 
 
-async def _serve(app: App, telegram: TelegramChannel | None, stop: asyncio.Event, host: str, port: int) -> None:
+async def _serve(
+    app: App, telegram: TelegramChannel | None, stop: asyncio.Event, host: str, port: int, *,
+    telegram_webhook: bool = True,
+) -> None:  # fmt: skip
     """The web app (webhooks, health; its lifespan runs the delivery and processing loops) until `stop`."""
     import uvicorn
 
     from bot.web import create_web_app
 
     whatsapp = app.whatsapp() if app.settings.whatsapp_enabled else None
-    server = uvicorn.Server(
-        uvicorn.Config(create_web_app(app, telegram, whatsapp=whatsapp), host=host, port=port, log_level="info")
-    )
+    web = create_web_app(app, telegram, whatsapp=whatsapp, telegram_webhook=telegram_webhook)
+    server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="info"))
     async with contextlib.AsyncExitStack() as resources:
         if whatsapp is not None:
             await resources.enter_async_context(whatsapp.client)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from handlers.reminders import ReminderPolicy
@@ -15,7 +16,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AUDIENSI_", env_file=".env", extra="ignore", populate_by_name=True)
+    # An empty variable (AUDIENSI_TELEGRAM_WEBHOOK_SECRET=) counts as unset: an empty secret would open the webhook.
+    model_config = SettingsConfigDict(env_prefix="AUDIENSI_", env_file=".env", extra="ignore", populate_by_name=True,
+                                      env_ignore_empty=True)  # fmt: skip
 
     database_url: str = Field(
         default="sqlite:///audiensi.db",
@@ -53,6 +56,16 @@ class Settings(BaseSettings):
     whatsapp_delivery_concurrency: int = Field(default=8, ge=1)
     # Where letters people send are kept (WhatsApp: <files_dir>/whatsapp/<media id>.<pdf|jpg|png>).
     files_dir: Path = PROJECT_ROOT / "data" / "files"
+
+    @field_validator(
+        "telegram_token", "telegram_webhook_secret", "telegram_webhook_url", "whatsapp_access_token",
+        "whatsapp_phone_number_id", "whatsapp_app_secret", "whatsapp_verify_token", mode="before",
+    )  # fmt: skip
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        """Blank secrets, tokens and URLs are unset, however they were given (environment, .env, arguments)."""
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        return None if isinstance(text, str) and not text.strip() else value
 
     @property
     def whatsapp_enabled(self) -> bool:

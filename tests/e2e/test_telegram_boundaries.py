@@ -3,6 +3,7 @@ for another bot, someone else's contact, and messages that are not text (sticker
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -163,3 +164,94 @@ async def test_a_sticker_in_reply_to_a_staff_question_gets_the_same_answer(world
         lambda: api.user_reply(PROTOKOL_ID, STAFF_GROUP, question.message_id, "Mohon bertemu Kepala Kesbangpol."),
         "Tolak permohonan",
     )
+
+
+async def test_an_empty_webhook_secret_leaves_the_webhook_closed(
+    telegram_api: FakeTelegramAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.bootstrap import application
+    from bot.settings import Settings
+    from tests.e2e.telegram_world import settings_for
+
+    monkeypatch.setenv("AUDIENSI_TELEGRAM_WEBHOOK_SECRET", "")
+    monkeypatch.setenv("AUDIENSI_TELEGRAM_TOKEN", " ")
+    from_environment = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert from_environment.telegram_webhook_secret is None and not from_environment.telegram_enabled
+    given = settings_for(telegram_api, tmp_path).model_dump()
+    settings = Settings(**{**given, "telegram_webhook_secret": ""})
+    assert settings.telegram_webhook_secret is None
+    async with (
+        application(settings, clock=FakeClock(START)) as app,
+        serving(create_web_app(app, app.telegram(), deliver=False)) as base_url,
+        httpx.AsyncClient() as client,
+    ):
+        update = telegram_api.make_text_update(REP, "/start")
+        for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": ""}):
+            refused = await client.post(f"{base_url}/telegram/webhook", json=update, headers=headers)
+            assert refused.status_code == 404
+    assert not bot_texts(telegram_api, REP)
+
+
+async def test_bodies_that_are_not_an_update_are_refused(world: World) -> None:
+    headers = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
+    async with serving(create_web_app(world.app, world.channel, deliver=False)) as base_url, httpx.AsyncClient() as c:
+        for body in (b"[]", b"1", b"null", b'"update"', b"{not json"):
+            answered = await c.post(f"{base_url}/telegram/webhook", content=body, headers=headers)
+            assert answered.status_code == 400, body
+
+
+async def test_polling_with_whatsapp_serves_no_telegram_webhook(telegram_api: FakeTelegramAPI, tmp_path: Path) -> None:
+    """`audiensi run` polls Telegram and serves the web app for WhatsApp: the Telegram webhook route is closed,
+    even to a request carrying the secret (updates come by polling; a second way in would only be a hole)."""
+    import asyncio
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    from bot.settings import PROJECT_ROOT
+    from tests.e2e.telegram_world import settings_for
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = settings_for(telegram_api, tmp_path)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AUDIENSI_")}
+    env.update({
+        "AUDIENSI_TELEGRAM_TOKEN": telegram_api.token,
+        "AUDIENSI_TELEGRAM_API_BASE_URL": settings.telegram_api_base_url,
+        "AUDIENSI_TELEGRAM_FILE_BASE_URL": settings.telegram_file_base_url,
+        "AUDIENSI_TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,  # set, but no webhook URL: polling
+        "AUDIENSI_TELEGRAM_STAFF_CHAT_ID": str(STAFF_GROUP),
+        "AUDIENSI_WHATSAPP_ACCESS_TOKEN": "token-uji",
+        "AUDIENSI_WHATSAPP_PHONE_NUMBER_ID": "1234567890",
+        "AUDIENSI_WHATSAPP_APP_SECRET": "rahasia-aplikasi",
+        "AUDIENSI_WHATSAPP_GRAPH_BASE_URL": "http://127.0.0.1:9",
+        "AUDIENSI_CONFIG_FILE": str(settings.config_file),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}",
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+    })  # fmt: skip
+    argv = [sys.executable, "-m", "bot", "run"]
+    process = await asyncio.to_thread(
+        subprocess.Popen, argv, env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(600):
+                assert process.poll() is None, process.communicate()[1].decode()
+                with contextlib.suppress(httpx.TransportError):
+                    if (await client.get(f"{base_url}/healthz")).status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
+            update = telegram_api.make_text_update(REP, "/start")
+            headers = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
+            answered = await client.post(f"{base_url}/telegram/webhook", json=update, headers=headers)
+            assert answered.status_code == 404
+            assert (await client.post(f"{base_url}/whatsapp/webhook", content=b"{}")).status_code != 404
+    finally:
+        process.send_signal(signal.SIGINT)
+        await asyncio.to_thread(process.communicate, timeout=30)
+    assert not bot_texts(telegram_api, REP)  # the update went nowhere
