@@ -65,10 +65,12 @@ class World:
         return await self.api.wait_for(arrived, timeout=wait_seconds, description=f"{expect!r} in chat {chat_id}")
 
 
-def settings_for(api: FakeTelegramAPI, tmp_path: Path, database_url: str | None = None) -> Settings:
+def settings_for(
+    api: FakeTelegramAPI, tmp_path: Path, database_url: str | None = None, config_file: Path | None = None
+) -> Settings:
     return Settings(
         database_url=database_url or f"sqlite:///{tmp_path / 'telegram.db'}",
-        config_file=city_with_telegram_staff(tmp_path),
+        config_file=config_file or city_with_telegram_staff(tmp_path),
         telegram_token=TEST_TOKEN,
         telegram_api_base_url=api.base_url,
         telegram_file_base_url=api.base_file_url,
@@ -79,9 +81,15 @@ def settings_for(api: FakeTelegramAPI, tmp_path: Path, database_url: str | None 
 
 @asynccontextmanager
 async def running_bot(
-    api: FakeTelegramAPI, tmp_path: Path, clock: FakeClock, *, polling: bool = True, database_url: str | None = None
+    api: FakeTelegramAPI,
+    tmp_path: Path,
+    clock: FakeClock,
+    *,
+    polling: bool = True,
+    database_url: str | None = None,
+    config_file: Path | None = None,
 ) -> AsyncIterator[World]:
-    async with application(settings_for(api, tmp_path, database_url), clock=clock) as app:
+    async with application(settings_for(api, tmp_path, database_url, config_file), clock=clock) as app:
         channel = app.telegram()
         async with channel.bot:
             await channel.set_commands()
