@@ -54,8 +54,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = Settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the bot token in the URL
+    configure_logging(settings.log_level)
     command = args.command or "run"
     try:
         if command == "migrate":
@@ -92,6 +91,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def configure_logging(level: str) -> None:
+    """The log format and level; libraries that would log what people wrote are kept above DEBUG."""
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the bot token in the URL
+    # At DEBUG python-telegram-bot logs every request's parameters (message texts, names, phone numbers),
+    # aiosqlite every statement's (the conversation's answers) and httpcore its traffic: never below INFO,
+    # whatever AUDIENSI_LOG_LEVEL says.
+    floor = max(logging.INFO, logging.getLogger().getEffectiveLevel())
+    for name in ("telegram", "httpcore", "aiosqlite"):
+        logging.getLogger(name).setLevel(floor)
 
 
 def _i18n(action: str) -> int:

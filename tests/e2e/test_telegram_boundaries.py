@@ -12,7 +12,7 @@ import pytest
 
 from bot.web import create_web_app
 from handlers.domain.model import RequestStatus
-from tests.conftest import START
+from tests.conftest import BACKENDS, START
 from tests.e2e.telegram_world import (
     FORM_TO_ATTENDEES,
     PROTOKOL_ID,
@@ -25,6 +25,7 @@ from tests.e2e.telegram_world import (
 from tests.e2e.test_telegram import REP, card_of, labels, request_audience
 from tests.fakes.memory import FakeClock
 from tests.fakes.telegram_api import FakeTelegramAPI, SentMessage
+from tests.harness import postgres_url, reset_postgres
 
 NEIGHBOURS = -1005550001111  # "Grup Warga RT 05": a group the bot (and protokol) happen to be in
 NOT_HERE = "hanya melayani grup staf"
@@ -255,3 +256,85 @@ async def test_polling_with_whatsapp_serves_no_telegram_webhook(telegram_api: Fa
         process.send_signal(signal.SIGINT)
         await asyncio.to_thread(process.communicate, timeout=30)
     assert not bot_texts(telegram_api, REP)  # the update went nowhere
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=BACKENDS[2].marks)])
+async def test_update_ids_are_forgotten_after_a_week(
+    telegram_api: FakeTelegramAPI, tmp_path: Path, backend: str
+) -> None:
+    """The worker deletes processed update ids older than 7 days (Telegram may use ids afresh after a week
+    without updates); younger ones still make a redelivered update a no-op."""
+
+    from bot.worker import Worker
+    from storage.repositories import count_rows
+    from storage.tables import ProcessedEventRow
+
+    url = None
+    if backend == "postgres":
+        url = postgres_url()
+        assert url is not None
+        await reset_postgres(url)
+    clock = FakeClock(START)
+    headers = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
+    async with (
+        running_bot(telegram_api, tmp_path, clock, polling=False, database_url=url) as w,
+        serving(create_web_app(w.app, w.channel, deliver=False)) as base_url,
+        httpx.AsyncClient() as client,
+    ):
+        webhook = f"{base_url}/telegram/webhook"
+        old = telegram_api.make_text_update(REP, "/start")
+        assert (await client.post(webhook, json=old, headers=headers)).status_code == 200
+        clock.advance(days=6)
+        recent = telegram_api.make_text_update(REP, "/bantuan")
+        assert (await client.post(webhook, json=recent, headers=headers)).status_code == 200
+        clock.advance(days=2)  # the first is 8 days old, the second 2
+        await Worker(w.app).tick()
+        async with w.app.sessions() as session:
+            assert await count_rows(session, ProcessedEventRow) == 1
+        helped = len([t for t in bot_texts(telegram_api, REP) if "/status" in t])
+        assert helped >= 1
+        assert (await client.post(webhook, json=recent, headers=headers)).status_code == 200  # redelivered
+        assert len([t for t in bot_texts(telegram_api, REP) if "/status" in t]) == helped
+
+
+async def test_debug_logging_shows_no_message_texts(telegram_api: FakeTelegramAPI, tmp_path: Path) -> None:
+    """At AUDIENSI_LOG_LEVEL=DEBUG python-telegram-bot would log every request's parameters: what people wrote
+    and what the bot answered. Its loggers stay at INFO."""
+    import asyncio
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from bot.settings import PROJECT_ROOT
+    from tests.e2e.telegram_world import settings_for
+
+    settings = settings_for(telegram_api, tmp_path)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AUDIENSI_")}
+    env.update({
+        "AUDIENSI_LOG_LEVEL": "DEBUG",
+        "AUDIENSI_TELEGRAM_TOKEN": telegram_api.token,
+        "AUDIENSI_TELEGRAM_API_BASE_URL": settings.telegram_api_base_url,
+        "AUDIENSI_TELEGRAM_FILE_BASE_URL": settings.telegram_file_base_url,
+        "AUDIENSI_TELEGRAM_STAFF_CHAT_ID": str(STAFF_GROUP),
+        "AUDIENSI_CONFIG_FILE": str(settings.config_file),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'debug.db'}",
+    })  # fmt: skip
+    log_file = tmp_path / "stderr.log"
+    with log_file.open("wb") as stderr:
+        process = await asyncio.to_thread(
+            subprocess.Popen, [sys.executable, "-m", "bot", "run"], env=env, cwd=PROJECT_ROOT,
+            stdout=subprocess.DEVNULL, stderr=stderr,
+        )  # fmt: skip
+        try:
+            telegram_api.user_text(REP, "Ajukan Audiensi")
+            await telegram_api.wait_for_message(REP, "Apa nama organisasi", timeout=60)
+            telegram_api.user_text(REP, "Karang Taruna Tamalanrea Jaya")  # kept in the conversation's state
+            await telegram_api.wait_for_message(REP, "Apa jenis organisasi", timeout=30)
+        finally:
+            process.send_signal(signal.SIGINT)
+            await asyncio.to_thread(process.wait, timeout=30)
+    logged = log_file.read_text(encoding="utf-8")
+    assert " DEBUG " in logged  # the level was taken
+    assert "Apa nama organisasi" not in logged  # a request's parameters
+    assert "Tamalanrea" not in logged  # what the person typed: in the update and in SQL parameters
