@@ -356,7 +356,10 @@ class TelegramChannel:
         self._told_not_here.add(chat_id)
         user = message.from_user
         t = self.service.translator(_language(user.language_code if user else None))
-        await self._reply(chat_id, [Text(t(NOT_THE_STAFF_GROUP))], reply_to=message.id)
+        try:  # best-effort, never queued: not a staff chat, so not _reply (whose failures concern staff chats)
+            await self.send(chat_id, Text(t(NOT_THE_STAFF_GROUP)), reply_to=message.id)
+        except TelegramError as error:
+            log.info("could not answer in a group that is not the staff group (%s)", _describe(error))
 
     def _persona_for(self, user_id: int) -> str:
         staff = self.service.staff_for(Address(CHANNEL, str(user_id)))
