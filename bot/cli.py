@@ -58,8 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(error, file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the bot token in the URL
+    configure_logging(settings.log_level)
     command = args.command or "run"
     try:
         if command == "migrate":
@@ -96,6 +95,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def configure_logging(level: str) -> None:
+    """The log format and level; libraries that would log what people wrote are kept above DEBUG."""
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines carry the bot token in the URL
+    # At DEBUG python-telegram-bot logs every request's parameters (message texts, names, phone numbers),
+    # aiosqlite every statement's (the conversation's answers) and httpcore its traffic: never below INFO,
+    # whatever AUDIENSI_LOG_LEVEL says.
+    floor = max(logging.INFO, logging.getLogger().getEffectiveLevel())
+    for name in ("telegram", "httpcore", "aiosqlite"):
+        logging.getLogger(name).setLevel(floor)
 
 
 def _i18n(action: str) -> int:
@@ -181,7 +192,8 @@ async def _run(settings: Settings) -> None:
             jobs.append(Worker(app, telegram).run(stop, settings.worker_interval_seconds))
             if serve:
                 host, port = os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "8000"))
-                jobs.append(_serve(app, telegram, stop, host, port))
+                # Polling: the web app is for WhatsApp; its Telegram webhook route stays closed (404).
+                jobs.append(_serve(app, telegram, stop, host, port, telegram_webhook=not polling))
             running = ", ".join(name for name, on in (("Telegram polling", polling), ("web", serve)) if on)
             logging.getLogger(__name__).info("Audiensi running: %s, worker", running)
             try:
@@ -231,16 +243,18 @@ async def _messages(settings: Settings, reference: str) -> int:
         return 0
 
 
-async def _serve(app: App, telegram: TelegramChannel | None, stop: asyncio.Event, host: str, port: int) -> None:
+async def _serve(
+    app: App, telegram: TelegramChannel | None, stop: asyncio.Event, host: str, port: int, *,
+    telegram_webhook: bool = True,
+) -> None:  # fmt: skip
     """The web app (webhooks, health; its lifespan runs the delivery and processing loops) until `stop`."""
     import uvicorn
 
     from bot.web import create_web_app, quiet_query_strings
 
     whatsapp = app.whatsapp() if app.settings.whatsapp_enabled else None
-    server = uvicorn.Server(
-        uvicorn.Config(create_web_app(app, telegram, whatsapp=whatsapp), host=host, port=port, log_level="info")
-    )
+    web = create_web_app(app, telegram, whatsapp=whatsapp, telegram_webhook=telegram_webhook)
+    server = uvicorn.Server(uvicorn.Config(web, host=host, port=port, log_level="info"))
     quiet_query_strings()  # the access log keeps paths, never query strings (Meta's verify token travels in one)
     async with contextlib.AsyncExitStack() as resources:
         if whatsapp is not None:

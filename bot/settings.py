@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -18,7 +19,9 @@ DATABASE_SCHEMES = ("sqlite", "sqlite+aiosqlite", "sqlite+pysqlite", "postgres",
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AUDIENSI_", env_file=".env", extra="ignore", populate_by_name=True)
+    # An empty variable (AUDIENSI_TELEGRAM_WEBHOOK_SECRET=) counts as unset: an empty secret would open the webhook.
+    model_config = SettingsConfigDict(env_prefix="AUDIENSI_", env_file=".env", extra="ignore", populate_by_name=True,
+                                      env_ignore_empty=True)  # fmt: skip
 
     database_url: str = Field(
         default="sqlite:///audiensi.db",
@@ -66,6 +69,16 @@ class Settings(BaseSettings):
             raise ValueError(f"DATABASE_URL {shown} is not supported: use sqlite:///file.db or "
                              "postgresql://user:password@host:5432/name")  # fmt: skip
         return url
+
+    @field_validator(
+        "telegram_token", "telegram_webhook_secret", "telegram_webhook_url", "whatsapp_access_token",
+        "whatsapp_phone_number_id", "whatsapp_app_secret", "whatsapp_verify_token", mode="before",
+    )  # fmt: skip
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        """Blank secrets, tokens and URLs are unset, however they were given (environment, .env, arguments)."""
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        return None if isinstance(text, str) and not text.strip() else value
 
     @property
     def whatsapp_enabled(self) -> bool:

@@ -44,9 +44,18 @@ def quiet_query_strings() -> None:
 
 
 def create_web_app(
-    app: App, telegram: TelegramChannel | None, *, deliver: bool = True, whatsapp: WhatsAppChannel | None = None
+    app: App,
+    telegram: TelegramChannel | None,
+    *,
+    deliver: bool = True,
+    whatsapp: WhatsAppChannel | None = None,
+    telegram_webhook: bool = True,
 ) -> FastAPI:
+    """`telegram`: the channel whose outbox this process delivers (with `deliver`) and, with `telegram_webhook`,
+    whose updates arrive at /telegram/webhook. Polling (`audiensi run` without a webhook URL) serves this app for
+    WhatsApp with `telegram_webhook=False`: the route then answers 404, as it does without a non-empty secret."""
     secret = app.settings.telegram_webhook_secret
+    webhook_secret = secret.get_secret_value() if secret is not None and telegram_webhook else ""
 
     @asynccontextmanager
     async def lifespan(_web: FastAPI) -> AsyncIterator[None]:
@@ -74,15 +83,17 @@ def create_web_app(
         return {"status": "ok"}
 
     @web.post("/telegram/webhook")
-    async def telegram_webhook(request: Request) -> Response:
-        if telegram is None or secret is None:
+    async def telegram_updates(request: Request) -> Response:
+        if telegram is None or not webhook_secret:
             return Response(status_code=404)
         given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), secret.get_secret_value().encode()):
+        if not hmac.compare_digest(given.encode(), webhook_secret.encode()):
             log.warning("webhook request with a wrong or missing secret token refused")
             return Response(status_code=403)
         try:
             data = json.loads(await request.body())
+            if not isinstance(data, dict):  # [], 1, null: valid JSON, but no update
+                return Response(status_code=400)
             update = Update.de_json(data, telegram.bot)
         except (ValueError, TypeError, KeyError):
             return Response(status_code=400)

@@ -16,7 +16,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import IO, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -29,6 +29,11 @@ from handlers.usecases import reminders
 
 log = logging.getLogger(__name__)
 BATCH = 30
+# Inbound event ids (Telegram update_id, WhatsApp message id) are kept this long to recognise a redelivery, then
+# forgotten, once an hour. Telegram may start update ids afresh (at random) after a week without updates, so a
+# week-old id must not still count as seen; WhatsApp's redeliveries are also caught by its inbox's unique ids.
+EVENTS_KEPT = timedelta(days=7)
+FORGET_EVERY = timedelta(hours=1)
 
 
 class SecondWorker(ConfigError):
@@ -73,6 +78,7 @@ class Worker:
         self.app = app
         self.channels = [channel for channel in channels if channel is not None]
         self.batch = batch
+        self._forgotten_at: datetime | None = None
 
     async def tick(self) -> int:
         """One round: scheduled jobs, then deliver until nothing due is left. Returns how many rows were handled."""
@@ -86,6 +92,7 @@ class Worker:
                     await uow.commit()
             except ConcurrencyConflict:
                 log.info("%s: another worker was first; next round", job.__name__)
+        await self._forget_old_events(now)
         handled = 0
         for channel in self.channels:
             while True:
@@ -94,6 +101,20 @@ class Worker:
                 if claimed < self.batch:
                     break
         return handled
+
+    async def _forget_old_events(self, now: datetime) -> None:
+        if self._forgotten_at is not None and now - self._forgotten_at < FORGET_EVERY:
+            return
+        try:
+            async with self.app.new_uow() as uow:
+                forgotten = await uow.events.forget_before(now - EVENTS_KEPT)
+                await uow.commit()
+        except Exception:  # deliveries go on; the next hour tries again
+            log.exception("old processed events could not be deleted")
+            return
+        self._forgotten_at = now
+        if forgotten:
+            log.info("forgot %s processed event ids older than %s days", forgotten, EVENTS_KEPT.days)
 
     async def _safe_tick(self) -> None:
         try:

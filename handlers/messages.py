@@ -90,7 +90,11 @@ class FileIn:
 
 @dataclass(frozen=True)
 class ContactIn:
+    """A shared contact card. `own`: the sender's own number (Telegram's "share my number" button); a contact
+    someone else's, forwarded from the address book, is not a phone number the person gave for themselves."""
+
     phone: str
+    own: bool = True
 
 
 Inbound = TextIn | PressIn | FileIn | ContactIn

@@ -120,6 +120,10 @@ class EventLog(Protocol):
         """Record an inbound event; False when it was recorded before (a redelivery to ignore)."""
         ...
 
+    async def forget_before(self, cutoff: datetime) -> int:
+        """Forget events received before `cutoff` (no platform redelivers them that late); returns how many."""
+        ...
+
 
 class ContactStatus(Protocol):
     async def unreachable(self, address: Address) -> tuple[datetime, str] | None: ...

@@ -38,3 +38,17 @@ class ChannelMessages:
                 )
             ).scalar_one_or_none()
             return row.message_id if row else None
+
+    async def posted_in(self, channel: str, chat_id: str, kind: str) -> bool:
+        """Whether a message of this kind (a staff card) was ever posted in the chat."""
+        async with self._sessions() as session:
+            found = await session.execute(
+                select(col(ChannelMessageRow.id))
+                .where(
+                    col(ChannelMessageRow.channel) == channel,
+                    col(ChannelMessageRow.chat_id) == chat_id,
+                    col(ChannelMessageRow.kind) == kind,
+                )
+                .limit(1)
+            )
+            return found.first() is not None

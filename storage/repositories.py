@@ -472,6 +472,10 @@ class SqlEventLog:
         )
         return (await self._s.execute(statement)).first() is not None
 
+    async def forget_before(self, cutoff: datetime) -> int:
+        result = await self._s.execute(delete(ProcessedEventRow).where(col(ProcessedEventRow.received_at) < cutoff))
+        return int(getattr(result, "rowcount", 0) or 0)
+
 
 class SqlContactStatus:
     def __init__(self, session: AsyncSession) -> None:

@@ -77,6 +77,13 @@ CHANNEL = "telegram"
 TEXT_LIMIT = 4096
 CALLBACK_DATA_LIMIT = 64
 BLOCKED = N_("blocked the bot")
+# A sticker, voice note, location, video…: nothing a question can take (the same words as on WhatsApp).
+UNREADABLE = N_("Sorry, we cannot read this kind of message. Please reply with text, a button, or a PDF or photo of "
+                "your letter.")  # fmt: skip
+# Said in a group that is not the staff group (once per group and process), and as the alert on a press there.
+NOT_THE_STAFF_GROUP = N_("Sorry, in groups this bot only serves the city staff's group. To request an audience, "
+                         "please write to the bot in a private chat.")  # fmt: skip
+ALERT_LIMIT = 200  # characters Telegram shows in a callback query's alert
 # Notices to staff about a request: in the staff group they edit its one card (the line they carry goes as a reply).
 CARD_KINDS = frozenset({"new_request", "decided", "info_provided", "unreachable", "proposal_accepted",
                         "proposal_declined", "cancelled", "reschedule_requested", "resubmitted"})  # fmt: skip
@@ -245,6 +252,9 @@ class TelegramChannel:
         }
         self._answered: set[str] = set()  # callback queries answered while their update is being handled
         self._warned_staff_chats: set[str] = set()  # staff chats the bot cannot write to, logged once each
+        # The staff group, and the supergroup it became (learnt from Telegram, or from the cards posted there).
+        self._staff_groups: set[int] = {staff_chat_id} if staff_chat_id is not None else set()
+        self._told_not_here: set[int] = set()  # other groups told (once) that the bot serves only the staff group
 
     # ---- setup -------------------------------------------------------------------------------------------
 
@@ -295,10 +305,61 @@ class TelegramChannel:
                 reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None,
             )
         except TelegramError as error:
-            log.warning("could not send an apology to chat %s (%s)", chat.id, _describe(error))
+            log.warning("could not send an apology (%s)", _describe(error))  # no chat id: a person's
 
     def _is_group(self, chat_type: str) -> bool:
         return chat_type in ("group", "supergroup")
+
+    async def _is_staff_group(self, chat_id: int) -> bool:
+        """The configured staff group, or the supergroup it became. Only there do staff see and decide requests:
+        a card posted anywhere else would show a representative's details to strangers.
+
+        A group upgraded to a supergroup gets a new id: this process learns it from the migration's service
+        message or a send refused with ChatMigrated; another process from the staff cards posted there."""
+        if chat_id in self._staff_groups:
+            return True
+        if await self.cards.posted_in(CHANNEL, str(chat_id), "card"):
+            self._staff_groups.add(chat_id)
+            return True
+        return False
+
+    def _learn_migration(self, message: Message) -> None:
+        """A group's service message: it became a supergroup (new id). The staff group's work follows it."""
+        moved = None
+        if message.migrate_to_chat_id is not None and message.chat.id in self._staff_groups:
+            moved = message.migrate_to_chat_id
+        elif message.migrate_from_chat_id is not None and message.migrate_from_chat_id in self._staff_groups:
+            moved = message.chat.id
+        if moved is not None and moved not in self._staff_groups:
+            self._staff_groups.add(moved)
+            log.warning("the staff group is now the supergroup %s: set AUDIENSI_TELEGRAM_STAFF_CHAT_ID=%s",
+                        moved, moved)  # fmt: skip
+
+    def _addressed_elsewhere(self, text: str | None) -> bool:
+        """A command for another bot in the same group ("/start@OtherBot"): not ours to answer."""
+        if not text or not text.startswith("/"):
+            return False
+        _command, at, name = text.split(maxsplit=1)[0].partition("@")
+        if not at:
+            return False
+        try:
+            ours = self.bot.username
+        except RuntimeError:  # not initialized (getMe not called): take the command as ours
+            return False
+        return name.casefold() != ours.casefold()
+
+    async def _not_here(self, message: Message) -> None:
+        """Someone used the bot in a group that is not the staff group: said once per group, no request data."""
+        chat_id = message.chat.id
+        if chat_id in self._told_not_here:
+            return
+        self._told_not_here.add(chat_id)
+        user = message.from_user
+        t = self.service.translator(_language(user.language_code if user else None))
+        try:  # best-effort, never queued: not a staff chat, so not _reply (whose failures concern staff chats)
+            await self.send(chat_id, Text(t(NOT_THE_STAFF_GROUP)), reply_to=message.id)
+        except TelegramError as error:
+            log.info("could not answer in a group that is not the staff group (%s)", _describe(error))
 
     def _persona_for(self, user_id: int) -> str:
         staff = self.service.staff_for(Address(CHANNEL, str(user_id)))
@@ -306,12 +367,19 @@ class TelegramChannel:
 
     async def _on_message(self, update: Update, message: Message) -> None:
         user = message.from_user
-        if user is None or user.is_bot:
+        group = self._is_group(message.chat.type)
+        if group:
+            self._learn_migration(message)
+        if user is None or user.is_bot or self._addressed_elsewhere(message.text):
             return
-        if self._is_group(message.chat.type):
+        if group:
             await self._on_group_message(update, message)
             return
-        inbound = self._inbound(message)
+        inbound = self._inbound(message, user.id)
+        if inbound is None:  # the conversation stays at its question
+            t = self.service.translator(_language(user.language_code))
+            await self._reply(message.chat.id, [Text(t(UNREADABLE))])
+            return
         persona = self._persona_for(user.id)
         replies = await self.service.handle(
             Address(CHANNEL, str(message.chat.id)), inbound, persona=persona, supports_files=True,
@@ -328,14 +396,27 @@ class TelegramChannel:
         """
         user = message.from_user
         assert user is not None
+        chat_id = message.chat.id
         text = message.text or ""
-        conversation = Address(CHANNEL, f"{message.chat.id}:{user.id}")
+        conversation = Address(CHANNEL, f"{chat_id}:{user.id}")
         replying_to_bot = (
             message.reply_to_message is not None
             and message.reply_to_message.from_user is not None
             and message.reply_to_message.from_user.id == self.bot.id
         )
-        if not text.startswith("/") and not replying_to_bot and not await self._awaits_input(conversation, user.id):
+        if text.startswith("/") or replying_to_bot:
+            if not await self._is_staff_group(chat_id):
+                await self._not_here(message)
+                return
+        elif (
+            message.text is None  # a sticker, a photo… in the group's chatter
+            or not await self._awaits_input(conversation, user.id)
+            or not await self._is_staff_group(chat_id)
+        ):
+            return
+        if message.text is None:  # a sticker or voice note in reply to the bot: the question stays
+            t = self.service.translator(_language(user.language_code))
+            await self._reply(chat_id, [Text(t(UNREADABLE))], reply_to=message.id)
             return
         replies = await self.service.handle(
             conversation, TextIn(text), persona=STAFF, sender=Address(CHANNEL, str(user.id)),
@@ -350,9 +431,12 @@ class TelegramChannel:
             state = await uow.conversations.load(conversation)
         return state is not None and state.frame is not None
 
-    def _inbound(self, message: Message) -> Inbound:
+    def _inbound(self, message: Message, user_id: int) -> Inbound | None:
+        """What a private message says to the conversation; None when it is nothing a question can take (a
+        sticker, a voice note, a location, a video…)."""
         if message.contact is not None:
-            return ContactIn(message.contact.phone_number)
+            # The "share my number" button sends the sender's own contact; any other card is someone else's.
+            return ContactIn(message.contact.phone_number, own=message.contact.user_id == user_id)
         if message.document is not None:
             doc = message.document
             return FileIn(FileRef(CHANNEL, doc.file_id, doc.file_name or "dokumen",
@@ -361,7 +445,9 @@ class TelegramChannel:
             photo = message.photo[-1]  # the largest size
             return FileIn(FileRef(CHANNEL, photo.file_id, f"foto-{photo.file_unique_id}.jpg", "image/jpeg",
                                   photo.file_size or 0))  # fmt: skip
-        text = message.text or message.caption or ""
+        if message.text is None:
+            return None
+        text = message.text
         key = self._menu_by_label.get(clean_text(text).casefold())
         if key is not None:
             return PressIn(key)  # the reply-keyboard menu works at any step
@@ -376,6 +462,10 @@ class TelegramChannel:
         chat = message.chat
         user = query.from_user
         group = self._is_group(chat.type)
+        if group and not await self._is_staff_group(chat.id):
+            t = self.service.translator(_language(user.language_code))
+            await self._answer(query, shorten(t(NOT_THE_STAFF_GROUP), ALERT_LIMIT), alert=True)
+            return
         if group:
             replies = await self.service.handle(
                 Address(CHANNEL, f"{chat.id}:{user.id}"), PressIn(data), persona=STAFF,
@@ -390,7 +480,7 @@ class TelegramChannel:
             await self._answer(query)
             return
         refusal = next((r for r in replies if isinstance(r, Refusal)), None)
-        await self._answer(query, refusal.body[:200] if refusal else None, alert=refusal is not None)
+        await self._answer(query, shorten(refusal.body, ALERT_LIMIT) if refusal else None, alert=refusal is not None)
         if group:
             if refusal is not None:
                 return
@@ -495,7 +585,7 @@ class TelegramChannel:
             except Exception as error:
                 # Telegram is unreachable for longer than our retries, or refused the message: keep what we owe
                 # for the delivery loop, which retries and records the reason on the row.
-                log.warning("%s replies queued for chat %s (%s)", len(replies) - index, chat_id, _describe(error))
+                log.warning("%s replies queued in the outbox (%s)", len(replies) - index, _describe(error))
                 await self.service.owe(Address(CHANNEL, str(chat_id)), list(replies[index:]))
                 return
 
@@ -557,7 +647,7 @@ class TelegramChannel:
                     chat_id, _describe(error),
                 )  # fmt: skip
             return
-        log.info("chat %s cannot be reached (%s)", chat_id, _describe(error))
+        log.debug("chat %s cannot be reached (%s)", chat_id, _describe(error))  # a person's id: DEBUG only
         await self.service.report_unreachable(Address(CHANNEL, chat_id), BLOCKED, request_id)
 
     def _is_staff_address(self, chat_id: str) -> bool:
@@ -615,6 +705,8 @@ class TelegramChannel:
                 await self._deliver_to(item, target)
             except ChatMigrated as moved:
                 target = str(moved.new_chat_id)
+                if self._is_staff_chat(item.external_id):
+                    self._staff_groups.add(int(moved.new_chat_id))
                 log.warning(
                     "Telegram chat %s is now the supergroup %s: set AUDIENSI_TELEGRAM_STAFF_CHAT_ID=%s "
                     "(sending there meanwhile)", item.external_id, target, target,

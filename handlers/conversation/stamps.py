@@ -8,6 +8,10 @@ not the current one is an old or someone else's button and is answered as such; 
 
 Global keys ("g:…", on menus and notices) mean the same at any time and are never stamped. Typed numbers and
 labels are matched against the current options by the engine, so they need no stamp.
+
+A stamped key always fits in KEY_LIMIT bytes (Telegram's callback data, the smallest of the channels' limits):
+a key too long to carry its stamp — an official's key of up to 64 characters, say — goes out as
+``h:<hash of the key>~stamp`` and is matched back against the options offered with that stamp.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from handlers.messages import Choice, Inbound, Option, Outbound, PressIn
 
 SEPARATOR = "~"
 GLOBAL = "g:"
+HASHED = "h:"
+KEY_LIMIT = 64  # bytes: Telegram's callback_data (WhatsApp takes 200 for a list row, 256 for a button)
 # What a press with a foreign stamp becomes: a key that is never offered, so the engine answers "old button".
 FOREIGN = "f:foreign"
 
@@ -32,6 +38,15 @@ def _owner(salt: str) -> str:
 
 def stamp_of(state: ConversationState, salt: str) -> str:
     return f"{state.serial:x}{_owner(salt)}"
+
+
+def _hashed(key: str) -> str:
+    return HASHED + hashlib.blake2s(key.encode(), digest_size=6).hexdigest()
+
+
+def _with_stamp(key: str, stamp: str) -> str:
+    stamped = f"{key}{SEPARATOR}{stamp}"
+    return stamped if len(stamped.encode()) <= KEY_LIMIT else f"{_hashed(key)}{SEPARATOR}{stamp}"
 
 
 def _position(state: ConversationState) -> str:
@@ -46,7 +61,11 @@ def unstamp(state: ConversationState, inbound: Inbound, salt: str) -> Inbound:
     if not isinstance(inbound, PressIn) or inbound.key.startswith(GLOBAL) or SEPARATOR not in inbound.key:
         return inbound
     key, _, stamp = inbound.key.rpartition(SEPARATOR)
-    return PressIn(key) if stamp == stamp_of(state, salt) else PressIn(FOREIGN)
+    if stamp != stamp_of(state, salt):
+        return PressIn(FOREIGN)
+    if key.startswith(HASHED):  # a long key sent as its hash
+        key = next((o.key for o in state.offered if _hashed(o.key) == key), key)
+    return PressIn(key)
 
 
 def stamp_turn(
@@ -63,7 +82,7 @@ def stamp_turn(
     def stamped(option: Option) -> Option:
         if option.key.startswith(GLOBAL) or option.key not in offered:
             return option
-        return replace(option, key=f"{option.key}{SEPARATOR}{stamp}")
+        return replace(option, key=_with_stamp(option.key, stamp))
 
     out: list[Outbound] = []
     for message in messages:

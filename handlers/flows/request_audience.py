@@ -94,6 +94,14 @@ def show_rep_phone(value: str, _ctx: StepContext) -> str:
 
 def parse_phone(inbound: Inbound, _ctx: StepContext) -> str:
     if isinstance(inbound, ContactIn):
+        if not inbound.own:
+            raise Invalid(
+                N_(
+                    "That contact is not your own number. Please press the button “Share my phone number” "
+                    "below, or type your number. Example: {example}"
+                ),
+                {"example": "0812-3456-7890"},
+            )
         return validators.phone_number(inbound.phone)
     return validators.phone_number(_text(inbound))
 

@@ -65,23 +65,34 @@ class World:
         return await self.api.wait_for(arrived, timeout=wait_seconds, description=f"{expect!r} in chat {chat_id}")
 
 
-def settings_for(api: FakeTelegramAPI, tmp_path: Path, database_url: str | None = None) -> Settings:
-    return Settings(
-        database_url=database_url or f"sqlite:///{tmp_path / 'telegram.db'}",
-        config_file=city_with_telegram_staff(tmp_path),
-        telegram_token=TEST_TOKEN,
-        telegram_api_base_url=api.base_url,
-        telegram_file_base_url=api.base_file_url,
-        telegram_staff_chat_id=STAFF_GROUP,
-        telegram_webhook_secret=WEBHOOK_SECRET,
-    )
+def settings_for(api: FakeTelegramAPI, tmp_path: Path, database_url: str | None = None, **overrides: Any) -> Settings:
+    """The bot's settings against the fake server; `overrides` are other Settings fields (config_file, …)."""
+    given: dict[str, Any] = {
+        "database_url": database_url or f"sqlite:///{tmp_path / 'telegram.db'}",
+        "telegram_token": TEST_TOKEN,
+        "telegram_api_base_url": api.base_url,
+        "telegram_file_base_url": api.base_file_url,
+        "telegram_staff_chat_id": STAFF_GROUP,
+        "telegram_webhook_secret": WEBHOOK_SECRET,
+        **overrides,
+    }
+    if "config_file" not in given:
+        given["config_file"] = city_with_telegram_staff(tmp_path)
+    return Settings(**given)
 
 
 @asynccontextmanager
 async def running_bot(
-    api: FakeTelegramAPI, tmp_path: Path, clock: FakeClock, *, polling: bool = True, database_url: str | None = None
+    api: FakeTelegramAPI,
+    tmp_path: Path,
+    clock: FakeClock,
+    *,
+    polling: bool = True,
+    database_url: str | None = None,
+    **settings: Any,
 ) -> AsyncIterator[World]:
-    async with application(settings_for(api, tmp_path, database_url), clock=clock) as app:
+    """`settings`: other Settings fields (config_file, telegram_max_rate, …)."""
+    async with application(settings_for(api, tmp_path, database_url, **settings), clock=clock) as app:
         channel = app.telegram()
         async with channel.bot:
             await channel.set_commands()

@@ -831,6 +831,54 @@ class FakeTelegramAPI:
             message = self._store_message(chat["id"], sender, "photo", content_json, text=caption)
             return self._make_update("message", message.payload)
 
+    def make_media_update(
+        self,
+        user_id: int,
+        kind: str,
+        *,
+        chat_id: int | None = None,
+        caption: str | None = None,
+        reply_to_message_id: int | None = None,
+        first_name: str | None = None,
+    ) -> JSON:
+        """A user sends something that is neither text nor a file: a ``sticker``, ``voice`` note, ``location``,
+        ``video``, ``video_note``, ``animation`` or ``audio`` (optionally with a caption, or as a reply)."""
+        file = {"file_id": f"{kind}-{next(self._file_ids)}", "file_unique_id": f"u{kind}{user_id}"}
+        bodies: dict[str, JSON] = {
+            "sticker": {**file, "width": 512, "height": 512, "is_animated": False, "is_video": False,
+                        "type": "regular", "emoji": "👍"},
+            "voice": {**file, "duration": 3, "mime_type": "audio/ogg"},
+            "audio": {**file, "duration": 30, "mime_type": "audio/mpeg"},
+            "location": {"latitude": -5.1477, "longitude": 119.4327},
+            "video": {**file, "width": 640, "height": 360, "duration": 5},
+            "video_note": {**file, "length": 240, "duration": 5},
+            "animation": {**file, "width": 320, "height": 240, "duration": 2},
+        }  # fmt: skip
+        if kind not in bodies:
+            raise ValueError(f"unknown kind of message {kind!r}; one of {sorted(bodies)}")
+        with self._lock:
+            sender = self._register_user(user_id, first_name, None, "id")
+            chat = self._register_chat(chat_id, None, sender, None)
+            content: JSON = {kind: bodies[kind]}
+            if caption is not None:
+                content["caption"] = caption
+            if reply_to_message_id is not None:
+                target = self._messages.get((chat["id"], reply_to_message_id))
+                if target is None or target.deleted:
+                    raise ValueError(f"no message {reply_to_message_id} in chat {chat['id']} to reply to")
+                content["reply_to_message"] = _without_reply(target.payload)
+            message = self._store_message(chat["id"], sender, kind, content, text=caption)
+            return self._make_update("message", message.payload)
+
+    def make_migration_update(self, user_id: int, group_id: int, supergroup_id: int) -> JSON:
+        """The service message a supergroup starts with when ``group_id`` is upgraded (``migrate_from_chat_id``)."""
+        with self._lock:
+            sender = self._register_user(user_id, None, None, "id")
+            chat = self._register_chat(supergroup_id, "supergroup", sender, None)
+            content: JSON = {"migrate_from_chat_id": group_id}
+            message = self._store_message(chat["id"], sender, "migrate_from_chat_id", content, text=None)
+            return self._make_update("message", message.payload)
+
     user_text = _enqueuing(make_text_update)
     user_reply = _enqueuing(make_reply_update)
     user_press = _enqueuing(make_press_update)
@@ -838,6 +886,8 @@ class FakeTelegramAPI:
     user_contact = _enqueuing(make_contact_update)
     user_document = _enqueuing(make_document_update)
     user_photo = _enqueuing(make_photo_update)
+    user_media = _enqueuing(make_media_update)
+    user_migrates_group = _enqueuing(make_migration_update)
 
     async def deliver_to_webhook(self, update: JSON, *, http_timeout: float = 10.0) -> httpx.Response:
         """POST ``update`` to the webhook the bot registered, with its secret token header."""
