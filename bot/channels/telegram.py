@@ -194,7 +194,7 @@ async def set_command_menus(bot: ExtBot[int], t: Translator, staff_chat_id: int 
         BotCommand("bantuan", t("Help")),
     ]
     staff = [
-        BotCommand("antrian", t("Requests awaiting a decision")),
+        BotCommand("antrean", t("Requests awaiting a decision")),
         BotCommand("libur", t("Officials' days off")),
         BotCommand("batal", t("Abandon the form in progress")),
         BotCommand("bantuan", t("Help")),

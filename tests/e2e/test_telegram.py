@@ -157,8 +157,8 @@ def assert_command_menus(api: FakeTelegramAPI) -> None:
         assert private["ajukan"] == "Ajukan Audiensi"
         staff = {c["command"]: c["description"] for c in api.commands({"type": "chat", "chat_id": STAFF_GROUP},
                                                                        language)}  # fmt: skip
-        assert list(staff) == ["antrian", "libur", "batal", "bantuan"]
-        assert staff["antrian"] == "Permohonan yang menunggu keputusan"
+        assert list(staff) == ["antrean", "libur", "batal", "bantuan"]
+        assert staff["antrean"] == "Permohonan yang menunggu keputusan"
 
 
 async def test_staff_approve_in_the_group_and_the_card_is_edited_in_place(world: World) -> None:
