@@ -189,6 +189,8 @@ async def _run(settings: Settings) -> None:
                 await telegram.setup()
                 if polling:
                     jobs.append(telegram.run_polling(stop))
+                if not serve:  # the web app's lifespan delivers otherwise; the worker's round is every 15 s
+                    jobs.append(telegram.run_delivery(stop))
             jobs.append(Worker(app, telegram).run(stop, settings.worker_interval_seconds))
             if serve:
                 host, port = os.environ.get("HOST", "0.0.0.0"), int(os.environ.get("PORT", "8000"))

@@ -297,29 +297,37 @@ async def test_update_ids_are_forgotten_after_a_week(
         assert len([t for t in bot_texts(telegram_api, REP) if "/status" in t]) == helped
 
 
-async def test_debug_logging_shows_no_message_texts(telegram_api: FakeTelegramAPI, tmp_path: Path) -> None:
-    """At AUDIENSI_LOG_LEVEL=DEBUG python-telegram-bot would log every request's parameters: what people wrote
-    and what the bot answered. Its loggers stay at INFO."""
-    import asyncio
+def run_environment(telegram_api: FakeTelegramAPI, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of an `audiensi run` subprocess polling the fake Bot API, on a SQLite file."""
     import os
-    import signal
-    import subprocess
-    import sys
 
-    from bot.settings import PROJECT_ROOT
     from tests.e2e.telegram_world import settings_for
 
     settings = settings_for(telegram_api, tmp_path)
     env = {key: value for key, value in os.environ.items() if not key.startswith("AUDIENSI_")}
     env.update({
-        "AUDIENSI_LOG_LEVEL": "DEBUG",
         "AUDIENSI_TELEGRAM_TOKEN": telegram_api.token,
         "AUDIENSI_TELEGRAM_API_BASE_URL": settings.telegram_api_base_url,
         "AUDIENSI_TELEGRAM_FILE_BASE_URL": settings.telegram_file_base_url,
         "AUDIENSI_TELEGRAM_STAFF_CHAT_ID": str(STAFF_GROUP),
         "AUDIENSI_CONFIG_FILE": str(settings.config_file),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'debug.db'}",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}",
+        **extra,
     })  # fmt: skip
+    return env
+
+
+async def test_debug_logging_shows_no_message_texts(telegram_api: FakeTelegramAPI, tmp_path: Path) -> None:
+    """At AUDIENSI_LOG_LEVEL=DEBUG python-telegram-bot would log every request's parameters: what people wrote
+    and what the bot answered. Its loggers stay at INFO."""
+    import asyncio
+    import signal
+    import subprocess
+    import sys
+
+    from bot.settings import PROJECT_ROOT
+
+    env = run_environment(telegram_api, tmp_path, AUDIENSI_LOG_LEVEL="DEBUG")
     log_file = tmp_path / "stderr.log"
     with log_file.open("wb") as stderr:
         process = await asyncio.to_thread(
@@ -338,3 +346,43 @@ async def test_debug_logging_shows_no_message_texts(telegram_api: FakeTelegramAP
     assert " DEBUG " in logged  # the level was taken
     assert "Apa nama organisasi" not in logged  # a request's parameters
     assert "Tamalanrea" not in logged  # what the person typed: in the update and in SQL parameters
+
+
+async def test_run_delivers_notices_as_they_fall_due_not_only_at_the_workers_round(
+    telegram_api: FakeTelegramAPI, tmp_path: Path
+) -> None:
+    """`audiensi run` polling: a decision written while it runs reaches the person at once, though the worker's
+    next round is an hour away (the web process does the same for webhook mode)."""
+    import asyncio
+    import signal
+    import subprocess
+    import sys
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert
+
+    from bot.settings import PROJECT_ROOT
+    from storage.database import create_engine
+    from storage.tables import OutboxRow
+
+    env = run_environment(telegram_api, tmp_path, AUDIENSI_WORKER_INTERVAL_SECONDS="3600")
+    process = await asyncio.to_thread(
+        subprocess.Popen, [sys.executable, "-m", "bot", "run"], env=env, cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    engine = create_engine(env["DATABASE_URL"])
+    try:
+        telegram_api.user_text(REP, "/start")
+        await telegram_api.wait_for_message(REP, "Apa yang ingin Bapak/Ibu lakukan?", timeout=60)  # running
+        now = datetime.now(UTC)
+        async with engine.begin() as connection:
+            await connection.execute(insert(OutboxRow).values(
+                channel="telegram", external_id=str(REP), kind="decision", state="pending",
+                payload={"messages": [{"type": "text", "body": "Permohonan AUD-2026-000009 disetujui."}], "extra": {}},
+                due_at=now - timedelta(seconds=1), attempts=0, created_at=now,
+            ))  # fmt: skip
+        await telegram_api.wait_for_message(REP, "AUD-2026-000009 disetujui", timeout=30)
+    finally:
+        await engine.dispose()
+        process.send_signal(signal.SIGINT)
+        await asyncio.to_thread(process.wait, timeout=30)
