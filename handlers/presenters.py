@@ -59,7 +59,13 @@ CARD_ACTIONS: dict[RequestStatus, tuple[Action, ...]] = {
         Action.PROPOSE_TIME,
         Action.HAND_OVER,
     ),
-    RequestStatus.RESCHEDULE_REQUESTED: (Action.APPROVE, Action.DECLINE_RESCHEDULE),
+    # The move is decided, or (once the original time has passed) the outcome of the time that stood recorded.
+    RequestStatus.RESCHEDULE_REQUESTED: (
+        Action.APPROVE,
+        Action.DECLINE_RESCHEDULE,
+        Action.COMPLETE,
+        Action.MARK_NO_SHOW,
+    ),
     RequestStatus.APPROVED: (Action.COMPLETE, Action.MARK_NO_SHOW, Action.POSTPONE, Action.HAND_OVER),
 }
 
