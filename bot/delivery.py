@@ -40,7 +40,7 @@ class DeliveryGate:
             if item.attempts > 1 and self._lost is not None:  # it failed before: an outage made it too late
                 await self._lost(item.kind, item.request_id)
             return False
-        if item.kind in PLANNED_KINDS and item.request_id is not None:
+        if item.kind in PLANNED_KINDS and item.request_id is not None and audience_at is not None:  # as planned
             facts = await self._outbox.request_facts(item.request_id)
             reason = no_longer_fits(item.kind, *facts, audience_at) if facts is not None else "request deleted"
             if reason is not None:

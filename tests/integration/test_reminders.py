@@ -680,3 +680,32 @@ async def test_a_reminder_claimed_before_the_cancellation_is_skipped_at_delivery
     async with h.uow() as uow:
         [row] = [r for r in await uow.outbox.for_request(request_id) if r.id == claimed.id]
     assert (row.state, row.last_error) == ("skipped", "request cancelled")
+
+
+# ---- what operators read ----------------------------------------------------------------------------------
+
+
+async def test_audiensi_messages_lists_a_requests_messages_under_a_header_in_indonesian(
+    sql_h: Harness, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import _messages
+    from bot.settings import Settings
+    from tests.harness import CITY_CONFIG
+
+    h = sql_h
+    request_id = await approved(h)
+    async with h.uow() as uow:
+        [feedback] = [r for r in await uow.outbox.for_request(request_id) if r.kind == "feedback"]
+    await OutboxStore(session_factory(h.engine)).mark_failed(feedback.id, "NetworkError: Bad Gateway")  # type: ignore[arg-type]
+    assert h.engine is not None
+    url = h.engine.url.render_as_string(hide_password=False)
+    assert await _messages(Settings(database_url=url, config_file=CITY_CONFIG), "aud-2026-000001") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Pesan untuk AUD-2026-000001:"
+    header = lines[1].split()
+    assert header == ["No.", "Jenis", "Penerima", "Status", "Jadwal", "/", "terkirim", "Percobaan", "Keterangan"]
+    [day_before] = [line for line in lines if "reminder_day_before" in line]
+    assert "dijadwalkan [pending]" in day_before and "Jumat, 4 Desember 2026 pukul 09.00 WITA" in day_before
+    [failed] = [line for line in lines if " feedback " in line]
+    assert "gagal [failed]" in failed and failed.endswith("NetworkError: Bad Gateway")
+    assert not any(word in " ".join(lines) for word in ("pending ", "Messages", "attempts"))

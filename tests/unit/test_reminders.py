@@ -240,3 +240,13 @@ def test_a_pending_day_before_reminder_moves_with_the_working_days() -> None:
     assert (
         day_before_moved(when, friday_off, datetime(2026, 12, 7, 8, 30, tzinfo=WITA)) is None
     )  # the 2-hour one suffices
+
+
+def test_the_morning_agenda_must_come_before_the_afternoon_one() -> None:
+    from pydantic import ValidationError
+
+    from bot.settings import Settings
+
+    with pytest.raises(ValidationError, match=r"AUDIENSI_DIGEST_TODAY_AT \(17:00\) must be earlier than"):
+        Settings(digest_today_at=time(17, 0), digest_tomorrow_at=time(16, 0))
+    assert Settings(digest_today_at=time(6, 30)).digest_tomorrow_at == time(16, 0)
