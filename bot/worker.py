@@ -77,6 +77,7 @@ class Worker:
         self.app = app
         self.channels = [channel for channel in channels if channel is not None]
         self.batch = batch
+        self._running: set[asyncio.Task[object]] = set()
 
     async def run_scheduled(self) -> None:
         """Digests and nudges due now, and expiry of requests nobody decided in time."""
@@ -107,10 +108,15 @@ class Worker:
         return sum(await asyncio.gather(*(self.deliver(channel) for channel in self.channels)))
 
     async def _safe(self, job: Callable[[], Awaitable[object]], name: str) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
         try:
             await job()
         except Exception:
             log.exception("worker job %s failed", name)
+        finally:
+            self._running.discard(task)
 
     async def run(self, stop: asyncio.Event, interval: float) -> None:
         scheduler = AsyncIOScheduler()
@@ -127,4 +133,4 @@ class Worker:
             await stop.wait()
         finally:
             scheduler.shutdown(wait=False)  # running jobs are cancelled: their claimed rows come back by lease
-            await asyncio.sleep(0)
+            await asyncio.gather(*self._running, return_exceptions=True)

@@ -87,6 +87,8 @@ def test_approved_late_plans_only_what_is_still_ahead() -> None:
     when = datetime(2026, 12, 7, 10, 0, tzinfo=WITA)
     planned = local_plan(WITA, when, datetime(2026, 12, 7, 7, 0, tzinfo=WITA))
     assert set(planned) == {REMINDER_2H, FEEDBACK, MARK_OUTCOME}
+    # Approved less than two hours before: no two-hour reminder (the approval notice gives the time and place).
+    assert set(local_plan(WITA, when, datetime(2026, 12, 7, 8, 30, tzinfo=WITA))) == {FEEDBACK, MARK_OUTCOME}
     assert plan(request(WITA, when, S.REJECTED), ReminderPolicy(tz=WITA), datetime(2026, 11, 1, tzinfo=UTC)) == []
 
 
