@@ -59,13 +59,8 @@ CARD_ACTIONS: dict[RequestStatus, tuple[Action, ...]] = {
         Action.PROPOSE_TIME,
         Action.HAND_OVER,
     ),
-    # The move is decided, or (once the original time has passed) the outcome of the time that stood recorded.
-    RequestStatus.RESCHEDULE_REQUESTED: (
-        Action.APPROVE,
-        Action.DECLINE_RESCHEDULE,
-        Action.COMPLETE,
-        Action.MARK_NO_SHOW,
-    ),
+    # (Once the original time has passed its outcome can be recorded too, with the outcome prompt's buttons.)
+    RequestStatus.RESCHEDULE_REQUESTED: (Action.APPROVE, Action.DECLINE_RESCHEDULE),
     RequestStatus.APPROVED: (Action.COMPLETE, Action.MARK_NO_SHOW, Action.POSTPONE, Action.HAND_OVER),
 }
 
@@ -178,6 +173,12 @@ def outcome_lines(
         lines.append(t("Last decision by {who} on {when}", who=decider_name(request.decided_by, t),
                        when=t.datetime(request.decided_at)))  # fmt: skip
     return lines
+
+
+def outcome_options(request: AudienceRequest, t: Translator) -> tuple[Option, ...]:
+    """Terlaksana / Tidak hadir, for the prompt staff get after the audience (whatever the card shows then)."""
+    return tuple(Option(f"g:{ACTION_KEYS[a]}:{request.id}", t(ACTION_LABELS[a]))
+                 for a in (Action.COMPLETE, Action.MARK_NO_SHOW))  # fmt: skip
 
 
 def card_actions(request: AudienceRequest, t: Translator) -> tuple[Option, ...]:

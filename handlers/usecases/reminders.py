@@ -27,7 +27,7 @@ from handlers.domain.model import (
 from handlers.i18n import N_, Translator
 from handlers.messages import Choice, Notification, Option, Outbound, Text
 from handlers.ports import Directory, ScheduledMessage, UnitOfWork
-from handlers.presenters import card_actions
+from handlers.presenters import outcome_options
 from handlers.reminders import (
     AWAITING_STAFF,
     BOOKED,
@@ -248,8 +248,7 @@ class ReminderPlanner:
             body = t("The audience {reference} ({organization}) with {official} was scheduled for {when}. "
                      "Please record whether it was held or not attended.",
                      organization=request.organization.name, **params)  # fmt: skip
-            outcomes = tuple(o for o in card_actions(request, t) if o.key.startswith(("g:held:", "g:noshow:")))
-            return (Choice(body, outcomes),) if outcomes else (Text(body),)
+            return (Choice(body, outcome_options(request, t)),)
         raise ValueError(kind)
 
     # ---- periodic jobs -----------------------------------------------------------------------------------
