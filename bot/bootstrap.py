@@ -126,7 +126,7 @@ async def application(settings: Settings, *, clock: Clock | None = None, migrate
             suggester=AvailabilitySuggester(city.tz, city.calendar_rules()),
         )
         outbox = OutboxStore(sessions)
-        gate = DeliveryGate(outbox, service.reminders.policy, clock)
+        gate = DeliveryGate(outbox, service.reminders.policy, clock, lost=service.report_reminder_lost)
         yield App(settings, city, engine, sessions, clock, catalogs, directory, service, outbox, gate)
     finally:
         await engine.dispose()

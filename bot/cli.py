@@ -21,6 +21,8 @@ from bot.channels.telegram import TelegramChannel
 from bot.city_config import ConfigError, load_city_config
 from bot.settings import PROJECT_ROOT, Settings, SettingsError, load_settings
 from handlers.domain.model import Address, Permission
+from handlers.i18n import N_, Translator
+from handlers.ports import ScheduledMessage
 from handlers.service import REPRESENTATIVE, STAFF
 from storage import migrate
 
@@ -224,6 +226,11 @@ async def _worker(settings: Settings) -> None:
                     await Worker(app, channel, whatsapp).run(stop, settings.worker_interval_seconds)
 
 
+# How a message's state reads for staff; the stored word follows in brackets (what the logs and the database say).
+STATE_NAMES = {"pending": N_("scheduled"), "sending": N_("being sent"), "sent": N_("sent"), "failed": N_("failed"),
+               "skipped": N_("skipped"), "cancelled": N_("cancelled")}  # fmt: skip
+
+
 async def _messages(settings: Settings, reference: str) -> int:
     """Scheduled and recent messages of one request, for staff: what, to whom, when, how it went."""
     async with application(settings, migrate=False) as app:
@@ -235,14 +242,26 @@ async def _messages(settings: Settings, reference: str) -> int:
                 return 1
             rows = await uow.outbox.for_request(request.id)
         print(t("Messages for {reference}:", reference=request.reference))
-        for row in rows:
-            moment = row.sent_at if row.sent_at else row.due_at
-            error = f" — {row.last_error}" if row.last_error else ""
-            print(f"  {row.id:>6}  {row.kind:<20} {row.channel}:{row.external_id:<22} {row.state:<9} "
-                  f"{t.datetime(moment)}  ({row.attempts}){error}")  # fmt: skip
         if not rows:
             print(t("No messages."))
+            return 0
+        for line in message_table(rows, t):
+            print(line)
         return 0
+
+
+def message_table(rows: Sequence[ScheduledMessage], t: Translator) -> list[str]:
+    """One line per message under a header: number, kind, recipient, state (in words, the stored state in
+    brackets), due or sent time, attempts, and the last error or reason."""
+    table = [[t("No."), t("Kind"), t("Recipient"), t("State"), t("Due / sent"), t("Attempts"), t("Note")]]
+    for row in rows:
+        moment = row.sent_at if row.sent_at else row.due_at
+        state = f"{t(STATE_NAMES[row.state])} [{row.state}]" if row.state in STATE_NAMES else row.state
+        table.append([str(row.id), row.kind, f"{row.channel}:{row.external_id}", state, t.datetime(moment),
+                      str(row.attempts), row.last_error or "-"])  # fmt: skip
+    widths = [max(len(cells[i]) for cells in table) for i in range(len(table[0]) - 1)]
+    return ["  " + "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=False)) + "  " + cells[-1]
+            for cells in table]  # fmt: skip
 
 
 async def _serve(

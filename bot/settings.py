@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from handlers.reminders import ReminderPolicy
@@ -102,6 +102,16 @@ class Settings(BaseSettings):
     quiet_end: time = time(6, 0)
     feedback_after_minutes: int = Field(default=120, ge=0)
     worker_interval_seconds: float = Field(default=15.0, gt=0)
+
+    @model_validator(mode="after")
+    def _digests_in_order(self) -> Settings:
+        """Today's agenda is made from its morning time until the afternoon one: the morning must come first."""
+        if self.digest_today_at >= self.digest_tomorrow_at:
+            raise ValueError(
+                f"AUDIENSI_DIGEST_TODAY_AT ({self.digest_today_at:%H:%M}) must be earlier than "
+                f"AUDIENSI_DIGEST_TOMORROW_AT ({self.digest_tomorrow_at:%H:%M})"
+            )
+        return self
 
     def reminder_policy(self, tz: ZoneInfo) -> ReminderPolicy:
         return ReminderPolicy(

@@ -1,6 +1,6 @@
-"""The worker: APScheduler (in memory, per process) runs one short periodic job that creates the day's digests and
-nudges, expires requests nobody decided in time, and delivers due outbox rows through each configured channel's
-deliverer (Telegram and/or WhatsApp).
+"""The worker: APScheduler (in memory, per process) runs short periodic jobs: one creates the day's digests and
+nudges and expires requests nobody decided in time; one per configured channel (Telegram and/or WhatsApp)
+delivers its due outbox rows. Each job runs one instance at a time and independently of the others.
 
 Several workers share a PostgreSQL database safely: rows are claimed with FOR UPDATE SKIP LOCKED and a lease, and
 a day's digest has a unique key, so nothing is sent twice by two workers. A worker killed mid-batch leaves its
@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import IO, Protocol
@@ -73,15 +74,19 @@ class Deliverer(Protocol):
 
 
 class Worker:
+    """The scheduled jobs and each channel's delivery, as separate APScheduler jobs (one instance each): a slow
+    or unreachable Telegram holds up neither WhatsApp nor the digests, nudges and expiry."""
+
     def __init__(self, app: App, *channels: Deliverer | None, batch: int = BATCH) -> None:
         """`channels`: every configured channel's deliverer (None for one that is not configured)."""
         self.app = app
         self.channels = [channel for channel in channels if channel is not None]
         self.batch = batch
         self._forgotten_at: datetime | None = None
+        self._running: set[asyncio.Task[object]] = set()
 
-    async def tick(self) -> int:
-        """One round: scheduled jobs, then deliver until nothing due is left. Returns how many rows were handled."""
+    async def run_scheduled(self) -> None:
+        """Digests and nudges due now, and expiry of requests nobody decided in time."""
         planner = self.app.service.reminders
         reminders.use(planner)
         now = self.app.clock.now()
@@ -93,16 +98,9 @@ class Worker:
             except ConcurrencyConflict:
                 log.info("%s: another worker was first; next round", job.__name__)
         await self._forget_old_events(now)
-        handled = 0
-        for channel in self.channels:
-            while True:
-                claimed = await channel.deliver_due(limit=self.batch)
-                handled += claimed
-                if claimed < self.batch:
-                    break
-        return handled
 
     async def _forget_old_events(self, now: datetime) -> None:
+        """Processed event ids (Telegram update ids, WhatsApp message ids) older than a week, once an hour."""
         if self._forgotten_at is not None and now - self._forgotten_at < FORGET_EVERY:
             return
         try:
@@ -116,20 +114,45 @@ class Worker:
         if forgotten:
             log.info("forgot %s processed event ids older than %s days", forgotten, EVENTS_KEPT.days)
 
-    async def _safe_tick(self) -> None:
+    async def deliver(self, channel: Deliverer) -> int:
+        """Deliver the channel's due rows until none is left (or only ones that failed in this round)."""
+        handled = 0
+        while True:
+            claimed = await channel.deliver_due(limit=self.batch)
+            handled += claimed
+            if claimed < self.batch:
+                return handled
+
+    async def tick(self) -> int:
+        """One round: scheduled jobs, then every channel's delivery side by side. Returns how many rows were
+        handled."""
+        await self.run_scheduled()
+        return sum(await asyncio.gather(*(self.deliver(channel) for channel in self.channels)))
+
+    async def _safe(self, job: Callable[[], Awaitable[object]], name: str) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
         try:
-            await self.tick()
+            await job()
         except Exception:
-            log.exception("worker round failed")
+            log.exception("worker job %s failed", name)
+        finally:
+            self._running.discard(task)
 
     async def run(self, stop: asyncio.Event, interval: float) -> None:
         scheduler = AsyncIOScheduler()
-        # The first round at once, then every `interval` (next_run_time=None would add the job paused: no round
-        # after the first). max_instances=1: a long round is never overlapped by the next.
-        scheduler.add_job(self._safe_tick, "interval", seconds=interval, max_instances=1, coalesce=True,
-                          id="outbox", next_run_time=datetime.now(UTC))  # fmt: skip
+        jobs: list[tuple[str, Callable[[], Awaitable[object]]]] = [("scheduled", self.run_scheduled)]
+        jobs += [(f"deliver-{n}", functools.partial(self.deliver, channel)) for n, channel in enumerate(self.channels)]
+        for name, job in jobs:
+            # The first run at once, then every `interval` (next_run_time=None would add the job paused: no run
+            # after the first). max_instances=1: a long run is never overlapped by the next one of the same job,
+            # and never holds up another job.
+            scheduler.add_job(self._safe, "interval", args=(job, name), seconds=interval, max_instances=1,
+                              coalesce=True, id=name, next_run_time=datetime.now(UTC))  # fmt: skip
         scheduler.start()
         try:
             await stop.wait()
         finally:
-            scheduler.shutdown(wait=False)
+            scheduler.shutdown(wait=False)  # running jobs are cancelled: their claimed rows come back by lease
+            await asyncio.gather(*self._running, return_exceptions=True)

@@ -8,9 +8,9 @@ work, before the engine runs, so flows stay pure.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from handlers.conversation.engine import FlowCompleted, GlobalAction, Turn
@@ -122,21 +122,35 @@ class LifecycleActions:
 
     # ---- representative: proposals, cancelling, moving ----------------------------------------------------
 
-    def _status_options(self, requests: list[AudienceRequest], t: Translator) -> tuple[Option, ...]:
-        """What a representative can do from /status, request by request (the newest first)."""
+    def _status_options(
+        self, requests: list[AudienceRequest], t: Translator, now: datetime, *, ratable: Collection[int] = (),
+        reminded: Collection[int] = (),
+    ) -> tuple[Option, ...]:  # fmt: skip
+        """What a representative can do from /status, request by request (the newest first).
+
+        What reminders and the feedback request offer is here too (a WhatsApp notice outside the 24-hour window
+        is a template whose only button opens this list): "I will attend" once a reminder went out, and a rating
+        for an audience that took place and is not rated yet (`ratable`, `reminded`: request ids).
+        """
         options: list[Option] = []
         for r in requests[:5]:
+            booked = r.status in (RequestStatus.APPROVED, RequestStatus.RESCHEDULE_REQUESTED)
+            ahead = not (booked and r.scheduled_at is not None and r.scheduled_at <= now)  # past: staff record it
             if r.status is RequestStatus.INFO_REQUESTED:
                 options.append(Option(f"g:answer:{r.id}",
                                       t("Answer the question on {reference}", reference=r.reference)))  # fmt: skip
             if r.status in (RequestStatus.COUNTER_OFFERED, RequestStatus.POSTPONED):
                 options.append(Option(f"g:offer:{r.id}", t("Choose an offered time for {reference}",
                                                              reference=r.reference)))  # fmt: skip
-            if r.status is RequestStatus.APPROVED:
+            if r.status is RequestStatus.APPROVED and ahead and r.id in reminded:
+                options.append(Option(f"g:r:attend:{r.id}", t("I will attend {reference}", reference=r.reference)))
+            if r.status is RequestStatus.APPROVED and ahead:
                 options.append(Option(f"g:reschedule:{r.id}", t("Move {reference} to another time",
                                                                  reference=r.reference)))  # fmt: skip
-            if r.status in CANCELLABLE:
+            if r.status in CANCELLABLE and ahead:
                 options.append(Option(f"g:cancel:{r.id}", t("Cancel {reference}", reference=r.reference)))
+            if r.id in ratable:
+                options.append(Option(f"g:r:rateask:{r.id}", t("Rate {reference}", reference=r.reference)))
         return tuple(options)
 
     async def _owned(self, ex: _Exchange, argument: str) -> AudienceRequest:
@@ -146,6 +160,7 @@ class LifecycleActions:
         request = await self._owned(ex, argument)
         if not request.may(Action.CANCEL):
             raise usecases.AlreadyDecided(request)
+        usecases.ensure_time_ahead(request, ex.now, "cancel")
         data = {"request_id": request.id, "reference": request.reference}
         turn = ex.engine.start_flow(state, CANCEL_REQUEST.name, ex.context, data)
         return list(turn.messages), turn.state
@@ -154,6 +169,7 @@ class LifecycleActions:
         request = await self._owned(ex, argument)
         if not request.may(Action.REQUEST_RESCHEDULE):
             raise usecases.AlreadyDecided(request)
+        usecases.ensure_time_ahead(request, ex.now, "reschedule")
         await self._calendar(ex, request.official_key)
         data = {"request_id": request.id, "reference": request.reference, "official": request.official_key,
                 "scheduled": request.scheduled_at.isoformat() if request.scheduled_at else None}  # fmt: skip

@@ -81,6 +81,7 @@ CARD_ACTIONS: dict[RequestStatus, tuple[Action, ...]] = {
         Action.HAND_OVER,
     ),
     # A move asked for: the new time, the current one, or neither (the official postpones; new times are offered).
+    # (Once the original time has passed its outcome can be recorded too, with the outcome prompt's buttons.)
     RequestStatus.RESCHEDULE_REQUESTED: (Action.APPROVE, Action.DECLINE_RESCHEDULE, Action.POSTPONE),
     RequestStatus.APPROVED: (Action.COMPLETE, Action.MARK_NO_SHOW, Action.POSTPONE, Action.HAND_OVER),
 }
@@ -257,6 +258,15 @@ def outcome_lines(
         lines.append(t("Last decision by {who} on {when}", who=decider_name(request.decided_by, t),
                        when=t.datetime(request.decided_at)))  # fmt: skip
     return lines
+
+
+def outcome_options(request: AudienceRequest, t: Translator, viewer: StaffMember | None = None) -> tuple[Option, ...]:
+    """Terlaksana / Tidak hadir, for the prompt staff get after the audience (whatever the card shows then);
+    none for a viewer who may not decide (a pemantau)."""
+    if viewer is not None and not viewer.may(Permission.DECIDE, request.official_key):
+        return ()
+    return tuple(Option(f"g:{ACTION_KEYS[a]}:{request.id}", t(ACTION_LABELS[a]))
+                 for a in (Action.COMPLETE, Action.MARK_NO_SHOW))  # fmt: skip
 
 
 def card_actions(request: AudienceRequest, t: Translator, viewer: StaffMember | None = None) -> tuple[Option, ...]:

@@ -12,7 +12,7 @@ official's calendar but not the office: it still counts as a working day for rem
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -48,6 +48,8 @@ AWAITING_STAFF = (RequestStatus.SUBMITTED, RequestStatus.RESCHEDULE_REQUESTED)
 BOOKED = (RequestStatus.APPROVED, RequestStatus.RESCHEDULE_REQUESTED)
 # Kept when an audience is marked held: the representative is still asked how it went.
 KEPT_WHEN_HELD = frozenset({FEEDBACK})
+DIGESTS = frozenset({DIGEST_TODAY, DIGEST_TOMORROW})
+RETRY_CAP = timedelta(minutes=5)  # the longest wait between two tries of a failed delivery
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -198,8 +200,16 @@ class Skip:
 Decision = Send | Defer | Skip
 
 
-def gate(kind: str, audience_at: datetime | None, now: datetime, policy: ReminderPolicy) -> Decision:
-    """Whether a due message goes out now, waits for the end of quiet hours, or is pointless (skipped)."""
+def gate(
+    kind: str, audience_at: datetime | None, now: datetime, policy: ReminderPolicy, *, made_on: date | None = None
+) -> Decision:
+    """Whether a due message goes out now, waits for the end of quiet hours, or is pointless (skipped).
+
+    `made_on`: the office day a digest was made for; delivered on a later day (the worker or the chat platform
+    was down) it would be out of date, so it is skipped.
+    """
+    if kind in DIGESTS and made_on is not None and policy.local(now).date() > made_on:
+        return Skip("the agenda is out of date (its day is over)")
     if kind not in TO_REPRESENTATIVE:
         return Send()
     reminder = kind in AUDIENCE_REMINDERS and audience_at is not None
@@ -213,42 +223,90 @@ def gate(kind: str, audience_at: datetime | None, now: datetime, policy: Reminde
     return Send()
 
 
+def retried_while_useful(kind: str, extra: Mapping[str, object]) -> bool:
+    """Whether a failed delivery is tried again for as long as it is worth sending, rather than given up after a
+    fixed number of attempts: a reminder of an audience until the audience begins, the day's agenda until the
+    day is over (the gate skips them from then on). A chat platform's outage of an hour loses neither."""
+    if kind in AUDIENCE_REMINDERS:
+        return isinstance(extra.get("audience_at"), str)
+    if kind in DIGESTS:
+        return isinstance(extra.get("made_on"), str)
+    return False
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before the next try after `attempts` failed ones: 2, 4, 8 … up to RETRY_CAP."""
+    return min(RETRY_CAP.total_seconds(), 2.0 ** min(attempts, 16))
+
+
+def no_longer_fits(
+    kind: str, status: RequestStatus, scheduled_at: datetime | None, audience_at: datetime | None
+) -> str | None:
+    """Why a planned message about a request no longer fits the request as it is now (None: it still does).
+
+    Checked at delivery: a row already being sent when the audience was cancelled or moved (too late for
+    `cancel_pending`) must not go out."""
+    if kind in AUDIENCE_REMINDERS or kind == MARK_OUTCOME:
+        if status not in BOOKED:
+            return f"request {status.value}"
+    elif kind == FEEDBACK and status not in (*BOOKED, RequestStatus.COMPLETED):
+        return f"request {status.value}"
+    if kind in PLANNED_KINDS and audience_at is not None and scheduled_at is not None and scheduled_at != audience_at:
+        return "the audience was moved"
+    return None
+
+
 # ---- digests, nudges, expiry -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class DigestSlot:
     kind: str
-    day: date  # the day whose audiences it lists
+    days: tuple[date, ...]  # the days whose audiences it lists, in order
+    made_on: date  # the office day it is made (and only sent) on
     due_at: datetime
+
+    @property
+    def day(self) -> date:
+        """The first day it lists (it names the digest's unique key)."""
+        return self.days[0]
 
 
 def digest_slots(now: datetime, policy: ReminderPolicy) -> list[DigestSlot]:
-    """Digests that are due at `now` and still worth sending (today's until the afternoon one, tomorrow's until
-    midnight). Each is created once per day; the caller's unique key makes a second creation a no-op."""
+    """Digests that are due at `now` and still worth making. Each is created once per day; the caller's unique key
+    makes a second creation a no-op.
+
+    Today's agenda: every day from the morning time until the afternoon one (a day without audiences — a
+    weekend, a holiday — records it as skipped). The afternoon agenda: on working days only, listing every day
+    up to and including the next working day, so on the last working day before a weekend or a holiday staff
+    get the agenda of the working day after it (with anything booked in between).
+    """
     local = policy.local(now)
     today = local.date()
     slots = []
     morning = policy.at(today, policy.digest_today_at)
     afternoon = policy.at(today, policy.digest_tomorrow_at)
     if morning <= local < afternoon:
-        slots.append(DigestSlot(DIGEST_TODAY, today, morning))
-    if afternoon <= local:
-        slots.append(DigestSlot(DIGEST_TOMORROW, today + timedelta(days=1), afternoon))
+        slots.append(DigestSlot(DIGEST_TODAY, (today,), today, morning))
+    if afternoon <= local and policy.is_working_day(today):
+        days = [today + timedelta(days=1)]
+        while not policy.is_working_day(days[-1]):
+            days.append(days[-1] + timedelta(days=1))
+        slots.append(DigestSlot(DIGEST_TOMORROW, tuple(days), today, afternoon))
     return slots
 
 
 def audiences_on(
-    requests: Iterable[AudienceRequest], day: date, policy: ReminderPolicy, officials: Sequence[str] = ()
+    requests: Iterable[AudienceRequest], days: Collection[date], policy: ReminderPolicy, officials: Sequence[str] = ()
 ) -> list[AudienceRequest]:
-    """Booked audiences on `day` (office time) in time order; only these officials' when given. An audience whose
-    move is still being decided stands at its original time."""
+    """Booked audiences on these days (office time) in time order; only these officials' when given. An audience
+    whose move is still being decided stands at its original time."""
     found = [
         r
         for r in requests
         if r.status in BOOKED
         and r.scheduled_at is not None
-        and policy.local(r.scheduled_at).date() == day
+        and policy.local(r.scheduled_at).date() in days
         and (not officials or r.official_key in officials)
     ]
     return sorted(found, key=lambda r: (r.scheduled_at, r.reference))
@@ -291,6 +349,16 @@ def times_on_the_table(request: AudienceRequest) -> tuple[datetime, ...]:
     if request.status is RequestStatus.COUNTER_OFFERED:
         return (*request.preferred_times, *request.proposed_times)
     return request.preferred_times
+
+
+def moves_lapsed(requests: Iterable[AudienceRequest], now: datetime) -> list[AudienceRequest]:
+    """Moves asked for that staff never decided, once every new time asked for has passed: the original time
+    stood all along, so the request goes back to approved at it (and its outcome is recorded as usual)."""
+    return [
+        r
+        for r in requests
+        if r.status is RequestStatus.RESCHEDULE_REQUESTED and r.preferred_times and max(r.preferred_times) <= now
+    ]
 
 
 def to_expire(requests: Iterable[AudienceRequest], now: datetime) -> list[AudienceRequest]:

@@ -19,6 +19,7 @@ from handlers.conversation.flow import FlowEnv, StepContext
 from handlers.conversation.state import ConversationState, Frame
 from handlers.domain.model import (
     Action,
+    ActorKind,
     Address,
     AudienceRequest,
     DomainError,
@@ -50,8 +51,8 @@ from handlers.lifecycle import REPRESENTATIVE_ACTIONS, STAFF_ACTIONS, LifecycleA
 from handlers.messages import Choice, Document, Inbound, Notification, Option, Outbound, Refusal, Text, TextIn
 from handlers.ports import Clock, ConcurrencyConflict, Directory, SlotSuggester, UnitOfWork, UnitOfWorkFactory
 from handlers.presenters import (
+    actor_name,
     card_actions,
-    decider_name,
     info_exchanges,
     letter_caption,
     representative_notice,
@@ -67,6 +68,7 @@ from handlers.scheduling import OfficialCalendar
 from handlers.suggestions import AvailabilitySuggester
 from handlers.usecases import reminders
 from handlers.usecases import requests as usecases
+from handlers.validators import show_phone
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +137,7 @@ class ConversationService(LifecycleActions):
         }
         self.reminders = reminders.ReminderPlanner(policy=config.reminders or ReminderPolicy(tz=config.tz),
                                                    directory=directory, translator=self.translator)  # fmt: skip
+        self.reminders.card = self.card  # expiry and a lapsed move refresh the staff cards
 
     # ---- public API --------------------------------------------------------------------------------------
 
@@ -267,19 +270,24 @@ class ConversationService(LifecycleActions):
             request = await uow.requests.get(request_id)
             if request is None:
                 return
-            now = self._clock.now()
-            for staff in self._directory.staff_addresses():
-                stored = await uow.conversations.load(staff)
-                t = self.translator(stored.language if stored else None)
-                told = Text(t("A notice to the representative of {reference} could not be delivered via {channel}: "
-                              "{reason}", reference=request.reference,
-                              channel=reminders.channel_name(address.channel), reason=reason))  # fmt: skip
-                card = await self.card(uow, request, t)
-                # The card-refresh kind: in a staff group it edits the request's card, the line goes as a reply.
-                await uow.outbox.enqueue(
-                    Notification(staff.channel, staff.external_id, "unreachable", (told, card), request.id), now
-                )
+            channel = reminders.channel_name(address.channel)
+            await self._card_again(uow, request, lambda t: t(
+                "A notice to the representative of {reference} could not be delivered via {channel}: {reason}",
+                reference=request.reference, channel=channel, reason=reason))  # fmt: skip
             await uow.commit()
+
+    async def _card_again(
+        self, uow: UnitOfWork, request: AudienceRequest, line: Callable[[Translator], str], kind: str = "unreachable"
+    ) -> None:
+        """Staff who may view the request get a line about it and its card again; `kind` is a card-refresh kind
+        (in a staff group it edits the request's card, the line going as a reply)."""
+        now = self._clock.now()
+        for staff, member in staff_recipients(self._directory, request.official_key):
+            stored = await uow.conversations.load(staff)
+            t = self.translator(stored.language if stored else None)
+            card = await self.card(uow, request, t, viewer=member)
+            notice = Notification(staff.channel, staff.external_id, kind, (Text(line(t)), card), request.id)
+            await uow.outbox.enqueue(notice, now)
 
     def _is_staff(self, address: Address) -> bool:
         return address in self._directory.staff_addresses() or self._directory.staff_for(address) is not None
@@ -288,6 +296,23 @@ class ConversationService(LifecycleActions):
     def city(self) -> str:
         """The city government's name, as its people read it ("Pemerintah Kota Makassar")."""
         return self._config.city
+
+    async def report_reminder_lost(self, kind: str, request_id: int | None) -> None:
+        """A reminder (or feedback request) to a representative could not be delivered and will not be tried
+        again: staff get the card once more, whose reminder lines show it ("gagal (…)", "dilewati (…)"), so
+        they can phone the representative. Other rows are only recorded on the row (`audiensi messages`)."""
+        if kind not in reminders.KIND_LABELS or request_id is None:
+            return
+        async with self._uow_factory() as uow:
+            request = await uow.requests.get(request_id)
+            if request is None:
+                return
+            phone = show_phone(request.representative.phone)
+            await self._card_again(uow, request, lambda t: t(
+                "The {what} to the representative of {reference} could not be delivered; please contact them "
+                "another way (phone {phone}).", what=t(reminders.KIND_LABELS[kind]), reference=request.reference,
+                phone=phone), kind=reminders.REMINDER_FAILED)  # fmt: skip
+            await uow.commit()
 
     def unit_of_work(self) -> UnitOfWork:
         return self._uow_factory()
@@ -339,11 +364,15 @@ class ConversationService(LifecycleActions):
             try:
                 more, state = await self._effect(ex, state, effect)
             except usecases.AlreadyDecided as decided:
-                more = [Refusal(self._already_decided(decided.request, ex.t, by_staff=ex.persona == STAFF))]
+                more = [Refusal(await self._already_decided(ex, decided.request))]
                 state = replace(state, offered=())
                 more += list(self._reprompt(ex, state).messages)
             except SlotUnavailable as refused:
                 more, state = await self._slot_refused(ex, state, effect, refused)
+            except usecases.AudienceTimePassed as passed:
+                more = [Refusal(self._time_passed(passed, ex.t))]
+                state = replace(state, offered=())
+                more += list(self._reprompt(ex, state).messages)
             except usecases.NotYetHeld as early:
                 when = ex.t.datetime(early.request.scheduled_at) if early.request.scheduled_at else "—"
                 more = [Refusal(ex.t("{reference} is scheduled for {when}; it can be marked after that time.",
@@ -405,7 +434,8 @@ class ConversationService(LifecycleActions):
             return [Text(body), *turn.messages], turn.state
         lines = [status_line(r, self._directory.official(r.official_key), ex.t) for r in requests]
         body = ex.t("Your audience requests:") + "\n\n" + "\n\n".join(lines)
-        options = self._status_options(requests, ex.t)
+        ratable, reminded = await self.reminders.status_extras(ex.uow, requests[:5], ex.now)
+        options = self._status_options(requests, ex.t, ex.now, ratable=ratable, reminded=reminded)
         if options:
             return [Choice(body, options)], replace(state, offered=options)
         turn = self._reprompt(ex, state)
@@ -429,6 +459,14 @@ class ConversationService(LifecycleActions):
         except reminders.AlreadyRated as rated:  # a second rating changes nothing and asks for no comment
             turn = self._reprompt(ex, state)
             return [rated.reply, *turn.messages], turn.state
+        except reminders.NotRatable as early:
+            turn = self._reprompt(ex, state)
+            said = ex.t("A rating can be given only for an audience that has taken place; {reference} is “{status}”.",
+                        reference=early.request.reference, status=status_label(early.request.status, ex.t))  # fmt: skip
+            return [Refusal(said), *turn.messages], turn.state
+        if argument.startswith("rateask:"):  # the 1–5 buttons; a typed "5" is then the rating too
+            choices = tuple(m for m in messages if isinstance(m, Choice))
+            return messages, replace(state, offered=choices[0].options if choices else ())
         if argument.startswith("rate:"):  # then an optional comment
             request = await usecases.owned_request(ex.uow, ex.conversation, _request_id(argument.split(":")[1]))
             data = {"request_id": request.id, "reference": request.reference}
@@ -647,14 +685,35 @@ class ConversationService(LifecycleActions):
                 Notification(address.channel, address.external_id, kind, (*intro, card), request.id), ex.now
             )
 
-    def _already_decided(self, request: AudienceRequest, t: Translator, *, by_staff: bool = True) -> str:
+    def _time_passed(self, passed: usecases.AudienceTimePassed, t: Translator) -> str:
+        request = passed.request
+        when = t.datetime(request.scheduled_at) if request.scheduled_at else "—"
+        if passed.verb == "attend":
+            return t("Thank you, Bapak/Ibu. The time of the audience {reference} ({when}) has already passed.",
+                     reference=request.reference, when=when)  # fmt: skip
+        return t("The audience {reference} was scheduled for {when}, which has already passed, so it can no longer "
+                 "be cancelled or moved. Staff record whether it took place; please contact them if something "
+                 "went wrong.", reference=request.reference, when=when)  # fmt: skip
+
+    async def _already_decided(self, ex: _Exchange, request: AudienceRequest) -> str:
+        """Staff are told who (or what) set the request's current status, and when: the last change in its audit
+        trail — a staff decision, the representative's own step (a cancellation, a move asked for), or the bot."""
+        t = ex.t
         status = status_label(request.status, t)
-        if by_staff and request.decided_by and request.decided_at:
-            return t("{reference} was already handled: “{status}”, decided by {who} on {when}.",
-                     reference=request.reference, status=status, who=decider_name(request.decided_by, t),
-                     when=t.datetime(request.decided_at))  # fmt: skip
-        return t("{reference} can no longer be changed this way; its status is “{status}”.",
-                 reference=request.reference, status=status)  # fmt: skip
+        event = None
+        if ex.persona == STAFF and request.id is not None:
+            changes = [e for e in await ex.uow.audit.for_request(request.id)
+                       if e.to_status is request.status and e.action is not Action.FEEDBACK]  # fmt: skip
+            event = changes[-1] if changes else None
+        if event is None:
+            return t("{reference} can no longer be changed this way; its status is “{status}”.",
+                     reference=request.reference, status=status)  # fmt: skip
+        params = {"reference": request.reference, "status": status, "who": actor_name(event.actor, t),
+                  "when": t.datetime(event.at)}  # fmt: skip
+        if event.actor.kind is ActorKind.REPRESENTATIVE:
+            return t("{reference} was already handled: “{status}”, at the request of the representative ({who}) "
+                     "on {when}.", **params)  # fmt: skip
+        return t("{reference} was already handled: “{status}”, decided by {who} on {when}.", **params)
 
 
 def _request_id(argument: str) -> int:

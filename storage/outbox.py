@@ -7,6 +7,7 @@ same row.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 from sqlmodel import col
 
+from handlers.domain.model import RequestStatus
 from handlers.messages import Outbound, outbound_from_dict
-from storage.tables import OutboxRow
+from storage.tables import AudienceRequestRow, OutboxRow
 
 PENDING, SENDING, SENT, FAILED, SKIPPED, CANCELLED = "pending", "sending", "sent", "failed", "skipped", "cancelled"
 
@@ -48,18 +50,22 @@ class OutboxStore:
         limit: int = 50,
         lease: timedelta = timedelta(minutes=2),
         one_per_recipient: bool = False,
+        exclude: Collection[int] = (),
     ) -> list[OutboxItem]:
         """Claim due rows, oldest first.
 
         `one_per_recipient`: only the oldest due row of each recipient, and none of a recipient whose row is being
         sent (by this process or another) — so one person's messages leave in order while several people's go
         side by side, and a recipient held up by its rate limit holds up nobody else.
+        `exclude`: rows not to claim now (they failed earlier in the deliverer's round).
         """
         conditions = [_due(OutboxRow, now)]
         if channel is not None:
             conditions.append(col(OutboxRow.channel) == channel)
         if external_id is not None:
             conditions.append(col(OutboxRow.external_id) == external_id)
+        if exclude:
+            conditions.append(col(OutboxRow.id).not_in(list(exclude)))
         if one_per_recipient:
             conditions += [~_being_sent_to_same_recipient(now), ~_earlier_due_for_same_recipient(now)]
         async with self._sessions() as session, session.begin():
@@ -126,6 +132,18 @@ class OutboxStore:
     async def _set(self, item_id: int, **values: Any) -> None:
         async with self._sessions() as session, session.begin():
             await session.execute(update(OutboxRow).where(col(OutboxRow.id) == item_id).values(**values))
+
+    async def request_facts(self, request_id: int) -> tuple[RequestStatus, datetime | None] | None:
+        """The request's status and time as they are now (what a planned message is checked against)."""
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    select(AudienceRequestRow.status, AudienceRequestRow.scheduled_at).where(  # type: ignore[call-overload]
+                        col(AudienceRequestRow.id) == request_id
+                    )
+                )
+            ).first()
+        return (RequestStatus(row[0]), row[1]) if row is not None else None
 
     async def states_for(self, request_id: int) -> list[tuple[str, str, str, str | None]]:
         """(kind, recipient, state, last error) of every message about one request, oldest first."""

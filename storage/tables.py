@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -140,8 +141,16 @@ class AudienceRequestRow(SQLModel, table=True):
 Index("ix_audience_request_contact", AudienceRequestRow.contact_channel, AudienceRequestRow.contact_external_id)
 
 
+# A representative's rating of an audience is one audit event; two processes recording one at once cannot keep two.
+ONE_RATING = "action = 'feedback' AND note LIKE 'rating %'"
+
+
 class AuditEventRow(SQLModel, table=True):
     __tablename__ = "audit_event"
+    __table_args__ = (
+        Index("uq_audit_one_rating", "request_id", unique=True, sqlite_where=text(ONE_RATING),
+              postgresql_where=text(ONE_RATING)),
+    )  # fmt: skip
 
     id: int | None = Field(default=None, primary_key=True)
     request_id: int = Field(sa_column=Column(Integer, ForeignKey("audience_request.id"), nullable=False, index=True))

@@ -66,7 +66,9 @@ from handlers.messages import (
     TextIn,
 )
 from handlers.ports import Clock
+from handlers.reminders import retried_while_useful, retry_delay
 from handlers.service import REPRESENTATIVE, STAFF, ConversationService
+from handlers.usecases.reminders import KIND_LABELS as REMINDER_KINDS
 from handlers.validators import clean_text
 from storage.channel_messages import ChannelMessages
 from storage.outbox import OutboxItem, OutboxStore
@@ -86,7 +88,8 @@ NOT_THE_STAFF_GROUP = N_("Sorry, in groups this bot only serves the city staff's
 ALERT_LIMIT = 200  # characters Telegram shows in a callback query's alert
 # Notices to staff about a request: in the staff group they edit its one card (the line they carry goes as a reply).
 CARD_KINDS = frozenset({"new_request", "decided", "info_provided", "unreachable", "proposal_accepted",
-                        "proposal_declined", "cancelled", "reschedule_requested", "resubmitted"})  # fmt: skip
+                        "proposal_declined", "cancelled", "reschedule_requested", "resubmitted",
+                        "reminder_failed"})  # fmt: skip
 DIRECT_ATTEMPTS = 4
 MAX_DELIVERY_ATTEMPTS = 8
 # Telegram refuses keyboards of more than 100 buttons; a long list shows the first ones as buttons and the rest as
@@ -255,6 +258,7 @@ class TelegramChannel:
         # The staff group, and the supergroup it became (learnt from Telegram, or from the cards posted there).
         self._staff_groups: set[int] = {staff_chat_id} if staff_chat_id is not None else set()
         self._told_not_here: set[int] = set()  # other groups told (once) that the bot serves only the staff group
+        self._failed_this_round: set[int] = set()  # outbox rows that failed since deliver_due last ran dry
 
     # ---- setup -------------------------------------------------------------------------------------------
 
@@ -666,40 +670,53 @@ class TelegramChannel:
         Each recipient's rows leave one at a time and in order, several recipients side by side: the staff
         group held at its 20 a minute by the rate limiter holds up no representative. A row is claimed only
         when its sending starts, so its lease (2 minutes) covers that send alone, and another process never
-        takes the next row of a recipient whose row is still on its way.
+        takes the next row of a recipient whose row is still on its way. A row that failed is not claimed again
+        in the same round (until a call finds nothing more to send), however soon its retry time comes.
         """
         started = 0
-        lanes: set[asyncio.Task[None]] = set()
+        lanes: dict[asyncio.Task[bool], int] = {}
         try:
             while True:
                 room = min(limit - started, DELIVERY_LANES - len(lanes))
                 if room > 0:
                     items = await self.outbox.claim(self.clock.now(), channel=CHANNEL, limit=room,
-                                                    one_per_recipient=True)  # fmt: skip
-                    lanes |= {asyncio.create_task(self._deliver_logged(item)) for item in items}
+                                                    one_per_recipient=True,
+                                                    exclude=self._failed_this_round)  # fmt: skip
+                    lanes |= {asyncio.create_task(self._deliver_logged(item)): item.id for item in items}
                     started += len(items)
                 if not lanes:
+                    if started < limit:  # nothing more is due: the next call starts a new round
+                        self._failed_this_round.clear()
                     return started
                 # A lane waiting on its rate limit must not keep newly due rows of others waiting: look again
                 # every DELIVERY_LOOK_AGAIN seconds even when no lane has finished.
-                _done, lanes = await asyncio.wait(lanes, timeout=DELIVERY_LOOK_AGAIN,
-                                                  return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+                done, _pending = await asyncio.wait(lanes, timeout=DELIVERY_LOOK_AGAIN,
+                                                    return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+                for lane in done:
+                    row = lanes.pop(lane)
+                    if not lane.result():
+                        self._failed_this_round.add(row)
         finally:
             for lane in lanes:  # cancelled (shutdown): their rows go back to others when the lease ends
                 lane.cancel()
 
-    async def _deliver_logged(self, item: OutboxItem) -> None:
+    async def _deliver_logged(self, item: OutboxItem) -> bool:
+        """Deliver one row; False when it failed (it is then not claimed again in this round)."""
         try:
-            await self._deliver(item)
+            return await self._deliver(item)
         except Exception:  # the database failed while recording the outcome: the lease brings the row back
             log.exception("outbox %s (%s): the outcome could not be recorded", item.id, item.kind)
+            return False
 
-    async def _deliver(self, item: OutboxItem) -> None:
-        """Deliver one row; whatever goes wrong is recorded on the row (retried, or failed and visible)."""
-        now = self.clock.now()
+    async def _deliver(self, item: OutboxItem) -> bool:
+        """Deliver one row; whatever goes wrong is recorded on the row (retried, or failed and visible).
+
+        Returns False when sending failed. The clock is read after the send: a slow or unreachable Telegram
+        takes tens of seconds to fail, and the retry time counts from the failure, not from the claim.
+        """
         try:
             if self.gate is not None and not await self.gate.allow(item):
-                return
+                return True
             target = item.external_id
             try:
                 await self._deliver_to(item, target)
@@ -713,11 +730,21 @@ class TelegramChannel:
                 )  # fmt: skip
                 await self._deliver_to(item, target)
         except Exception as error:
-            await self._record_failure(item, error, now)
-            return
-        await self.outbox.mark_sent(item.id, now)
+            await self._record_failure(item, error)
+            return False
+        await self.outbox.mark_sent(item.id, self.clock.now())
+        return True
 
-    async def _record_failure(self, item: OutboxItem, error: Exception, now: Any) -> None:
+    async def _record_failure(self, item: OutboxItem, error: Exception) -> None:
+        """Why the row failed, and whether (and when) it is tried again, from the moment of the failure.
+
+        A refused message fails at once; a blocked bot marks the person unreachable. Other errors are retried
+        with a backoff (capped at 5 minutes): a reminder of an audience and the day's agenda for as long as they
+        are worth sending (the delivery gate skips them once the audience has begun or the day is over), any
+        other row up to MAX_DELIVERY_ATTEMPTS. A representative's reminder that fails for good refreshes the
+        staff card, whose reminder lines then show it.
+        """
+        now = self.clock.now()
         reason = _describe(error)
         if isinstance(error, Forbidden):
             await self.outbox.mark_failed(item.id, reason)
@@ -726,18 +753,28 @@ class TelegramChannel:
         if isinstance(error, BadRequest | ValueError):  # the message itself is refused: sending again won't help
             log.warning("outbox %s (%s) refused: %s", item.id, item.kind, reason)
             await self.outbox.mark_failed(item.id, reason)
+            await self._given_up(item, reason)
             return
-        if item.attempts >= MAX_DELIVERY_ATTEMPTS:
+        if item.attempts >= MAX_DELIVERY_ATTEMPTS and not retried_while_useful(item.kind, item.extra):
             log.warning("outbox %s (%s) failed after %s attempts: %s", item.id, item.kind, item.attempts, reason)
             await self.outbox.mark_failed(item.id, f"gave up after {item.attempts} attempts: {reason}")
+            await self._given_up(item, reason)
             return
         if isinstance(error, RetryAfter):
             retry_at = now + timedelta(seconds=_seconds(error.retry_after))
         else:
             if not isinstance(error, NetworkError):
                 log.error("outbox %s (%s) could not be sent: %s", item.id, item.kind, reason)
-            retry_at = now + timedelta(seconds=min(300, 2**item.attempts))
+            retry_at = now + timedelta(seconds=retry_delay(item.attempts))
         await self.outbox.mark_failed(item.id, reason, retry_at=retry_at)
+
+    async def _given_up(self, item: OutboxItem, reason: str) -> None:
+        """A row failed for good: staff hear of a representative's lost reminder (with the phone number to call),
+        or of any other notice to a representative that never arrived; a staff chat's is only logged."""
+        if item.kind in REMINDER_KINDS:
+            await self.service.report_reminder_lost(item.kind, item.request_id)
+        elif not self._is_staff_address(item.external_id):
+            await self.service.report_undelivered(Address(CHANNEL, item.external_id), item.request_id, reason)
 
     def _is_staff_chat(self, external_id: str) -> bool:
         return self.staff_chat_id is not None and external_id == str(self.staff_chat_id)

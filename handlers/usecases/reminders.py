@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from handlers.domain.model import (
     Action,
@@ -29,12 +29,14 @@ from handlers.domain.model import (
 from handlers.i18n import N_, Translator
 from handlers.messages import Choice, Notification, Option, Outbound, Text
 from handlers.ports import Directory, ScheduledMessage, UnitOfWork
-from handlers.presenters import card_actions, place_with_address
+from handlers.presenters import outcome_options, place_with_address
 from handlers.recipients import staff_recipients
 from handlers.reminders import (
     AWAITING_STAFF,
     BOOKED,
+    DECISION,
     DIGEST_TODAY,
+    DIGEST_TOMORROW,
     EXPIRABLE,
     EXPIRED,
     FEEDBACK,
@@ -44,10 +46,12 @@ from handlers.reminders import (
     PLANNED_KINDS,
     REMINDER_2H,
     REMINDER_DAY_BEFORE,
+    DigestSlot,
     ReminderPolicy,
     audiences_on,
     day_before_moved,
     digest_slots,
+    moves_lapsed,
     nudge_due,
     overdue_undecided,
     plan,
@@ -70,6 +74,9 @@ STATE_LABELS = {
     "skipped": N_("skipped ({error})"),
 }
 MANY = 10_000
+DAYS_OFF_AHEAD = 31  # how far ahead the city's days off are read to find the next working day
+# A card notice to staff: a reminder to the representative could not be delivered (the card shows which).
+REMINDER_FAILED = "reminder_failed"
 
 # The staff card for one reader (None: the shared staff group, every button).
 CardMaker = Callable[[UnitOfWork, AudienceRequest, Translator, StaffMember | None], Awaitable[Outbound]]
@@ -83,6 +90,23 @@ class AlreadyRated(DomainError):
         super().__init__(f"{request.reference} was rated already")
         self.request = request
         self.reply = reply
+
+
+class NotRatable(DomainError):
+    """A rating for an audience that did not take place (not attended, cancelled) or has not yet."""
+
+    def __init__(self, request: AudienceRequest) -> None:
+        super().__init__(f"{request.reference} cannot be rated ({request.status.value})")
+        self.request = request
+
+
+def may_rate(request: AudienceRequest, now: datetime) -> bool:
+    """A rating is taken for an audience that was held, or whose time has passed while staff have not yet recorded
+    the outcome (the feedback request goes out two hours after the start either way)."""
+    if request.status is RequestStatus.COMPLETED:
+        return True
+    passed = request.scheduled_at is not None and request.scheduled_at <= now
+    return request.status is RequestStatus.APPROVED and passed
 
 
 _current: ContextVar[ReminderPlanner | None] = ContextVar("reminder_planner", default=None)
@@ -125,6 +149,7 @@ class ReminderPlanner:
         self._directory = directory
         self._translator = translator
         self._made_keys: set[str] = set()  # digests this process already created (skips recomputing them)
+        self.card: CardMaker | None = None  # the staff card, installed by the service
 
     async def policy_for(self, uow: UnitOfWork, first: date, last: date) -> ReminderPolicy:
         """The policy with the city-wide days off staff added between these days (office dates, inclusive), and
@@ -231,17 +256,25 @@ class ReminderPlanner:
             body = t("The audience {reference} ({organization}) with {official} was scheduled for {when}. "
                      "Please record whether it was held or not attended.",
                      organization=request.organization.name, **params)  # fmt: skip
-            outcomes = tuple(o for o in card_actions(request, t, viewer) if o.key.startswith(("g:held:", "g:noshow:")))
+            outcomes = outcome_options(request, t, viewer)
             return (Choice(body, outcomes),) if outcomes else (Text(body),)
         raise ValueError(kind)
 
     # ---- periodic jobs -----------------------------------------------------------------------------------
 
     async def run_digests(self, uow: UnitOfWork, now: datetime) -> int:
-        """Create the digests due now, once per day and recipient; a day with no audiences sends nothing."""
+        """Create the digests due now, once per day and recipient; a day with no audiences sends nothing.
+
+        A key is remembered in this process only once the database holds its row (a later round finds it there):
+        a round whose transaction fails before its commit leaves nothing remembered, so the next one makes it.
+        """
         created = 0
         booked: list[AudienceRequest] | None = None
-        for slot in digest_slots(now, self.policy):
+        slots = digest_slots(now, self.policy)
+        if any(slot.kind == DIGEST_TOMORROW for slot in slots):  # the city's days off decide the working days too
+            today = self.policy.local(now).date()
+            slots = digest_slots(now, await self.policy_for(uow, today, today + timedelta(days=DAYS_OFF_AHEAD)))
+        for slot in slots:
             for address in self._digest_recipients():
                 key = f"{slot.kind}:{slot.day.isoformat()}:{address.channel}:{address.external_id}"
                 if key in self._made_keys:
@@ -249,14 +282,16 @@ class ReminderPlanner:
                 if booked is None:
                     booked = await uow.requests.list_by_status(list(BOOKED), limit=MANY)
                 member = self._directory.staff_for(address)
-                day = [r for r in audiences_on(booked, slot.day, self.policy) if _sees(member, r)]
+                listed = [r for r in audiences_on(booked, slot.days, self.policy) if _sees(member, r)]
                 t = await self._t(uow, address)
-                messages = (Text(self._digest_text(slot.kind, slot.day, day, t)),) if day else ()
-                notification = Notification(address.channel, address.external_id, slot.kind, messages)
-                skipped = None if day else "no audiences that day"
+                messages = (Text(self._digest_text(slot, listed, t)),) if listed else ()
+                notification = Notification(address.channel, address.external_id, slot.kind, messages,
+                                            extra={"made_on": slot.made_on.isoformat()})  # fmt: skip
+                skipped = None if listed else "no audiences that day"
                 if await uow.outbox.enqueue(notification, slot.due_at, key=key, skipped=skipped):
-                    created += 1 if day else 0
-                self._made_keys.add(key)
+                    created += 1 if listed else 0
+                else:  # already stored (and committed) by an earlier round or another worker
+                    self._made_keys.add(key)
         return created
 
     def _digest_recipients(self) -> list[Address]:
@@ -265,11 +300,16 @@ class ReminderPlanner:
         recipients += [a for a in self._directory.aide_addresses() if a not in recipients]
         return recipients
 
-    def _digest_text(self, kind: str, day: object, audiences: Sequence[AudienceRequest], t: Translator) -> str:
-        date_text = t.date(day)  # type: ignore[arg-type]
-        if kind == DIGEST_TODAY:
+    def _digest_text(self, slot: DigestSlot, audiences: Sequence[AudienceRequest], t: Translator) -> str:
+        date_text = t.date(slot.days[-1])
+        several_days = len(slot.days) > 1
+        if slot.kind == DIGEST_TODAY:
             head = t.plural("Today's agenda, {date}: {n} audience.", "Today's agenda, {date}: {n} audiences.",
                             len(audiences), date=date_text)  # fmt: skip
+        elif several_days:
+            head = t.plural("Agenda up to the next working day, {date}: {n} audience.",
+                            "Agenda up to the next working day, {date}: {n} audiences.", len(audiences),
+                            date=date_text)  # fmt: skip
         else:
             head = t.plural("Tomorrow's agenda, {date}: {n} audience.", "Tomorrow's agenda, {date}: {n} audiences.",
                             len(audiences), date=date_text)  # fmt: skip
@@ -277,10 +317,12 @@ class ReminderPlanner:
         for request in audiences:
             assert request.scheduled_at is not None
             local = request.scheduled_at.astimezone(self.policy.tz)
+            shown = local.strftime("%H.%M" if t.language == "id" else "%H:%M")
+            if several_days:  # which of the days
+                shown = f"{t.date(local.date())} {shown}"
             attendees = t.plural("{n} person", "{n} people", request.attendees)
             lines.append(t("{time} — {organization}: {subject}\n   {official}; {attendees}; {place} ({reference})",
-                           time=local.strftime("%H.%M" if t.language == "id" else "%H:%M"),
-                           organization=request.organization.name, subject=request.subject,
+                           time=shown, organization=request.organization.name, subject=request.subject,
                            official=self._official(request), attendees=attendees, place=request.place or "-",
                            reference=request.reference))  # fmt: skip
         return "\n".join(lines)
@@ -320,7 +362,8 @@ class ReminderPlanner:
             notification = Notification(address.channel, address.external_id, NUDGE, messages)
             if await uow.outbox.enqueue(notification, at, key=key, skipped=None if mine else "nothing overdue"):
                 created += 1 if mine else 0
-            self._made_keys.add(key)
+            else:  # already stored (and committed): remembered only now, never before the commit
+                self._made_keys.add(key)
         return created
 
     def _nudge_line(self, request: AudienceRequest, t: Translator) -> str:
@@ -332,7 +375,9 @@ class ReminderPlanner:
 
     async def run_expiry(self, uow: UnitOfWork, now: datetime) -> int:
         """Requests whose every time on the table has passed expire (undecided ones, and postponed ones whose
-        offered times all passed unchosen); the representative is told, with a button to request again."""
+        offered times all passed unchosen); the representative is told, with a button to request again, and the
+        staff cards lose their buttons. A move asked for whose new times all passed undecided lapses: the audience
+        stays at its original time (see `lapse_moves`). Returns how many requests changed."""
         from handlers.usecases import requests as usecases
 
         use(self)
@@ -352,42 +397,88 @@ class ReminderPlanner:
             message = Choice(body, (Option("g:request", t("Request an audience")),))
             await uow.outbox.enqueue(Notification(request.contact.channel, request.contact.external_id, EXPIRED,
                                                   (message,), updated.id), now)  # fmt: skip
+            note = N_("{reference} has expired: every time it waited on has passed without a decision.")
+            await self._tell_staff(uow, updated, now, "decided", note, self.card)
             expired += 1
-        return expired
+        return expired + await self.lapse_moves(uow, now)
+
+    async def lapse_moves(self, uow: UnitOfWork, now: datetime) -> int:
+        """A move the representative asked for and staff never decided, once every new time asked for has passed:
+        the request goes back to approved at its original time (recorded as the system keeping it), so it leaves
+        the nudge, and staff record its outcome (Terlaksana / Tidak hadir) as for any approved audience; the
+        representative and staff are told."""
+        from handlers.usecases import requests as usecases
+
+        lapsed = moves_lapsed(await uow.requests.list_by_status([RequestStatus.RESCHEDULE_REQUESTED], limit=MANY),
+                              now)  # fmt: skip
+        for request in lapsed:
+            assert request.id is not None and request.scheduled_at is not None
+            original = await uow.bookings.for_request(request.id)
+            kept = (original.starts_at,) if original else (request.scheduled_at,)
+            updated = await usecases.transition(uow, request, Action.DECLINE_RESCHEDULE, Actor.system(), now,
+                                                note="the new times asked for passed undecided",
+                                                preferred_times=kept)  # fmt: skip
+            t = await self._t(uow, request.contact)
+            params = {"reference": request.reference, "when": t.datetime(request.scheduled_at)}
+            if request.scheduled_at > now:
+                body: Outbound = Text(t("We are sorry, Bapak/Ibu: your request to move the audience {reference} "
+                                        "could not be decided before the times you proposed had passed. The audience "
+                                        "stays at {when}.", **params))  # fmt: skip
+            else:
+                body = Choice(t("We are sorry, Bapak/Ibu: your request to move the audience {reference} could not "
+                                "be decided before the times you proposed had passed. The audience was scheduled for "
+                                "{when}; you are welcome to request an audience again.", **params),
+                              (Option("g:request", t("Request an audience")),))  # fmt: skip
+            await uow.outbox.enqueue(Notification(request.contact.channel, request.contact.external_id, DECISION,
+                                                  (body,), updated.id), now)  # fmt: skip
+            note = N_("The move asked for on {reference} lapsed: the new times passed without a decision, so the "
+                      "original time stands.")  # fmt: skip
+            await self._tell_staff(uow, updated, now, "decided", note, self.card)
+        return len(lapsed)
 
     # ---- buttons on reminders ------------------------------------------------------------------------------
 
     async def press(
         self, uow: UnitOfWork, contact: Address, argument: str, t: Translator, now: datetime, card: CardMaker
     ) -> list[Outbound]:
-        """Hadir / Batalkan on a reminder, the cancel confirmation, and the feedback rating."""
+        """Hadir / Batalkan on a reminder, the cancel confirmation, and the feedback rating (its buttons, or
+        "Rate" from /status for the 1–5 buttons)."""
         from handlers.usecases import requests as usecases
 
         use(self)
         verb, _, rest = argument.partition(":")
         number, _, value = rest.partition(":")
         request = await usecases.owned_request(uow, contact, _int(number))
-        if verb == "rate" and value in {"1", "2", "3", "4", "5"}:
+        if verb in ("rate", "rateask"):
+            if not may_rate(request, now):
+                raise NotRatable(request)
             if await self.rated(uow, request):
                 reply = Text(t("Thank you, Bapak/Ibu: we have already received your rating of the audience "
                                "{reference}.", reference=request.reference))  # fmt: skip
                 raise AlreadyRated(request, reply)
+            if verb == "rateask":
+                return list(self._render(FEEDBACK, request, t))
+            if value not in {"1", "2", "3", "4", "5"}:
+                raise NotAuthorized(argument)
             await self.record_feedback(uow, request, now, rating=int(value))
             return [Text(t("Thank you for your rating, Bapak/Ibu."))]
         if request.status not in BOOKED or request.scheduled_at is None:
             raise usecases.AlreadyDecided(request)
         when = t.datetime(request.scheduled_at)
         if verb == "attend":
+            usecases.ensure_time_ahead(request, now, "attend")
             return [Text(t("Thank you, Bapak/Ibu. We look forward to welcoming you on {when}.", when=when))]
         if verb == "keep":
             return [Text(t("Your audience {reference} stays as scheduled: {when}.", reference=request.reference,
                            when=when))]  # fmt: skip
         if verb == "cancel":
+            usecases.ensure_time_ahead(request, now, "cancel")
             question = t("Do you want to cancel your audience {reference} on {when}? This cannot be undone.",
                          reference=request.reference, when=when)  # fmt: skip
             return [Choice(question, (Option(f"g:r:cancelyes:{request.id}", t("Yes, cancel it")),
                                       Option(f"g:r:keep:{request.id}", t("No, keep it"))))]  # fmt: skip
         if verb == "cancelyes":
+            usecases.ensure_time_ahead(request, now, "cancel")
             actor = Actor(ActorKind.REPRESENTATIVE, str(request.representative.id), request.representative.full_name)
             assert request.id is not None
             await uow.bookings.release(request.id)  # the official's time is free again, as with /status
@@ -399,10 +490,30 @@ class ReminderPlanner:
         raise NotAuthorized(argument)
 
     async def rated(self, uow: UnitOfWork, request: AudienceRequest) -> bool:
-        """Whether the representative already rated this audience (the rating is kept once)."""
+        """Whether the representative already rated this audience (the rating is kept once; the database keeps a
+        second one from two processes at once out with a unique index, and the loser's retry finds the first)."""
         assert request.id is not None
         events = await uow.audit.for_request(request.id)
         return any(e.action is Action.FEEDBACK and (e.note or "").startswith("rating ") for e in events)
+
+    async def status_extras(
+        self, uow: UnitOfWork, requests: Sequence[AudienceRequest], now: datetime
+    ) -> tuple[set[int], set[int]]:
+        """For /status: the requests that can be rated now (and are not yet), and the approved ones ahead whose
+        reminder went out (so /status offers what the reminder offered)."""
+        ratable: set[int] = set()
+        reminded: set[int] = set()
+        for request in requests:
+            if request.id is None:
+                continue
+            if may_rate(request, now) and not await self.rated(uow, request):
+                ratable.add(request.id)
+            ahead = request.scheduled_at is not None and request.scheduled_at > now
+            if request.status is RequestStatus.APPROVED and ahead:
+                rows = await uow.outbox.for_request(request.id)
+                if any(m.kind in (REMINDER_DAY_BEFORE, REMINDER_2H) and m.state == "sent" for m in rows):
+                    reminded.add(request.id)
+        return ratable, reminded
 
     async def record_feedback(
         self, uow: UnitOfWork, request: AudienceRequest, now: datetime, *, rating: int | None = None,

@@ -51,6 +51,23 @@ class OfferChanged(DomainError):
         self.request = request
 
 
+class AudienceTimePassed(DomainError):
+    """The representative cannot cancel, move or confirm an audience whose time has passed: staff record what
+    happened (held or not attended)."""
+
+    def __init__(self, request: AudienceRequest, verb: str) -> None:
+        super().__init__(f"{request.reference}: its time has passed ({verb})")
+        self.request = request
+        self.verb = verb  # "cancel", "reschedule" or "attend"
+
+
+def ensure_time_ahead(request: AudienceRequest, now: datetime, verb: str) -> None:
+    """A booked audience (approved, or with a move asked for) whose start has passed is beyond the representative."""
+    booked = request.status in (RequestStatus.APPROVED, RequestStatus.RESCHEDULE_REQUESTED)
+    if booked and request.scheduled_at is not None and request.scheduled_at <= now:
+        raise AudienceTimePassed(request, verb)
+
+
 class AlreadyDecided(DomainError):
     """The request is no longer in a state that allows this action: say who moved it, and when."""
 
@@ -300,6 +317,7 @@ async def cancel(uow: UnitOfWork, *, contact: Address, request_id: int, reason: 
     request = await owned_request(uow, contact, request_id)
     if not request.may(Action.CANCEL):
         raise AlreadyDecided(request)
+    ensure_time_ahead(request, now, "cancel")
     await uow.bookings.release(request_id)
     return await transition(uow, request, Action.CANCEL, _representative(request), now, note=reason,
                             representative_note=reason)  # fmt: skip
@@ -312,6 +330,7 @@ async def request_reschedule(
     request = await owned_request(uow, contact, request_id)
     if not request.may(Action.REQUEST_RESCHEDULE):
         raise AlreadyDecided(request)
+    ensure_time_ahead(request, now, "reschedule")
     preferred = tuple(sorted(datetime.fromisoformat(v) for v in times))
     return await transition(uow, request, Action.REQUEST_RESCHEDULE, _representative(request), now,
                             note=_note_times(preferred, message), preferred_times=preferred,

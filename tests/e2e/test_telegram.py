@@ -10,10 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from handlers.domain.model import RequestStatus
 from storage.repositories import count_rows
-from storage.tables import ConversationRow, ProcessedEventRow
+from storage.tables import ConversationRow, OutboxRow, ProcessedEventRow
 from tests.conftest import START
 from tests.e2e.telegram_world import (
     FORM_TO_ATTENDEES,
@@ -476,6 +477,16 @@ async def test_replies_are_kept_while_telegram_is_down_and_sent_when_it_is_back(
     api.user_text(REP, "/start")
     await api.wait_for(lambda: len([r for r in api.requests if r.method == "sendMessage"]) >= 8, timeout=15)
     assert not any("Selamat datang" in m.text for m in api.messages_to(REP))
+
+    async def failure_recorded() -> bool:  # its retry time counts from the failure: move the clock only after it
+        async with world.app.sessions() as session:
+            rows = (await session.execute(select(OutboxRow))).scalars().all()  # type: ignore[arg-type]
+        return any(r.kind == "reply" and r.state == "pending" and r.last_error for r in rows)
+
+    for _ in range(200):
+        if await failure_recorded():
+            break
+        await asyncio.sleep(0.05)
     world.clock.advance(minutes=10)  # the delivery loop's backoff has passed
     await api.wait_for_message(REP, "Selamat datang", timeout=10)
     await api.wait_for_message(REP, "Apa yang ingin Bapak/Ibu lakukan?", timeout=10)

@@ -617,6 +617,12 @@ class FakeTelegramAPI:
         with self._lock:
             self._delays.setdefault(method.lower(), []).extend([seconds] * times)
 
+    def recover(self) -> None:
+        """An outage is over: the failures and delays still queued by fail_next / delay_next are dropped."""
+        with self._lock:
+            self._failures.clear()
+            self._delays.clear()
+
     def block_chat(self, chat_id: int, description: str = "Forbidden: bot was blocked by the user") -> None:
         """Every call aimed at ``chat_id`` answers 403 from now on."""
         with self._lock:

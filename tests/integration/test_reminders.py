@@ -11,9 +11,9 @@ import pytest
 from bot.channels.console import ConsoleChannel
 from bot.delivery import DeliveryGate
 from bot.worker import SecondWorker, single_worker_on_sqlite
-from handlers.domain.model import Action, Actor, ActorKind, DayOffEntry, RequestStatus
+from handlers.domain.model import Action, Actor, ActorKind, AuditEvent, DayOffEntry, RequestStatus
 from handlers.messages import Choice, PressIn
-from handlers.ports import ScheduledMessage
+from handlers.ports import ConcurrencyConflict, ScheduledMessage
 from handlers.reminders import MARK_OUTCOME
 from handlers.usecases import requests as usecases
 from storage.database import create_engine, session_factory
@@ -25,6 +25,7 @@ from tests.integration.test_request_dialog import REP
 from tests.integration.test_staff_decisions import KESBANGPOL, submitted
 
 AUDIENCE = datetime(2026, 12, 7, 10, 0, tzinfo=MAKASSAR)  # Monday 7 December, the second preferred time
+AFTER = datetime(2026, 12, 7, 12, 0, tzinfo=MAKASSAR)  # two hours after it
 
 
 async def approved(h: Harness) -> int:
@@ -171,13 +172,71 @@ async def test_digests_list_the_day_and_skip_empty_days_and_holidays(sql_h: Harn
         await console(h, outbox, seen, PROTOKOL).deliver_notices()
         return [text for text in seen if "Agenda" in text]
 
-    [tomorrow] = await digest_at(datetime(2026, 12, 6, 16, 0, tzinfo=MAKASSAR))  # Sunday: Monday has one
-    assert "Agenda besok, Senin, 7 Desember 2026: 1 audiensi." in tomorrow
-    assert "10.00 — Karang Taruna Kelurahan Maccini" in tomorrow and "5 orang" in tomorrow
+    # Friday afternoon, the last working day before Monday's audience: the agenda up to Monday.
+    [friday] = await digest_at(datetime(2026, 12, 4, 16, 0, tzinfo=MAKASSAR))
+    assert "Agenda hingga hari kerja berikutnya, Senin, 7 Desember 2026: 1 audiensi." in friday
+    assert "Senin, 7 Desember 2026 10.00 — Karang Taruna Kelurahan Maccini" in friday and "5 orang" in friday
+    assert await digest_at(datetime(2026, 12, 6, 16, 0, tzinfo=MAKASSAR)) == []  # Sunday: no afternoon agenda
     [today] = await digest_at(datetime(2026, 12, 7, 7, 0, tzinfo=MAKASSAR))
     assert "Agenda hari ini, Senin, 7 Desember 2026" in today
     assert await digest_at(datetime(2026, 12, 8, 7, 0, tzinfo=MAKASSAR)) == []  # no audiences
     assert await digest_at(datetime(2026, 12, 25, 7, 0, tzinfo=MAKASSAR)) == []  # Christmas: a holiday
+
+
+async def test_the_afternoon_agenda_before_a_city_day_off_reaches_the_next_working_day(sql_h: Harness) -> None:
+    h = sql_h
+    await approved(h)  # Monday 7 December 10.00; Friday the 4th is a city day off, so Thursday's lists Monday
+    async with h.uow() as uow:
+        await uow.days_off.add(DayOffEntry(None, date(2026, 12, 4), "Hari jadi kota", "Protokol"))
+        await uow.commit()
+    outbox = OutboxStore(session_factory(h.engine))  # type: ignore[arg-type]
+    h.clock.set(datetime(2026, 12, 3, 16, 0, tzinfo=MAKASSAR))
+    async with h.uow() as uow:
+        await h.service.reminders.run_digests(uow, h.clock.now())
+        await uow.commit()
+    seen: list[str] = []
+    await console(h, outbox, seen, PROTOKOL).deliver_notices()
+    assert any("Agenda hingga hari kerja berikutnya, Senin, 7 Desember 2026: 1 audiensi." in text for text in seen)
+    h.clock.set(datetime(2026, 12, 6, 16, 0, tzinfo=MAKASSAR))  # and Sunday afternoon nothing more
+    async with h.uow() as uow:
+        assert await h.service.reminders.run_digests(uow, h.clock.now()) == 0
+
+
+async def test_a_digest_whose_first_round_failed_before_its_commit_is_made_by_the_next(h: Harness) -> None:
+    await approved(h)
+    planner = h.service.reminders
+    h.clock.set(datetime(2026, 12, 7, 7, 0, tzinfo=MAKASSAR))
+    async with h.uow() as uow:  # the first round's commit never happens (the database went away)
+        assert await planner.run_digests(uow, h.clock.now()) > 0
+    async with h.uow() as uow:
+        assert await planner.run_digests(uow, h.clock.now()) > 0
+        await uow.commit()
+    async with h.uow() as uow:  # once stored, a further round makes nothing
+        assert await planner.run_digests(uow, h.clock.now()) == 0
+    today = [n for n in await h.notifications(PROTOKOL) if n.kind == "digest_today"]
+    assert len(today) == 1 and "Agenda hari ini, Senin, 7 Desember 2026" in today[0].messages[0].body
+
+
+async def test_a_digest_delivered_after_its_day_is_skipped_as_out_of_date(sql_h: Harness) -> None:
+    h = sql_h
+    await approved(h)
+    outbox = OutboxStore(session_factory(h.engine))  # type: ignore[arg-type]
+    h.clock.set(datetime(2026, 12, 7, 7, 0, tzinfo=MAKASSAR))
+    async with h.uow() as uow:
+        await h.service.reminders.run_digests(uow, h.clock.now())
+        await uow.commit()
+    h.clock.set(datetime(2026, 12, 8, 7, 30, tzinfo=MAKASSAR))  # nothing was delivered until the next morning
+    seen: list[str] = []
+    await console(h, outbox, seen, PROTOKOL).deliver_notices()
+    assert not any("Agenda hari ini, Senin" in text for text in seen)
+    async with session_factory(h.engine)() as session:  # type: ignore[arg-type]
+        from sqlalchemy import select
+
+        from storage.tables import OutboxRow
+
+        rows = (await session.execute(select(OutboxRow))).scalars().all()  # type: ignore[arg-type]
+    [row] = [r for r in rows if r.kind == "digest_today" and r.external_id == PROTOKOL.external_id]
+    assert row.state == "skipped" and "agenda" in (row.last_error or "")
 
 
 async def test_a_restart_between_scheduling_and_sending_still_sends(sql_h: Harness) -> None:
@@ -210,6 +269,7 @@ def test_a_second_worker_on_one_sqlite_file_refuses_to_start(tmp_path: Path) -> 
 
 async def test_a_rating_then_an_optional_comment_are_kept_and_passed_to_staff(h: Harness) -> None:
     request_id = await approved(h)
+    h.clock.set(AFTER)  # the feedback request goes out two hours after the start
     reply = await h.say(REP, PressIn(f"g:r:rate:{request_id}:4"))
     assert "Apakah Bapak/Ibu ingin menambahkan komentar tentang audiensi AUD-2026-000001?" in reply
     assert "Terima kasih atas masukan" in await h.say(REP, "Pertemuan berjalan baik, tindak lanjutnya jelas.")
@@ -223,6 +283,7 @@ async def test_a_rating_then_an_optional_comment_are_kept_and_passed_to_staff(h:
 
 async def test_the_comment_is_optional(h: Harness) -> None:
     request_id = await approved(h)
+    h.clock.set(AFTER)  # the feedback request goes out two hours after the start
     await h.say(REP, PressIn(f"g:r:rate:{request_id}:5"))
     assert "Terima kasih atas masukan" in await h.say(REP, "lewati")
     async with h.uow() as uow:
@@ -232,6 +293,7 @@ async def test_the_comment_is_optional(h: Harness) -> None:
 
 async def test_a_second_rating_is_answered_politely_and_changes_nothing(h: Harness) -> None:
     request_id = await approved(h)
+    h.clock.set(AFTER)  # the feedback request goes out two hours after the start
     await h.say(REP, PressIn(f"g:r:rate:{request_id}:4"))
     await h.say(REP, "lewati")
     staff_notices = len(await h.notifications(PROTOKOL))
@@ -394,14 +456,14 @@ async def test_the_agenda_lists_an_audience_whose_move_is_still_undecided(sql_h:
     await approved(h)
     await request_a_move(h)
     outbox = OutboxStore(session_factory(h.engine))  # type: ignore[arg-type]
-    h.clock.set(datetime(2026, 12, 6, 16, 0, tzinfo=MAKASSAR))
+    h.clock.set(datetime(2026, 12, 4, 16, 0, tzinfo=MAKASSAR))
     async with h.uow() as uow:
         await h.service.reminders.run_digests(uow, h.clock.now())
         await uow.commit()
     seen: list[str] = []
     await console(h, outbox, seen, PROTOKOL).deliver_notices()
-    [tomorrow] = [text for text in seen if "Agenda besok" in text]
-    assert "Agenda besok, Senin, 7 Desember 2026: 1 audiensi." in tomorrow and "AUD-2026-000001" in tomorrow
+    [friday] = [text for text in seen if "Agenda hingga" in text]
+    assert "Senin, 7 Desember 2026: 1 audiensi." in friday and "AUD-2026-000001" in friday
 
 
 async def test_batalkan_on_a_reminder_frees_the_officials_time(h: Harness) -> None:
@@ -579,3 +641,145 @@ async def test_a_day_off_added_for_tomorrow_sends_the_reminder_now(h: Harness) -
     await h.say(PROTOKOL, "Cuti bersama tambahan", staff=True)
     await h.say(PROTOKOL, "Simpan", staff=True)
     assert await pending_day_before(h, request_id) == ["03 15:00"]
+
+
+# ---- after the audience's time: what the representative can still do ---------------------------------------
+
+LATER_THAT_DAY = datetime(2026, 12, 7, 15, 0, tzinfo=MAKASSAR)  # five hours after the 10.00 audience
+TIME_PASSED = "sudah lewat, sehingga tidak dapat lagi dibatalkan atau diubah jadwalnya"
+
+
+async def test_batalkan_after_the_audience_time_is_refused_and_staff_can_still_mark_it_held(h: Harness) -> None:
+    request_id = await approved(h)
+    h.clock.set(LATER_THAT_DAY)
+    assert TIME_PASSED in await h.say(REP, PressIn(f"g:r:cancel:{request_id}"))  # on the reminder
+    assert TIME_PASSED in await h.say(REP, PressIn(f"g:r:cancelyes:{request_id}"))  # an old confirmation
+    status = await h.say(REP, "/status")
+    assert "Batalkan AUD-2026-000001" not in status and "Ubah jadwal AUD-2026-000001" not in status
+    assert TIME_PASSED in await h.say(REP, PressIn(f"g:cancel:{request_id}"))  # /status → cancel, pressed earlier
+    assert TIME_PASSED in await h.say(REP, PressIn(f"g:reschedule:{request_id}"))
+    assert (await h.request("AUD-2026-000001")).status is RequestStatus.APPROVED
+    async with h.uow() as uow:
+        assert await uow.bookings.for_request(request_id) is not None  # the official's time stays booked
+    assert "Keputusan tersimpan" in await h.say(PROTOKOL, PressIn(f"g:held:{request_id}"), staff=True)
+    assert (await h.request("AUD-2026-000001")).status is RequestStatus.COMPLETED
+
+
+async def test_hadir_after_the_audience_time_says_the_time_has_passed(h: Harness) -> None:
+    request_id = await approved(h)
+    h.clock.set(LATER_THAT_DAY)
+    reply = await h.say(REP, PressIn(f"g:r:attend:{request_id}"))
+    assert "Waktu audiensi AUD-2026-000001 (Senin, 7 Desember 2026 pukul 10.00 WITA) sudah lewat." in reply
+    assert "Kami menantikan" not in reply
+
+
+async def test_a_rating_is_refused_before_the_audience_and_after_not_attended(h: Harness) -> None:
+    request_id = await approved(h)
+    early = await h.say(REP, PressIn(f"g:r:rate:{request_id}:5"))
+    assert "Penilaian hanya dapat diberikan untuk audiensi yang telah terlaksana" in early and "Disetujui" in early
+    h.clock.set(datetime(2026, 12, 7, 11, 0, tzinfo=MAKASSAR))
+    await h.say(PROTOKOL, PressIn(f"g:noshow:{request_id}"), staff=True)
+    after = await h.say(REP, PressIn(f"g:r:rate:{request_id}:5"))
+    assert "Penilaian hanya dapat diberikan" in after and "Tidak hadir" in after
+    async with h.uow() as uow:
+        assert [e for e in await uow.audit.for_request(request_id) if e.action is Action.FEEDBACK] == []
+
+
+async def test_the_database_keeps_one_rating_per_audience(sql_h: Harness) -> None:
+    h = sql_h
+    request_id = await approved(h)
+    h.clock.set(AFTER)
+    await h.say(REP, PressIn(f"g:r:rate:{request_id}:4"))
+    andi = Actor(ActorKind.REPRESENTATIVE, "1", "Andi Rahmat Hidayat")
+    with pytest.raises(ConcurrencyConflict):  # what a second process that also found no rating would record
+        async with h.uow() as uow:
+            await uow.audit.add(AuditEvent(request_id, h.clock.now(), andi, Action.FEEDBACK, RequestStatus.APPROVED,
+                                           RequestStatus.APPROVED, "rating 5/5"))  # fmt: skip
+            await uow.commit()
+    for comment in ("comment: baik", "comment: terima kasih"):  # comments are not limited
+        async with h.uow() as uow:
+            await uow.audit.add(AuditEvent(request_id, h.clock.now(), andi, Action.FEEDBACK, RequestStatus.APPROVED,
+                                           RequestStatus.APPROVED, comment))  # fmt: skip
+            await uow.commit()
+    async with h.uow() as uow:
+        notes = [e.note for e in await uow.audit.for_request(request_id) if e.action is Action.FEEDBACK]
+    assert notes == ["rating 4/5", "comment: baik", "comment: terima kasih"]
+
+
+# ---- /status offers what the reminders offer (a WhatsApp template's "Lihat status" leads there) -------------
+
+
+async def test_status_of_a_held_audience_offers_a_rating_and_a_typed_number_gives_it(h: Harness) -> None:
+    request_id = await approved(h)
+    assert "Beri penilaian" not in await h.say(REP, "/status")  # not before the audience
+    h.clock.set(datetime(2026, 12, 7, 11, 0, tzinfo=MAKASSAR))
+    await h.say(PROTOKOL, PressIn(f"g:held:{request_id}"), staff=True)
+    assert "Beri penilaian AUD-2026-000001" in await h.say(REP, "/status")
+    asked = await h.say(REP, "Beri penilaian AUD-2026-000001")
+    assert "Mohon beri penilaian dari 1 (kurang) sampai 5" in asked
+    assert "Apakah Bapak/Ibu ingin menambahkan komentar" in await h.say(REP, "5")
+    await h.say(REP, "lewati")
+    async with h.uow() as uow:
+        assert [e.note for e in await uow.audit.for_request(request_id) if e.action is Action.FEEDBACK] == [
+            "rating 5/5"
+        ]
+    assert "Beri penilaian" not in await h.say(REP, "/status")  # rated once
+
+
+async def test_status_offers_hadir_once_a_reminder_went_out(sql_h: Harness) -> None:
+    h = sql_h
+    await approved(h)
+    outbox = OutboxStore(session_factory(h.engine))  # type: ignore[arg-type]
+    assert "Hadir AUD-2026-000001" not in await h.say(REP, "/status")
+    h.clock.set(datetime(2026, 12, 4, 9, 0, tzinfo=MAKASSAR))
+    await console(h, outbox, []).deliver_notices()  # the day-before reminder goes out
+    status = await h.say(REP, "/status")
+    assert "Hadir AUD-2026-000001" in status and "Batalkan AUD-2026-000001" in status
+    assert "Kami menantikan kehadiran Bapak/Ibu" in await h.say(REP, "Hadir AUD-2026-000001")
+
+
+# ---- a reminder already being sent when the audience is cancelled ------------------------------------------
+
+
+async def test_a_reminder_claimed_before_the_cancellation_is_skipped_at_delivery(sql_h: Harness) -> None:
+    h = sql_h
+    request_id = await approved(h)
+    outbox = OutboxStore(session_factory(h.engine))  # type: ignore[arg-type]
+    h.clock.set(datetime(2026, 12, 7, 8, 0, tzinfo=MAKASSAR))
+    [claimed] = [i for i in await outbox.claim(h.clock.now(), channel="console") if i.kind == "reminder_2h"]
+    await h.say(REP, PressIn(f"g:r:cancel:{request_id}"))
+    assert "telah dibatalkan" in await h.say(REP, PressIn(f"g:r:cancelyes:{request_id}"))
+    gate = DeliveryGate(outbox, h.service.reminders.policy, h.clock)
+    assert await gate.allow(claimed) is False
+    async with h.uow() as uow:
+        [row] = [r for r in await uow.outbox.for_request(request_id) if r.id == claimed.id]
+    assert (row.state, row.last_error) == ("skipped", "request cancelled")
+
+
+# ---- what operators read ----------------------------------------------------------------------------------
+
+
+async def test_audiensi_messages_lists_a_requests_messages_under_a_header_in_indonesian(
+    sql_h: Harness, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import _messages
+    from bot.settings import Settings
+    from tests.harness import CITY_CONFIG
+
+    h = sql_h
+    request_id = await approved(h)
+    async with h.uow() as uow:
+        [feedback] = [r for r in await uow.outbox.for_request(request_id) if r.kind == "feedback"]
+    await OutboxStore(session_factory(h.engine)).mark_failed(feedback.id, "NetworkError: Bad Gateway")  # type: ignore[arg-type]
+    assert h.engine is not None
+    url = h.engine.url.render_as_string(hide_password=False)
+    assert await _messages(Settings(database_url=url, config_file=CITY_CONFIG), "aud-2026-000001") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "Pesan untuk AUD-2026-000001:"
+    header = lines[1].split()
+    assert header == ["No.", "Jenis", "Penerima", "Status", "Jadwal", "/", "terkirim", "Percobaan", "Keterangan"]
+    [day_before] = [line for line in lines if "reminder_day_before" in line]
+    assert "dijadwalkan [pending]" in day_before and "Jumat, 4 Desember 2026 pukul 09.00 WITA" in day_before
+    [failed] = [line for line in lines if " feedback " in line]
+    assert "gagal [failed]" in failed and failed.endswith("NetworkError: Bad Gateway")
+    assert not any(word in " ".join(lines) for word in ("pending ", "Messages", "attempts"))

@@ -158,3 +158,67 @@ async def test_a_postponed_audience_expires_once_the_offered_times_have_passed(h
     assert await run(h, "run_expiry", datetime(2026, 12, 14, 10, 0, tzinfo=MAKASSAR)) == 1
     assert (await h.request("AUD-2026-000001")).status is RequestStatus.EXPIRED
     assert "waktu-waktu yang ditawarkan" in (await expiry_notice(h)).body
+
+
+async def test_an_expired_request_refreshes_the_staff_card_without_decision_buttons(h: Harness) -> None:
+    await submitted(h)
+    await run(h, "run_expiry", datetime(2026, 12, 7, 10, 0, tzinfo=MAKASSAR))
+    [notice] = [n for n in await h.notifications(PROTOKOL) if n.kind == "decided"]
+    intro, card = notice.messages
+    assert "AUD-2026-000001 telah kedaluwarsa" in intro.body
+    assert "Status: Kedaluwarsa" in card.body
+    labels = [o.label for o in card.options] if isinstance(card, Choice) else []
+    assert "Setujui" not in labels and "Tolak" not in labels
+
+
+# ---- a move nobody decided --------------------------------------------------------------------------------
+
+
+async def test_an_undecided_move_lets_staff_record_the_outcome_of_the_time_that_stood(h: Harness) -> None:
+    await approved_for_monday(h)
+    await request_a_move(h)  # to Wednesday 9 December 14.00; nobody decides
+    [prompt] = [n for n in await h.notifications(PROTOKOL) if n.kind == "mark_outcome"]
+    [question] = prompt.messages
+    assert isinstance(question, Choice)
+    h.clock.set(datetime(2026, 12, 7, 12, 0, tzinfo=MAKASSAR))
+    reply = await h.say(PROTOKOL, PressIn(question.options[0].key), staff=True)  # "Terlaksana"
+    assert "Keputusan tersimpan: status AUD-2026-000001 kini “Terlaksana”" in reply
+    assert (await h.request("AUD-2026-000001")).status is RequestStatus.COMPLETED
+
+
+async def test_a_move_nobody_decided_lapses_once_its_new_times_pass_and_leaves_the_nudge(h: Harness) -> None:
+    request_id = await approved_for_monday(h)  # Monday 7 December 10.00
+    await request_a_move(h)  # to Wednesday 9 December 14.00
+    assert await run(h, "run_expiry", datetime(2026, 12, 9, 13, 59, tzinfo=MAKASSAR)) == 0
+    assert "AUD-2026-000001" in (await run_and_read_nudge(h, datetime(2026, 12, 9, 8, 0, tzinfo=MAKASSAR)))
+    assert await run(h, "run_expiry", datetime(2026, 12, 9, 14, 0, tzinfo=MAKASSAR)) == 1
+    request = await h.request("AUD-2026-000001")
+    assert request.status is RequestStatus.APPROVED
+    assert request.scheduled_at == datetime(2026, 12, 7, 10, 0, tzinfo=MAKASSAR)  # the original time stood
+    [told] = [n for n in await h.notifications(REP) if n.kind == "decision" and "belum dapat diputuskan" in
+              n.messages[0].body]  # fmt: skip
+    assert "Audiensi tersebut dijadwalkan pada Senin, 7 Desember 2026 pukul 10.00 WITA" in told.messages[0].body
+    staff = "\n".join(m.body for n in await h.notifications(PROTOKOL) if n.kind == "decided" for m in n.messages)
+    assert "Permintaan perubahan jadwal AUD-2026-000001 gugur" in staff
+    assert await run_and_read_nudge(h, datetime(2026, 12, 10, 8, 0, tzinfo=MAKASSAR)) == ""  # waits for no one
+    # Its outcome is recorded as for any approved audience.
+    assert "Terlaksana" in await h.say(PROTOKOL, PressIn(f"g:held:{request_id}"), staff=True)
+    assert (await h.request("AUD-2026-000001")).status is RequestStatus.COMPLETED
+
+
+async def run_and_read_nudge(h: Harness, moment: datetime) -> str:
+    """The nudge made at `moment` (empty when none was sent)."""
+    before = len(await nudges(h))
+    await run(h, "run_nudges", moment)
+    return "\n".join((await nudges(h))[before:])
+
+
+async def test_a_refusal_names_who_set_the_state_not_the_last_staff_decision(h: Harness) -> None:
+    request_id = await approved_for_monday(h)  # approved by Petugas Protokol
+    await h.say(REP, "/status")
+    await h.say(REP, "Batalkan AUD-2026-000001")
+    await h.say(REP, "Ketua berhalangan.")
+    assert "telah dibatalkan" in await h.say(REP, "Ya, batalkan")
+    reply = await h.say(PROTOKOL, PressIn(f"g:held:{request_id}"), staff=True)  # an old card's button
+    assert "AUD-2026-000001 sudah ditangani: “Dibatalkan”, atas permintaan perwakilan (Andi Rahmat Hidayat)" in reply
+    assert "Petugas Protokol" not in reply

@@ -28,8 +28,11 @@ from handlers.reminders import (
     day_before_moved,
     digest_slots,
     gate,
+    no_longer_fits,
     overdue_undecided,
     plan,
+    retried_while_useful,
+    retry_delay,
     to_expire,
     waiting_since,
 )
@@ -84,6 +87,8 @@ def test_approved_late_plans_only_what_is_still_ahead() -> None:
     when = datetime(2026, 12, 7, 10, 0, tzinfo=WITA)
     planned = local_plan(WITA, when, datetime(2026, 12, 7, 7, 0, tzinfo=WITA))
     assert set(planned) == {REMINDER_2H, FEEDBACK, MARK_OUTCOME}
+    # Approved less than two hours before: no two-hour reminder (the approval notice gives the time and place).
+    assert set(local_plan(WITA, when, datetime(2026, 12, 7, 8, 30, tzinfo=WITA))) == {FEEDBACK, MARK_OUTCOME}
     assert plan(request(WITA, when, S.REJECTED), ReminderPolicy(tz=WITA), datetime(2026, 11, 1, tzinfo=UTC)) == []
 
 
@@ -105,13 +110,52 @@ def test_digest_slots_and_the_day_they_list() -> None:
     [today] = digest_slots(datetime(2026, 12, 7, 7, 0, tzinfo=WIB), policy)
     assert (today.kind, today.day) == (DIGEST_TODAY, date(2026, 12, 7))
     [tomorrow] = digest_slots(datetime(2026, 12, 7, 16, 5, tzinfo=WIB), policy)
-    assert (tomorrow.kind, tomorrow.day) == (DIGEST_TOMORROW, date(2026, 12, 8))
+    assert (tomorrow.kind, tomorrow.days) == (DIGEST_TOMORROW, (date(2026, 12, 8),))
     early = request(WIB, datetime(2026, 12, 7, 9, 0, tzinfo=WIB), reference="AUD-2026-000002", id=2)
     late = request(WIB, datetime(2026, 12, 7, 14, 0, tzinfo=WIB))
     other_day = request(WIB, datetime(2026, 12, 8, 9, 0, tzinfo=WIB), id=3)
-    listed = audiences_on([late, other_day, early], date(2026, 12, 7), policy)
+    listed = audiences_on([late, other_day, early], {date(2026, 12, 7)}, policy)
     assert [r.id for r in listed] == [2, 1]
-    assert audiences_on([late], date(2026, 12, 7), policy, officials=("sekda",)) == []
+    assert audiences_on([late], {date(2026, 12, 7)}, policy, officials=("sekda",)) == []
+
+
+def test_the_afternoon_agenda_is_made_on_working_days_and_reaches_the_next_working_day() -> None:
+    policy = ReminderPolicy(tz=WIB)
+    [friday] = digest_slots(datetime(2026, 12, 4, 16, 0, tzinfo=WIB), policy)  # Friday: up to Monday
+    assert (friday.kind, friday.days) == (DIGEST_TOMORROW, (date(2026, 12, 5), date(2026, 12, 6), date(2026, 12, 7)))
+    assert friday.made_on == date(2026, 12, 4)
+    assert digest_slots(datetime(2026, 12, 5, 16, 0, tzinfo=WIB), policy) == []  # Saturday: none
+    assert digest_slots(datetime(2026, 12, 6, 16, 0, tzinfo=WIB), policy) == []  # Sunday: Friday's covered Monday
+    # Thursday 24 December: Christmas Eve is cuti bersama, Friday the 25th Christmas: up to Monday the 28th.
+    [before_christmas] = digest_slots(datetime(2026, 12, 23, 16, 0, tzinfo=WIB), policy)
+    assert before_christmas.days[-1] == date(2026, 12, 28)
+
+
+def test_a_digest_delivered_after_its_day_is_skipped() -> None:
+    policy = ReminderPolicy(tz=WIB)
+    made_on = date(2026, 12, 7)
+    assert gate(DIGEST_TODAY, None, datetime(2026, 12, 7, 20, 0, tzinfo=WIB), policy, made_on=made_on) == Send()
+    late = gate(DIGEST_TOMORROW, None, datetime(2026, 12, 8, 7, 30, tzinfo=WIB), policy, made_on=made_on)
+    assert isinstance(late, Skip) and "agenda" in late.reason
+
+
+def test_failed_reminders_are_retried_while_useful_with_a_capped_backoff() -> None:
+    audience = {"audience_at": datetime(2026, 12, 7, 10, 0, tzinfo=WIB).isoformat()}
+    assert retried_while_useful(REMINDER_2H, audience) and retried_while_useful(REMINDER_DAY_BEFORE, audience)
+    assert retried_while_useful(DIGEST_TODAY, {"made_on": "2026-12-07"})
+    assert not retried_while_useful(DECISION, {}) and not retried_while_useful(REMINDER_2H, {})
+    assert [retry_delay(n) for n in (1, 2, 8, 9, 40)] == [2, 4, 256, 300, 300]
+
+
+def test_a_planned_message_that_no_longer_fits_the_request_is_named() -> None:
+    when = datetime(2026, 12, 7, 10, 0, tzinfo=WIB)
+    assert no_longer_fits(REMINDER_2H, S.APPROVED, when, when) is None
+    assert no_longer_fits(REMINDER_2H, S.RESCHEDULE_REQUESTED, when, when) is None
+    assert no_longer_fits(REMINDER_2H, S.CANCELLED, when, when) == "request cancelled"
+    assert no_longer_fits(REMINDER_DAY_BEFORE, S.APPROVED, when.replace(day=9), when) == "the audience was moved"
+    assert no_longer_fits(FEEDBACK, S.COMPLETED, when, when) is None
+    assert no_longer_fits(FEEDBACK, S.NO_SHOW, when, when) == "request no_show"
+    assert no_longer_fits(MARK_OUTCOME, S.COMPLETED, when, when) == "request completed"
 
 
 def test_nudges_count_working_days_and_expiry_waits_for_the_last_preferred_time() -> None:
@@ -143,7 +187,7 @@ def test_an_audience_with_a_move_requested_keeps_its_plan_and_its_agenda_line() 
     now = datetime(2026, 11, 23, 9, 0, tzinfo=WITA)
     moving = request(WITA, when, S.RESCHEDULE_REQUESTED)
     assert plan(moving, policy, now) == plan(request(WITA, when), policy, now)
-    assert audiences_on([moving], date(2026, 12, 7), policy) == [moving]
+    assert audiences_on([moving], {date(2026, 12, 7)}, policy) == [moving]
 
 
 def test_city_days_off_are_not_working_days() -> None:
@@ -213,3 +257,13 @@ def test_a_pending_day_before_reminder_moves_with_the_working_days() -> None:
     assert (
         day_before_moved(when, friday_off, datetime(2026, 12, 7, 8, 30, tzinfo=WITA)) is None
     )  # the 2-hour one suffices
+
+
+def test_the_morning_agenda_must_come_before_the_afternoon_one() -> None:
+    from pydantic import ValidationError
+
+    from bot.settings import Settings
+
+    with pytest.raises(ValidationError, match=r"AUDIENSI_DIGEST_TODAY_AT \(17:00\) must be earlier than"):
+        Settings(digest_today_at=time(17, 0), digest_tomorrow_at=time(16, 0))
+    assert Settings(digest_today_at=time(6, 30)).digest_tomorrow_at == time(16, 0)
