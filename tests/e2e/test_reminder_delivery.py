@@ -138,7 +138,7 @@ async def test_a_reminder_refused_for_good_shows_on_the_staff_card(
         assert "Pengingat sehari kerja sebelumnya: gagal (BadRequest: Message text is empty)" in edited.text
         notes = [m.text for m in telegram_api.messages_to(STAFF_GROUP) if m.message_id != card.message_id]
         assert any("pengingat sehari kerja sebelumnya kepada perwakilan AUD-2026-000001 tidak dapat terkirim" in text
-                   and "+6281234567890" in text for text in notes)  # fmt: skip
+                   and "0812-3456-7890" in text for text in notes)  # fmt: skip
 
 
 async def test_a_slow_telegram_holds_up_neither_whatsapp_nor_the_scheduled_jobs(

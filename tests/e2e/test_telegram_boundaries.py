@@ -205,35 +205,26 @@ async def test_polling_with_whatsapp_serves_no_telegram_webhook(telegram_api: Fa
     """`audiensi run` polls Telegram and serves the web app for WhatsApp: the Telegram webhook route is closed,
     even to a request carrying the secret (updates come by polling; a second way in would only be a hole)."""
     import asyncio
-    import os
     import signal
     import socket
     import subprocess
     import sys
 
     from bot.settings import PROJECT_ROOT
-    from tests.e2e.telegram_world import settings_for
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    settings = settings_for(telegram_api, tmp_path)
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AUDIENSI_")}
-    env.update({
-        "AUDIENSI_TELEGRAM_TOKEN": telegram_api.token,
-        "AUDIENSI_TELEGRAM_API_BASE_URL": settings.telegram_api_base_url,
-        "AUDIENSI_TELEGRAM_FILE_BASE_URL": settings.telegram_file_base_url,
-        "AUDIENSI_TELEGRAM_WEBHOOK_SECRET": WEBHOOK_SECRET,  # set, but no webhook URL: polling
-        "AUDIENSI_TELEGRAM_STAFF_CHAT_ID": str(STAFF_GROUP),
-        "AUDIENSI_WHATSAPP_ACCESS_TOKEN": "token-uji",
-        "AUDIENSI_WHATSAPP_PHONE_NUMBER_ID": "1234567890",
-        "AUDIENSI_WHATSAPP_APP_SECRET": "rahasia-aplikasi",
-        "AUDIENSI_WHATSAPP_GRAPH_BASE_URL": "http://127.0.0.1:9",
-        "AUDIENSI_CONFIG_FILE": str(settings.config_file),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'run.db'}",
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-    })  # fmt: skip
+    env = run_environment(
+        telegram_api, tmp_path,
+        AUDIENSI_TELEGRAM_WEBHOOK_SECRET=WEBHOOK_SECRET,  # set, but no webhook URL: polling
+        AUDIENSI_WHATSAPP_ACCESS_TOKEN="token-uji",
+        AUDIENSI_WHATSAPP_PHONE_NUMBER_ID="1234567890",
+        AUDIENSI_WHATSAPP_APP_SECRET="rahasia-aplikasi",
+        AUDIENSI_WHATSAPP_GRAPH_BASE_URL="http://127.0.0.1:9",
+        HOST="127.0.0.1",
+        PORT=str(port),
+    )  # fmt: skip
     argv = [sys.executable, "-m", "bot", "run"]
     process = await asyncio.to_thread(
         subprocess.Popen, argv, env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
