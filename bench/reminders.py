@@ -3,11 +3,12 @@
     .venv/bin/python bench/reminders.py --database-url postgresql://postgres@127.0.0.1:5432/audiensi_rem_bench
 
 What runs is production's: each worker is a `python -m bot worker` subprocess (bot/worker.py's Worker under
-APScheduler, the TelegramChannel that bot/bootstrap.py builds, python-telegram-bot's ExtBot with AIORateLimiter at
-AUDIENSI_TELEGRAM_MAX_RATE = cap/N), pointed through AUDIENSI_TELEGRAM_API_BASE_URL at the fake Bot API server
-(tests/fakes/telegram_api.py, a real HTTP server on 127.0.0.1 in this process) over PostgreSQL. The fake enforces
-Telegram's overall limit like Telegram: a send that would make more than `cap` accepted sends in any sliding second
-is answered 429 with retry_after (tests/fakes/telegram_limits.py; --no-enforce turns that off).
+APScheduler, the TelegramChannel that bot/bootstrap.py builds, python-telegram-bot's ExtBot with our
+TelegramRateLimiter at AUDIENSI_TELEGRAM_MAX_RATE = cap/N), pointed through AUDIENSI_TELEGRAM_API_BASE_URL at the
+fake Bot API server (tests/fakes/telegram_api.py, a real HTTP server on 127.0.0.1 in this process) over
+PostgreSQL. The fake enforces Telegram's overall limit like Telegram: a send that would make more than `cap`
+accepted sends in any sliding second is answered 429 with retry_after (tests/fakes/telegram_limits.py;
+--no-enforce turns that off).
 
 The database (dropped and created again) gets N reminder rows, one per representative, all due at the same instant
 a few seconds ahead, so the workers have started. The figures come from the fake server's receive log: accepted
@@ -211,7 +212,7 @@ async def run(url: str, count: int, workers: int, cap: float, enforce: bool, dea
 def report(result: dict[str, object], cap: float, count: int) -> None:
     r = result
     print(
-        f"{r['workers']} worker process(es) at {cap / int(r['workers']):g}/s each (AIORateLimiter): "  # type: ignore[call-overload]
+        f"{r['workers']} worker process(es) at {cap / int(r['workers']):g}/s each (TelegramRateLimiter): "  # type: ignore[call-overload]
         f"{r['sent']} accepted sends, {r['distinct']} distinct of {count} rows, {r['duplicates']} duplicates; "
         f"{'all sent' if r['finished'] else 'NOT FINISHED (deadline)'}; rows {r['states']}\n"
         f"  {r['rate']:.2f} msg/s over {r['span']:.1f} s (first to last accepted send) against a cap of {cap:g}/s; "

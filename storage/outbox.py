@@ -12,15 +12,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from handlers.domain.model import RequestStatus
 from handlers.messages import Outbound, outbound_from_dict
 from storage.tables import AudienceRequestRow, OutboxRow
 
+HEAD_PAGE = 200  # due rows read at a time when looking for each recipient's oldest
 PENDING, SENDING, SENT, FAILED, SKIPPED, CANCELLED = "pending", "sending", "sent", "failed", "skipped", "cancelled"
 
 
@@ -59,6 +59,8 @@ class OutboxStore:
         side by side, and a recipient held up by its rate limit holds up nobody else.
         `exclude`: rows not to claim now (they failed earlier in the deliverer's round).
         """
+        if one_per_recipient:
+            return await self._claim_heads(now, channel, limit, lease, set(exclude))
         conditions = [_due(OutboxRow, now)]
         if channel is not None:
             conditions.append(col(OutboxRow.channel) == channel)
@@ -66,8 +68,6 @@ class OutboxStore:
             conditions.append(col(OutboxRow.external_id) == external_id)
         if exclude:
             conditions.append(col(OutboxRow.id).not_in(list(exclude)))
-        if one_per_recipient:
-            conditions += [~_being_sent_to_same_recipient(now), ~_earlier_due_for_same_recipient(now)]
         async with self._sessions() as session, session.begin():
             query = (
                 select(OutboxRow)
@@ -83,6 +83,64 @@ class OutboxStore:
                 row.attempts += 1
             items = [_item(row) for row in rows]
         return items
+
+    async def _claim_heads(
+        self, now: datetime, channel: str | None, limit: int, lease: timedelta, exclude: set[int]
+    ) -> list[OutboxItem]:
+        """The oldest due row of each recipient with no row on its way (see `claim`).
+
+        Due rows are read in (due time, id) order a page at a time, through the (state, due_at) index: a
+        recipient's first row in that order is its oldest, and the rows after it are not heads. Recipients with a
+        row being sent (a live lease) are left out. The heads found are then locked — SKIP LOCKED: one another
+        process is claiming is simply not ours — and the due condition checked again on the locked rows, so a
+        row claimed meanwhile by another process is not claimed twice. The cost follows the rows read, not the
+        size of the queue.
+        """
+        async with self._sessions() as session, session.begin():
+            where = [_due(OutboxRow, now)]
+            if channel is not None:
+                where.append(col(OutboxRow.channel) == channel)
+            busy_query = select(OutboxRow.channel, OutboxRow.external_id).where(  # type: ignore[call-overload]
+                col(OutboxRow.state) == SENDING, col(OutboxRow.claimed_until) >= now
+            )
+            seen: set[tuple[str, str]] = {(c, e) for c, e in (await session.execute(busy_query)).all()}
+            heads: list[int] = []
+            after: tuple[datetime, int] | None = None
+            while len(heads) < limit:
+                page_query = select(OutboxRow.id, OutboxRow.channel, OutboxRow.external_id, OutboxRow.due_at).where(  # type: ignore[call-overload]
+                    *where
+                )
+                if after is not None:
+                    due_at, row_id = col(OutboxRow.due_at), col(OutboxRow.id)
+                    page_query = page_query.where(or_(due_at > after[0], and_(due_at == after[0], row_id > after[1])))
+                page = (
+                    await session.execute(
+                        page_query.order_by(col(OutboxRow.due_at), col(OutboxRow.id)).limit(HEAD_PAGE)
+                    )
+                ).all()
+                for row_id, row_channel, external_id, _due_at in page:
+                    if (row_channel, external_id) in seen:
+                        continue
+                    seen.add((row_channel, external_id))  # its later rows wait for this one (even one not taken now)
+                    if row_id not in exclude and len(heads) < limit:
+                        heads.append(row_id)
+                if len(page) < HEAD_PAGE:
+                    break
+                after = (page[-1][3], page[-1][0])
+            if not heads:
+                return []
+            query = (
+                select(OutboxRow)
+                .where(col(OutboxRow.id).in_(heads), _due(OutboxRow, now))
+                .order_by(col(OutboxRow.due_at), col(OutboxRow.id))
+                .with_for_update(skip_locked=True)
+            )
+            rows = (await session.execute(query)).scalars().all()
+            for row in rows:
+                row.state = SENDING
+                row.claimed_until = now + lease
+                row.attempts += 1
+            return [_item(row) for row in rows]
 
     async def mark_sent(self, item_id: int, now: datetime) -> None:
         await self._set(item_id, state=SENT, sent_at=now, claimed_until=None, last_error=None)
@@ -166,22 +224,6 @@ def _due(table: Any, now: datetime) -> Any:
         and_(table.state == PENDING, table.due_at <= now),
         and_(table.state == SENDING, table.claimed_until < now),
     )
-
-
-def _same_recipient(other: Any) -> Any:
-    return and_(other.channel == col(OutboxRow.channel), other.external_id == col(OutboxRow.external_id))
-
-
-def _being_sent_to_same_recipient(now: datetime) -> Any:
-    other: Any = aliased(OutboxRow)
-    return exists().where(_same_recipient(other), other.state == SENDING, other.claimed_until >= now)
-
-
-def _earlier_due_for_same_recipient(now: datetime) -> Any:
-    other: Any = aliased(OutboxRow)
-    due_at, row_id = col(OutboxRow.due_at), col(OutboxRow.id)
-    earlier = or_(other.due_at < due_at, and_(other.due_at == due_at, other.id < row_id))
-    return exists().where(_same_recipient(other), _due(other, now), earlier)
 
 
 def _item(row: OutboxRow) -> OutboxItem:

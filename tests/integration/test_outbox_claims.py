@@ -10,7 +10,7 @@ from datetime import timedelta
 from sqlalchemy import insert
 
 from storage.database import session_factory
-from storage.outbox import OutboxStore
+from storage.outbox import HEAD_PAGE, OutboxStore
 from storage.tables import OutboxRow
 from tests.harness import Harness
 
@@ -81,3 +81,18 @@ async def test_simultaneous_claims_never_take_two_rows_of_one_recipient(sql_h: H
     recipients = [item.external_id for item in rows]
     assert len(recipients) == len(set(recipients))  # never two rows of one person on their way at once
     assert {item.messages[0].body for item in rows} <= {f"{p}-3" for p in people}  # each person's oldest
+
+
+async def test_a_long_queue_for_one_recipient_does_not_hide_the_others(sql_h: Harness) -> None:
+    h = sql_h
+    backlog = [(GROUP, f"g{n}", -300 + n) for n in range(HEAD_PAGE + 50)]  # more than one page of the group's
+    ids = await queue(h, [*backlog, (ANI, "a1", 0)])
+    claimed = await store(h).claim(h.clock.now(), channel="telegram", one_per_recipient=True)
+    assert [i.id for i in claimed] == [ids[0], ids[-1]]  # the group's oldest, and Ani's from the second page
+
+
+async def test_a_row_set_aside_in_this_round_keeps_its_recipients_later_rows_waiting(sql_h: Harness) -> None:
+    h = sql_h
+    ids = await queue(h, [(ANI, "a1", -10), (ANI, "a2", -5), (BUDI, "b1", -1)])
+    claimed = await store(h).claim(h.clock.now(), one_per_recipient=True, exclude={ids[0]})
+    assert [i.id for i in claimed] == [ids[2]]  # Ani's second would overtake her first
