@@ -28,10 +28,12 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import IO
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
@@ -47,6 +49,7 @@ from tests.fakes.telegram_limits import LimitedTelegramAPI  # noqa: E402
 from tests.harness import CITY_CONFIG  # noqa: E402
 
 FIRST_CHAT = 900_000_000
+WORKER_LOGS: dict[int, IO[bytes]] = {}  # each worker's stderr, by pid
 LEAD = 8.0  # seconds between inserting the rows and their due time: the workers start meanwhile
 
 
@@ -119,7 +122,14 @@ def worker_env(api: LimitedTelegramAPI, url: str, rate: float) -> dict[str, str]
 def start_workers(n: int, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
     """`audiensi worker` as the Procfile runs it, n times."""
     command = [sys.executable, "-m", "bot", "worker"]
-    return [subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE) for _ in range(n)]
+    processes = []
+    for _ in range(n):
+        # Its log goes to a file read at the end: a pipe nobody reads fills up and blocks the worker's next line.
+        log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop_workers
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=log)
+        WORKER_LOGS[process.pid] = log
+        processes.append(process)
+    return processes
 
 
 def stop_workers(processes: list[subprocess.Popen[bytes]]) -> list[str]:
@@ -129,12 +139,15 @@ def stop_workers(processes: list[subprocess.Popen[bytes]]) -> list[str]:
     errors = []
     for process in processes:
         try:
-            _, stderr = process.communicate(timeout=20)
+            process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
-            _, stderr = process.communicate()
+            process.wait()
+        log = WORKER_LOGS.pop(process.pid)
+        log.seek(0)
         if process.returncode not in (0, -signal.SIGTERM):
-            errors.append(f"worker exited {process.returncode}: {stderr.decode()[-2000:]}")
+            errors.append(f"worker exited {process.returncode}: {log.read().decode()[-2000:]}")
+        log.close()
     return errors
 
 

@@ -141,7 +141,7 @@ class Worker:
             self._running.discard(task)
 
     async def run(self, stop: asyncio.Event, interval: float) -> None:
-        scheduler = AsyncIOScheduler()
+        scheduler = AsyncIOScheduler(logger=_scheduler_log())
         jobs: list[tuple[str, Callable[[], Awaitable[object]]]] = [("scheduled", self.run_scheduled)]
         jobs += [(f"deliver-{n}", functools.partial(self.deliver, channel)) for n, channel in enumerate(self.channels)]
         for name, job in jobs:
@@ -156,3 +156,18 @@ class Worker:
         finally:
             scheduler.shutdown(wait=False)  # running jobs are cancelled: their claimed rows come back by lease
             await asyncio.gather(*self._running, return_exceptions=True)
+
+
+class _StillRunning(logging.Filter):
+    """A job still busy when its next run is due (a long delivery) is expected: max_instances=1 skips that run.
+    APScheduler warns about it at every interval, which would fill the log for as long as the delivery lasts."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+def _scheduler_log() -> logging.Logger:
+    scheduler_log = logging.getLogger("apscheduler.scheduler")
+    if not any(isinstance(f, _StillRunning) for f in scheduler_log.filters):
+        scheduler_log.addFilter(_StillRunning())
+    return scheduler_log
