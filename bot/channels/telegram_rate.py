@@ -6,6 +6,12 @@ at once and then one every 3 s (up to 39 in its first minute). Telegram answers 
 AIORateLimiter then holds *every* chat's sends for the retry_after. So we keep AIORateLimiter — its retries, its
 per-request bookkeeping — and give it stricter buckets: overall a bucket of one that drains `per_second` times a
 second (evenly spaced sends), and per group an exact sliding window of 20 sends in any 60 seconds.
+
+When Telegram still answers 429 ("retry after N"), AIORateLimiter pauses its sends — but only after each has
+taken its place in the buckets, and any request that finishes meanwhile ends the pause early; at its end every
+waiting send leaves at once, a burst that draws the next 429 (measured: throughput fell from 30 to 18 a second
+for the rest of a long run). So every send here waits out the pause *before* taking its place, and afterwards
+they leave evenly spaced again.
 """
 
 from __future__ import annotations
@@ -13,10 +19,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from aiolimiter import AsyncLimiter
 from telegram.constants import FloodLimit
+from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter
 
 GROUP_WINDOW_SECONDS = 60.0
@@ -63,6 +71,26 @@ class TelegramRateLimiter(AIORateLimiter):
             max_retries=max_retries,
         )
         self._now = now
+        self._resume_at = 0.0  # no send before this (a 429's retry_after)
+
+    async def _run_request(
+        self,
+        chat: bool,
+        group: str | int | bool,
+        allow_paid_broadcast: bool,
+        callback: Callable[..., Coroutine[Any, Any, Any]],
+        args: Any,
+        kwargs: dict[str, Any],
+    ) -> Any:
+        # Telegram asked for a pause: wait it out before the buckets (polling the clock, which may be a test's).
+        while (wait := self._resume_at - self._now()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(min(wait, LOOK_AGAIN_SECONDS))
+        try:
+            return await super()._run_request(chat, group, allow_paid_broadcast, callback, args, kwargs)
+        except RetryAfter as error:
+            # _retry_after: always a timedelta in python-telegram-bot 22 (the public one warns, being int for now)
+            self._resume_at = max(self._resume_at, self._now() + error._retry_after.total_seconds())
+            raise  # AIORateLimiter waits and tries again (max_retries)
 
     def _get_group_limiter(self, group_id: str | int | bool) -> AsyncLimiter:
         limiter = self._group_limiters.get(group_id)

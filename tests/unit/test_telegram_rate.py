@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
+
+from telegram.error import RetryAfter
 
 from bot.channels.telegram_rate import SlidingWindowLimiter, TelegramRateLimiter
 
@@ -63,3 +66,37 @@ def test_each_group_gets_its_own_window_of_twenty_a_minute() -> None:
     assert isinstance(first, SlidingWindowLimiter) and first is not second
     assert (first.max_rate, first.time_period) == (20, 60)
     assert limiter._get_group_limiter(-100) is first
+
+
+async def test_after_a_429_no_send_takes_its_place_until_the_pause_is_over() -> None:
+    clock = Seconds()
+    limiter = TelegramRateLimiter(1000, max_retries=1, now=clock)
+    sent: list[str] = []
+    refused = [True]
+    slow_answer, was_refused = asyncio.Event(), asyncio.Event()
+
+    async def send(text: str) -> bool:
+        if text == "slow":
+            await slow_answer.wait()
+        elif refused and text == "first":
+            refused.clear()
+            was_refused.set()
+            raise RetryAfter(timedelta(seconds=1))
+        sent.append(text)
+        return True
+
+    async def request(text: str) -> object:
+        return await limiter.process_request(send, (text,), {}, "sendMessage", {"chat_id": 7}, None)
+
+    slow = asyncio.create_task(request("slow"))  # on its way when the 429 comes
+    await settle()
+    first = asyncio.create_task(request("first"))  # refused: "retry after 1 s"; AIORateLimiter tries it again
+    await asyncio.wait_for(was_refused.wait(), 5)
+    later = [asyncio.create_task(request(f"later {n}")) for n in range(3)]
+    await asyncio.sleep(0.1)
+    slow_answer.set()  # a send finishing during the pause (AIORateLimiter then ended the pause for everyone)
+    await asyncio.sleep(0.5)
+    assert sent == ["slow"]  # nobody else went in while Telegram asked for the pause
+    clock.now += 1
+    await asyncio.wait_for(asyncio.gather(slow, first, *later), 10)
+    assert sorted(sent) == ["first", "later 0", "later 1", "later 2", "slow"]
