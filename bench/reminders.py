@@ -4,7 +4,7 @@
 
 What runs is production's: each worker is a `python -m bot worker` subprocess (bot/worker.py's Worker under
 APScheduler, the TelegramChannel that bot/bootstrap.py builds, python-telegram-bot's ExtBot with our
-TelegramRateLimiter at AUDIENSI_TELEGRAM_MAX_RATE = cap/N), pointed through AUDIENSI_TELEGRAM_API_BASE_URL at the
+TelegramRateLimiter at AUDIENSI_TELEGRAM_MAX_RATE = rate/N), pointed through AUDIENSI_TELEGRAM_API_BASE_URL at the
 fake Bot API server (tests/fakes/telegram_api.py, a real HTTP server on 127.0.0.1 in this process) over
 PostgreSQL. The fake enforces Telegram's overall limit like Telegram: a send that would make more than `cap`
 accepted sends in any sliding second is answered 429 with retry_after (tests/fakes/telegram_limits.py;
@@ -41,6 +41,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.settings import Settings  # noqa: E402
 from storage.database import create_engine  # noqa: E402
 from storage.migrate import upgrade_async  # noqa: E402
 from storage.tables import OutboxRow  # noqa: E402
@@ -161,7 +162,9 @@ def max_in_sliding_second(times: list[float]) -> int:
     return best
 
 
-async def run(url: str, count: int, workers: int, cap: float, enforce: bool, deadline: float) -> dict[str, object]:
+async def run(
+    url: str, count: int, workers: int, cap: float, rate: float, enforce: bool, deadline: float
+) -> dict[str, object]:
     await recreate_database(url)
     await upgrade_async(url)
     api = LimitedTelegramAPI(TEST_TOKEN, overall_per_second=int(cap) if enforce else None, group_per_minute=None)
@@ -170,7 +173,7 @@ async def run(url: str, count: int, workers: int, cap: float, enforce: bool, dea
     try:
         due = datetime.now(UTC) + timedelta(seconds=LEAD)
         await insert_due(url, count, due)
-        env = worker_env(api, url, cap / workers)
+        env = worker_env(api, url, rate / workers)
         processes = start_workers(workers, env)
         give_up = time.monotonic() + LEAD + deadline
         finished = False
@@ -222,10 +225,10 @@ async def run(url: str, count: int, workers: int, cap: float, enforce: bool, dea
     }
 
 
-def report(result: dict[str, object], cap: float, count: int) -> None:
+def report(result: dict[str, object], cap: float, rate: float, count: int) -> None:
     r = result
     print(
-        f"{r['workers']} worker process(es) at {cap / int(r['workers']):g}/s each (TelegramRateLimiter): "  # type: ignore[call-overload]
+        f"{r['workers']} worker process(es) at {rate / int(r['workers']):g}/s each (TelegramRateLimiter): "  # type: ignore[call-overload]
         f"{r['sent']} accepted sends, {r['distinct']} distinct of {count} rows, {r['duplicates']} duplicates; "
         f"{'all sent' if r['finished'] else 'NOT FINISHED (deadline)'}; rows {r['states']}\n"
         f"  {r['rate']:.2f} msg/s over {r['span']:.1f} s (first to last accepted send) against a cap of {cap:g}/s; "
@@ -244,6 +247,12 @@ def main() -> None:
     parser.add_argument("--database-url", required=True, help="PostgreSQL on loopback; the database is recreated")
     parser.add_argument("--count", type=int, default=10_000, help="due reminders (300 for a run of ~1 minute)")
     parser.add_argument("--cap", type=float, default=30.0, help="Telegram's overall messages/second (~30)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=Settings.model_fields["telegram_max_rate"].default,
+        help="AUDIENSI_TELEGRAM_MAX_RATE of all workers together (each gets rate/N); production's default",
+    )
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 3])
     parser.add_argument("--no-enforce", action="store_true", help="the fake accepts everything (no 429s)")
     parser.add_argument("--keep-database", action="store_true")
@@ -261,8 +270,9 @@ def main() -> None:
     deadline = 2.0 * args.count / args.cap + 60.0
     try:
         for workers in args.workers:
-            result = asyncio.run(run(args.database_url, args.count, workers, args.cap, not args.no_enforce, deadline))
-            report(result, args.cap, args.count)
+            result = asyncio.run(run(args.database_url, args.count, workers, args.cap, args.rate, not args.no_enforce,
+                                     deadline))  # fmt: skip
+            report(result, args.cap, args.rate, args.count)
     finally:
         if not args.keep_database:
             asyncio.run(drop_database(args.database_url))

@@ -87,9 +87,11 @@ class Settings(BaseSettings):
             for value in (self.whatsapp_access_token, self.whatsapp_phone_number_id, self.whatsapp_app_secret)
         )
 
-    # Messages per second this process sends to Telegram (AIORateLimiter; Telegram allows about 30 overall per
-    # bot, so with N sending processes give each 30/N). The 20/minute per group limit is the limiter's default.
-    telegram_max_rate: float = 30.0
+    # Messages per second this process sends to Telegram (TelegramRateLimiter, evenly spaced). Telegram allows
+    # about 30 a second per bot; sends paced at exactly 30 arrive bunched now and then by network and event-loop
+    # jitter, and Telegram counts 31 in a second (429: every send of the process waits). 28 keeps a margin
+    # (docs/benchmarks.md). With N sending processes give each 28/N. The 20 a minute per group is fixed.
+    telegram_max_rate: float = Field(default=28.0, gt=0)
 
     # Reminders and scheduled messages, in office time (the city's zone). quiet_start == quiet_end: no quiet hours.
     reminder_day_before_at: time = time(9, 0)
