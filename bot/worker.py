@@ -30,6 +30,7 @@ from handlers.usecases import reminders
 
 log = logging.getLogger(__name__)
 BATCH = 30
+STOP_GRACE_SECONDS = 5.0  # on stop, running jobs may finish within this before they are cancelled
 # Inbound event ids (Telegram update_id, WhatsApp message id) are kept this long to recognise a redelivery, then
 # forgotten, once an hour. Telegram may start update ids afresh (at random) after a week without updates, so a
 # week-old id must not still count as seen; WhatsApp's redeliveries are also caught by its inbox's unique ids.
@@ -135,6 +136,8 @@ class Worker:
             self._running.add(task)
         try:
             await job()
+        except asyncio.CancelledError:  # stopped at shutdown (APScheduler cancels running jobs): not an error
+            log.info("worker job %s stopped before it finished; rows it had claimed come back by lease", name)
         except Exception:
             log.exception("worker job %s failed", name)
         finally:
@@ -154,7 +157,10 @@ class Worker:
         try:
             await stop.wait()
         finally:
-            scheduler.shutdown(wait=False)  # running jobs are cancelled: their claimed rows come back by lease
+            scheduler.pause()  # no new runs; the running ones get a moment to finish
+            if self._running:
+                await asyncio.wait(set(self._running), timeout=STOP_GRACE_SECONDS)
+            scheduler.shutdown(wait=False)  # what still runs is cancelled: its claimed rows come back by lease
             await asyncio.gather(*self._running, return_exceptions=True)
 
 

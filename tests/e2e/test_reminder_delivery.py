@@ -196,3 +196,30 @@ async def until_async(condition: object, what: str, within: float = 20.0) -> Non
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+async def test_stopping_the_worker_mid_delivery_ends_quietly_and_the_row_comes_back_by_lease(
+    telegram_api: FakeTelegramAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock(START)
+    async with telegram_app(telegram_api, tmp_path, clock) as app:
+        now = clock.now()
+        async with app.engine.begin() as connection:
+            await connection.execute(insert(OutboxRow).values(
+                channel="telegram", external_id=str(REP_CHAT), kind="decision", state="pending",
+                payload={"messages": [{"type": "text", "body": "Keputusan"}], "extra": {}},
+                due_at=now, attempts=0, created_at=now,
+            ))  # fmt: skip
+        telegram_api.delay_next("sendMessage", 60)  # Telegram takes its time: the send is under way at the stop
+        telegram = app.telegram()
+        stop = asyncio.Event()
+        async with telegram.bot:
+            worker = asyncio.create_task(Worker(app, telegram).run(stop, 0.2))
+            await until(lambda: telegram_api.calls("sendMessage", ok=None) or None, "the send to start")
+            stop.set()
+            await asyncio.wait_for(worker, 30)
+        async with app.engine.connect() as connection:
+            decision = select(OutboxRow.state).where(OutboxRow.kind == "decision")  # type: ignore[call-overload,arg-type]
+            state = (await connection.execute(decision)).scalar_one()
+    assert state == "sending"  # claimed, not marked: another round takes it again once the lease is over
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
