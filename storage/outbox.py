@@ -103,28 +103,28 @@ class OutboxStore:
             busy_query = select(OutboxRow.channel, OutboxRow.external_id).where(  # type: ignore[call-overload]
                 col(OutboxRow.state) == SENDING, col(OutboxRow.claimed_until) >= now
             )
-            seen: set[tuple[str, str]] = {(c, e) for c, e in (await session.execute(busy_query)).all()}
+            firsts: list[tuple[int, tuple[str, str]]] = []  # each recipient's first due row, in order
+            seen: set[tuple[str, str]] = set()
             heads: list[int] = []
             after: tuple[datetime, int] | None = None
-            while len(heads) < limit:
+            while True:
                 page_query = select(OutboxRow.id, OutboxRow.channel, OutboxRow.external_id, OutboxRow.due_at).where(  # type: ignore[call-overload]
                     *where
                 )
                 if after is not None:
                     due_at, row_id = col(OutboxRow.due_at), col(OutboxRow.id)
                     page_query = page_query.where(or_(due_at > after[0], and_(due_at == after[0], row_id > after[1])))
-                page = (
-                    await session.execute(
-                        page_query.order_by(col(OutboxRow.due_at), col(OutboxRow.id)).limit(HEAD_PAGE)
-                    )
-                ).all()
+                page_query = page_query.order_by(col(OutboxRow.due_at), col(OutboxRow.id)).limit(HEAD_PAGE)
+                page = (await session.execute(page_query)).all()
                 for row_id, row_channel, external_id, _due_at in page:
-                    if (row_channel, external_id) in seen:
-                        continue
-                    seen.add((row_channel, external_id))  # its later rows wait for this one (even one not taken now)
-                    if row_id not in exclude and len(heads) < limit:
-                        heads.append(row_id)
-                if len(page) < HEAD_PAGE:
+                    if (row_channel, external_id) not in seen:  # its later rows wait for this one
+                        seen.add((row_channel, external_id))
+                        firsts.append((row_id, (row_channel, external_id)))
+                # Who is being sent to, read *after* the rows: a row another process claimed between the two reads
+                # shows here, so its recipient's next row is never taken for a head (read before, it could be).
+                busy = {(c, e) for c, e in (await session.execute(busy_query)).all()}
+                heads = [r for r, who in firsts if who not in busy and r not in exclude][:limit]
+                if len(heads) >= limit or len(page) < HEAD_PAGE:
                     break
                 after = (page[-1][3], page[-1][0])
             if not heads:

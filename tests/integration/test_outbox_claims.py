@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from sqlalchemy import insert
+import pytest
+from sqlalchemy import event, insert
+from sqlalchemy.util import await_only
 
 from storage.database import session_factory
 from storage.outbox import HEAD_PAGE, OutboxStore
@@ -76,11 +78,51 @@ async def test_simultaneous_claims_never_take_two_rows_of_one_recipient(sql_h: H
     people = [str(9000 + n) for n in range(20)]
     await queue(h, [(person, f"{person}-{k}", -k) for person in people for k in (3, 2, 1)])
     outboxes = [store(h) for _ in range(4)]
-    claimed = await asyncio.gather(*(o.claim(h.clock.now(), one_per_recipient=True, limit=50) for o in outboxes))
-    rows = [item for batch in claimed for item in batch]
-    recipients = [item.external_id for item in rows]
-    assert len(recipients) == len(set(recipients))  # never two rows of one person on their way at once
-    assert {item.messages[0].body for item in rows} <= {f"{p}-3" for p in people}  # each person's oldest
+    on_the_way: dict[str, int] = {}  # recipient -> the row claimed for them and not yet sent
+    sent: dict[str, list[str]] = {person: [] for person in people}
+
+    async def deliver(outbox: OutboxStore) -> None:
+        for item in await outbox.claim(h.clock.now(), one_per_recipient=True, limit=7):
+            assert item.external_id not in on_the_way, f"two rows of {item.external_id} on their way at once"
+            on_the_way[item.external_id] = item.id
+            await asyncio.sleep(0)  # others claim meanwhile
+            sent[item.external_id].append(item.messages[0].body)
+            del on_the_way[item.external_id]
+            await outbox.mark_sent(item.id, h.clock.now())
+
+    for _ in range(12):  # several rounds of four deliverers claiming and sending side by side
+        await asyncio.gather(*(deliver(o) for o in outboxes))
+    assert all(sent[p] == [f"{p}-3", f"{p}-2", f"{p}-1"] for p in people)  # each once, oldest first
+
+
+@pytest.mark.parametrize("after_reads", [1, 2])
+async def test_a_row_claimed_by_another_process_while_this_one_reads_the_queue_holds_back_its_recipient(
+    sql_h: Harness, after_reads: int
+) -> None:
+    """The interleaving that once let two of one person's rows out together, made to happen every time: another
+    process claims her oldest row between this claim's reads of the queue (after the first, then the second)."""
+    h = sql_h
+    if h.backend == "sqlite":
+        pytest.skip("SQLite takes its write lock at BEGIN: a second claim cannot run while the first reads")
+    assert h.engine is not None
+    ids = await queue(h, [(ANI, "a1", -10), (ANI, "a2", -5)])
+    other_process: list[int] = []
+    reads = 0
+
+    def claim_elsewhere(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        nonlocal reads
+        if reads < after_reads and statement.startswith("SELECT outbox."):
+            reads += 1  # counted before claiming: the other process's own reads pass through here too
+            if reads == after_reads:
+                other_process.extend(i.id for i in await_only(store(h).claim(h.clock.now(), one_per_recipient=True)))
+
+    event.listen(h.engine.sync_engine, "after_cursor_execute", claim_elsewhere)
+    try:
+        mine = await store(h).claim(h.clock.now(), one_per_recipient=True)
+    finally:
+        event.remove(h.engine.sync_engine, "after_cursor_execute", claim_elsewhere)
+    assert other_process == [ids[0]]  # the other process took Ani's first while this one read the queue
+    assert mine == []  # and this one did not take her second: it would have reached her before her first
 
 
 async def test_a_long_queue_for_one_recipient_does_not_hide_the_others(sql_h: Harness) -> None:
