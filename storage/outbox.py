@@ -76,13 +76,7 @@ class OutboxStore:
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             )
-            rows = (await session.execute(query)).scalars().all()
-            for row in rows:
-                row.state = SENDING
-                row.claimed_until = now + lease
-                row.attempts += 1
-            items = [_item(row) for row in rows]
-        return items
+            return _lease((await session.execute(query)).scalars().all(), now + lease)
 
     async def _claim_heads(
         self, now: datetime, channel: str | None, limit: int, lease: timedelta, exclude: set[int]
@@ -135,12 +129,7 @@ class OutboxStore:
                 .order_by(col(OutboxRow.due_at), col(OutboxRow.id))
                 .with_for_update(skip_locked=True)
             )
-            rows = (await session.execute(query)).scalars().all()
-            for row in rows:
-                row.state = SENDING
-                row.claimed_until = now + lease
-                row.attempts += 1
-            return [_item(row) for row in rows]
+            return _lease((await session.execute(query)).scalars().all(), now + lease)
 
     async def mark_sent(self, item_id: int, now: datetime) -> None:
         await self._set(item_id, state=SENT, sent_at=now, claimed_until=None, last_error=None)
@@ -224,6 +213,15 @@ def _due(table: Any, now: datetime) -> Any:
         and_(table.state == PENDING, table.due_at <= now),
         and_(table.state == SENDING, table.claimed_until < now),
     )
+
+
+def _lease(rows: Collection[OutboxRow], until: datetime) -> list[OutboxItem]:
+    """Mark locked rows as on their way until `until`, counting the attempt."""
+    for row in rows:
+        row.state = SENDING
+        row.claimed_until = until
+        row.attempts += 1
+    return [_item(row) for row in rows]
 
 
 def _item(row: OutboxRow) -> OutboxItem:
