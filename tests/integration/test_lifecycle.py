@@ -428,13 +428,7 @@ async def test_a_postponed_audience_frees_its_time_and_the_representative_picks_
     reply = await h.say(PROTOKOL, "Wakil Wali Kota mendadak bertugas ke Jakarta.", staff=True)
     assert "Waktu baru mana yang dapat ditawarkan untuk AUD-2026-000001" in reply
     assert "Rabu, 25 November 2026 pukul 09.00 WITA" not in reply.split("?", 1)[1]  # not the same time again
-    await h.say(PROTOKOL, "1", staff=True)
-    await h.say(PROTOKOL, "Selesai", staff=True)
-    assert "Keputusan tersimpan" in await h.say(PROTOKOL, "Tunda", staff=True)
-    request = await h.request("AUD-2026-000001")
-    assert request.status is RequestStatus.POSTPONED and len(request.proposed_times) == 1
-    async with h.uow() as uow:
-        assert await uow.bookings.for_request(request_id) is None
+    await offer_one_new_time_and_postpone(h, request_id)
     offer = await last_choice_to(h, REP)
     assert "ditunda oleh pejabat" in offer.body and "Wakil Wali Kota mendadak bertugas ke Jakarta." in offer.body
     assert [o.label for o in offer.options][-2:] == ["Waktu lain", "Batalkan permohonan"]
@@ -451,6 +445,13 @@ async def test_an_audience_whose_move_waits_can_be_postponed_from_its_card(h: Ha
     reply = await h.say(PROTOKOL, "Ditunda", staff=True)
     assert "Tunda AUD-2026-000001 (Rabu, 25 November 2026 pukul 09.00 WITA)" in reply
     await h.say(PROTOKOL, "Wakil Wali Kota bertugas ke luar kota sepanjang pekan itu.", staff=True)
+    await offer_one_new_time_and_postpone(h, request_id)
+    offer = await last_choice_to(h, REP)
+    assert "ditunda oleh pejabat" in offer.body
+
+
+async def offer_one_new_time_and_postpone(h: Harness, request_id: int) -> None:
+    """At the postponement's time picker: the first time offered, Selesai, Tunda; the audience's time is freed."""
     await h.say(PROTOKOL, "1", staff=True)
     await h.say(PROTOKOL, "Selesai", staff=True)
     assert "Keputusan tersimpan" in await h.say(PROTOKOL, "Tunda", staff=True)
@@ -458,8 +459,6 @@ async def test_an_audience_whose_move_waits_can_be_postponed_from_its_card(h: Ha
     assert request.status is RequestStatus.POSTPONED and len(request.proposed_times) == 1
     async with h.uow() as uow:
         assert await uow.bookings.for_request(request_id) is None
-    offer = await last_choice_to(h, REP)
-    assert "ditunda oleh pejabat" in offer.body
 
 
 def offer_time(offer: Choice) -> datetime:
