@@ -46,7 +46,7 @@ from storage.database import create_engine  # noqa: E402
 from storage.migrate import upgrade_async  # noqa: E402
 from storage.tables import OutboxRow  # noqa: E402
 from tests.fakes.telegram_api import TEST_TOKEN  # noqa: E402
-from tests.fakes.telegram_limits import LimitedTelegramAPI  # noqa: E402
+from tests.fakes.telegram_limits import LimitedTelegramAPI, most_in_any_second  # noqa: E402
 from tests.harness import CITY_CONFIG  # noqa: E402
 
 FIRST_CHAT = 900_000_000
@@ -152,16 +152,6 @@ def stop_workers(processes: list[subprocess.Popen[bytes]]) -> list[str]:
     return errors
 
 
-def max_in_sliding_second(times: list[float]) -> int:
-    """The most sends in any window [t, t + 1 s)."""
-    best, start = 0, 0
-    for end, at in enumerate(times):
-        while times[start] <= at - 1.0:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
-
-
 async def run(
     url: str, count: int, workers: int, cap: float, rate: float, enforce: bool, deadline: float
 ) -> dict[str, object]:
@@ -214,7 +204,7 @@ async def run(
         "rate": (len(accepted) - 1) / span if span else 0.0,
         "max_calendar": max(calendar.values(), default=0),
         "calendar_over": sum(1 for n in calendar.values() if n > cap),
-        "max_sliding": max_in_sliding_second(times),
+        "max_sliding": most_in_any_second(times),
         "refused": len(api.refused),
         "first": cut[0] if delays else 0.0,
         "p50": cut[49],

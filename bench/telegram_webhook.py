@@ -34,7 +34,8 @@ sys.path.insert(0, str(ROOT))
 from bot.web import create_web_app  # noqa: E402
 from tests.e2e.telegram_world import WEBHOOK_SECRET, running_bot, serving  # noqa: E402
 from tests.fakes.memory import FakeClock  # noqa: E402
-from tests.fakes.telegram_api import FakeTelegramAPI, RecordedRequest  # noqa: E402
+from tests.fakes.telegram_api import FakeTelegramAPI  # noqa: E402
+from tests.fakes.telegram_limits import most_in_any_second  # noqa: E402
 from tests.harness import MAKASSAR, reset_postgres  # noqa: E402
 
 PRESS = "press:"  # a tap on the inline button with this label (a callback query), not a typed message
@@ -79,16 +80,6 @@ async def representative(
     return codes[0], latencies
 
 
-def _busiest_second(calls: list[RecordedRequest]) -> int:
-    times = sorted(r.time for r in calls)
-    busiest, first = 0, 0
-    for last, moment in enumerate(times):
-        while times[first] <= moment - 1.0:
-            first += 1
-        busiest = max(busiest, last - first + 1)
-    return busiest
-
-
 def _percentiles(values: list[float]) -> str:
     cut = statistics.quantiles(sorted(values), n=100, method="inclusive")  # within the measured range
     return f"p50 {cut[49] * 1000:.0f} ms, p99 {cut[98] * 1000:.0f} ms, max {max(values) * 1000:.0f} ms"
@@ -128,7 +119,7 @@ async def main(representatives: int, database_url: str | None, max_rate: float) 
     print(f"  {steps / elapsed:.1f} steps/s over {elapsed:.1f} s")
     kinds = collections.Counter(r.method for r in calls)
     print(f"  Bot API calls: {len(calls)} ({', '.join(f'{n} {m}' for m, n in kinds.most_common())})")
-    print(f"  at most {_busiest_second(sends)} messages sent or edited in any sliding second "
+    print(f"  at most {most_in_any_second(r.time for r in sends)} messages sent or edited in any sliding second "
           f"(the rate limiter allows {max_rate:g})")  # fmt: skip
     print(f"  latency, all steps: {_percentiles(latencies)}")
     print(f"  latency, button presses: {_percentiles(presses)}")

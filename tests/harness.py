@@ -169,6 +169,16 @@ async def reset_postgres(url: str) -> None:
     await engine.dispose()
 
 
+async def empty_database_url(backend: str) -> str | None:
+    """For "postgres", this session's PostgreSQL emptied; for "sqlite", None (the caller makes its own file)."""
+    if backend != "postgres":
+        return None
+    url = postgres_url()
+    assert url is not None
+    await reset_postgres(url)
+    return url
+
+
 @asynccontextmanager
 async def harness(
     backend: str, start: datetime, tmp_path: Path, sqlite_template: Path | None = None

@@ -25,7 +25,7 @@ from tests.e2e.telegram_world import (
 from tests.e2e.test_telegram import REP, card_of, labels, request_audience
 from tests.fakes.memory import FakeClock
 from tests.fakes.telegram_api import FakeTelegramAPI, SentMessage
-from tests.harness import postgres_url, reset_postgres
+from tests.harness import empty_database_url
 
 NEIGHBOURS = -1005550001111  # "Grup Warga RT 05": a group the bot (and protokol) happen to be in
 NOT_HERE = "hanya melayani grup staf"
@@ -260,11 +260,7 @@ async def test_update_ids_are_forgotten_after_a_week(
     from storage.repositories import count_rows
     from storage.tables import ProcessedEventRow
 
-    url = None
-    if backend == "postgres":
-        url = postgres_url()
-        assert url is not None
-        await reset_postgres(url)
+    url = await empty_database_url(backend)
     clock = FakeClock(START)
     headers = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
     async with (

@@ -27,7 +27,7 @@ from tests.e2e.telegram_world import (
 from tests.e2e.test_telegram import REP, approve_first_preferred_time, card_of, labels, request_audience
 from tests.fakes.memory import FakeClock
 from tests.fakes.telegram_api import FakeTelegramAPI, SentMessage
-from tests.harness import MAKASSAR, postgres_url, reset_postgres
+from tests.harness import MAKASSAR, empty_database_url
 
 GROUP = STAFF_GROUP
 WED_0800 = "Rabu, 25 November 2026 pukul 08.00 WITA"
@@ -38,11 +38,7 @@ WAKIL_ROOM = "Ruang Kerja Wakil Wali Kota, Lantai 2 Balai Kota"
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=BACKENDS[2].marks)])
 async def world(request: pytest.FixtureRequest, telegram_api: FakeTelegramAPI, tmp_path: Path) -> AsyncIterator[World]:
     """The bot on SQLite and on PostgreSQL (where the exclusion constraint guards the bookings)."""
-    url = None
-    if request.param == "postgres":
-        url = postgres_url()
-        assert url is not None
-        await reset_postgres(url)
+    url = await empty_database_url(request.param)
     async with running_bot(telegram_api, tmp_path, FakeClock(START), database_url=url) as running:
         yield running
 

@@ -22,7 +22,7 @@ from tests.conftest import BACKENDS, START
 from tests.e2e.whatsapp_world import REP, STAFF_WA, WaWorld, running_whatsapp, shown, to_the_letter, whole_request
 from tests.fakes.graph_api import FakeGraphAPI, encode_webhook, sign
 from tests.fakes.memory import FakeClock
-from tests.harness import postgres_url, reset_postgres
+from tests.harness import empty_database_url
 
 BSUID = "ID.1234567890123456"
 STRANGER = "6289999999999"
@@ -540,11 +540,7 @@ async def test_someone_new_with_both_ids_is_kept_under_the_user_id(wa: WaWorld) 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=BACKENDS[2].marks)])
 async def wa_db(request: pytest.FixtureRequest, graph_api: FakeGraphAPI, tmp_path: Path) -> AsyncIterator[WaWorld]:
     """The WhatsApp world on SQLite and on PostgreSQL (which enforces the columns' lengths)."""
-    url = None
-    if request.param == "postgres":
-        url = postgres_url()
-        assert url is not None
-        await reset_postgres(url)
+    url = await empty_database_url(request.param)
     async with running_whatsapp(graph_api, tmp_path, FakeClock(START), database_url=url) as world:
         yield world
 

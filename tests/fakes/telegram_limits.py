@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from tests.fakes.telegram_api import JSON, ApiError, FakeTelegramAPI, UploadedFile
@@ -72,3 +72,14 @@ class LimitedTelegramAPI(FakeTelegramAPI):
         retry_after = max(1, math.ceil(wait))
         self.refused.append((limit, chat_id if isinstance(chat_id, int) else 0, retry_after))
         raise ApiError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
+
+
+def most_in_any_second(times: Iterable[float]) -> int:
+    """The most sends in any sliding second [t, t + 1 s): the figure Telegram's overall limit is about."""
+    ordered = sorted(times)
+    most, first = 0, 0
+    for last, moment in enumerate(ordered):
+        while ordered[first] <= moment - 1.0:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
